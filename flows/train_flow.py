@@ -1,0 +1,167 @@
+"""TrainFlow: validate data, fit candidates in parallel, select, register and promote.
+
+    python flows/train_flow.py run                      # bundled diamonds, all candidates
+    python flows/train_flow.py run --help               # every parameter explained
+    python flows/train_flow.py card view register       # leaderboard, plots, decision
+
+Each step calls one function of `modelops.steps`; the logic and its tests live there. The
+library is imported inside steps so that each task's process starts fast.
+"""
+
+import os
+
+from metaflow import Config, FlowSpec, Parameter, card, current, resources, step
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class TrainFlow(FlowSpec):
+    """Train candidate models, pick the best, and promote it if it beats production."""
+
+    config = Config(
+        "config",
+        default=os.path.join(HERE, "..", "configs", "train.json"),
+        help="JSON file with candidate grids, validation thresholds and the promotion margin.",
+    )
+    data = Parameter(
+        "data",
+        default="diamonds",
+        help="CSV or Parquet file to train on, or a bundled dataset name: diamonds "
+        "(regression, target price) or breast_cancer (binary, target diagnosis).",
+    )
+    target = Parameter(
+        "target", default="", help="Column to predict (default: the bundled dataset's target)."
+    )
+    task = Parameter(
+        "task",
+        default="auto",
+        help="regression, binary, multiclass, or auto (numeric with many values -> regression).",
+    )
+    candidates = Parameter(
+        "candidates",
+        default="linear,random_forest,hist_gradient_boosting,catboost",
+        help="Comma-separated candidate models to fit in parallel: "
+        "linear, random_forest, hist_gradient_boosting, catboost.",
+    )
+    metric = Parameter(
+        "metric",
+        default="auto",
+        help="Selection metric. auto = rmse (regression), roc_auc (binary), log_loss (multiclass). "
+        "Also: mae, r2 | log_loss, f1, accuracy | f1_macro, accuracy.",
+    )
+    test_size = Parameter(
+        "test-size", default=0.2, type=float, help="Share of rows held out for the final comparison."
+    )
+    cv_folds = Parameter(
+        "cv-folds",
+        default=3,
+        type=int,
+        help="Cross-validation folds used to rank grid points and candidates (<2: one inner split).",
+    )
+    seed = Parameter("seed", default=42, type=int, help="Seed for the split, sampling and models.")
+    model_name = Parameter(
+        "model-name",
+        default="",
+        help="Registered model name (default: <dataset>-<target>, so each dataset has its own "
+        "champion).",
+    )
+    promotion = Parameter(
+        "promotion",
+        default="auto",
+        help="auto: promote if thresholds pass and it beats production on the same holdout; "
+        "never: register only; always: promote regardless.",
+    )
+    sample_rows = Parameter(
+        "sample-rows", default=0, type=int, help="Train on a random sample of N rows (0 = all)."
+    )
+
+    @step
+    def start(self):
+        """Load and validate the data, split it, and decide what to fit."""
+        from modelops import configure_logging, steps
+        from modelops.config import TrainConfig
+        from modelops.selection import log_dataset
+
+        configure_logging()
+        self.train_config = TrainConfig.from_mapping(self.config)
+        self.prepared = steps.prepare_training(
+            self.data, self.target, self.task, self.candidates, self.metric,
+            self.test_size, self.seed, self.sample_rows, self.model_name, self.train_config,
+        )  # fmt: skip
+        p = self.prepared
+        print(f"{p.source}: {p.n_rows} rows, task {p.task}, metric {p.metric}, model {p.model_name}")
+        self.dataset_ref = log_dataset(
+            p.source, f"{p.model_name}-data", current.run_id,
+            {"rows": p.n_rows, "sha256": p.data_digest, "source": p.source},
+        )  # fmt: skip
+        self.candidate_names = p.candidates
+        self.next(self.train_candidate, foreach="candidate_names")
+
+    @resources(cpu=2, memory=8000)
+    @step
+    def train_candidate(self):
+        """Fit one candidate over its grid; log it to W&B as its own run."""
+        from modelops import configure_logging, steps
+        from modelops.selection import log_candidate
+
+        configure_logging()
+        self.result = steps.fit_candidate(
+            self.input, self.prepared, self.train_config, self.cv_folds, self.seed
+        )
+        log_candidate(
+            self.result, self.prepared.split, self.prepared.task, current.run_id, self.dataset_ref
+        )
+        print(self.result.summary())
+        self.next(self.select)
+
+    @step
+    def select(self, inputs):
+        """Rank the candidates; log the leaderboard to W&B."""
+        from modelops import steps
+        from modelops.selection import log_selection
+
+        self.merge_artifacts(inputs, include=["prepared", "train_config", "dataset_ref"])
+        self.selection = steps.select([i.result for i in inputs], self.prepared)
+        log_selection(
+            self.selection.board, self.prepared.metric, current.run_id, self.selection.best.name
+        )
+        print(self.selection.board.to_string(index=False))
+        self.next(self.register)
+
+    @card(type="blank", id="selection")
+    @step
+    def register(self):
+        """Register the best candidate, compare it with production, promote it if it wins."""
+        from modelops import configure_logging, steps
+        from modelops.cards import selection_components
+        from modelops.registry import open_registry
+
+        configure_logging()
+        self.outcome = steps.register_step(
+            open_registry(), self.prepared, self.selection.best, self.promotion,
+            self.train_config, current.pathspec, current.run_id,
+        )  # fmt: skip
+        o = self.outcome
+        verdict = "promoted to production" if o.decision.promote else "not promoted"
+        print(f"{o.model_name} v{o.version} ({self.selection.best.name}) {verdict}:")
+        for reason in o.decision.reasons:
+            print(f"  - {reason}")
+        figures = steps.selection_figures(self.selection, self.prepared, self.seed)
+        self.registered_version = o.version
+        self.promoted = o.decision.promote
+        self.production_version = o.production_version
+        self.champion_metrics = self.selection.best.holdout
+        for part in selection_components(
+            self.selection.board, self.prepared.metric, o.decision.to_dict(),
+            f"{o.model_name} v{o.version}", figures,
+        ):  # fmt: skip
+            current.card.append(part)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        """Nothing left to do: registered_version, promoted and production_version are artifacts."""
+
+
+if __name__ == "__main__":
+    TrainFlow()

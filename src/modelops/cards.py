@@ -1,0 +1,109 @@
+"""Figures and Metaflow card components: what a person would rather look at than read.
+
+Functions build matplotlib figures from plain data and return card components; the flow
+only appends them to `current.card`, so everything here is testable without a running flow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on workers or CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+from sklearn.inspection import permutation_importance  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+
+from modelops.schema import Task  # noqa: E402
+
+
+def diagnostic_figure(
+    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task, title: str = ""
+) -> Figure:
+    """Predicted vs actual (regression), ROC curve (binary) or confusion matrix (multiclass)."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+    if task == "regression":
+        pred = pipeline.predict(X)
+        ax.scatter(y, pred, s=4, alpha=0.3)
+        lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
+        ax.plot([lo, hi], [lo, hi], color="black", lw=1, ls="--")
+        ax.set_xlabel(f"actual {y.name}")
+        ax.set_ylabel(f"predicted {y.name}")
+    elif task == "binary":
+        proba = pipeline.predict_proba(X)[:, 1]
+        positive = pipeline.classes_[1]
+        fpr, tpr, _ = skm.roc_curve(y == positive, proba)
+        ax.plot(fpr, tpr, label=f"AUC {skm.auc(fpr, tpr):.3f}")
+        ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--")
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel(f"true positive rate ({positive})")
+        ax.legend(loc="lower right")
+    else:
+        skm.ConfusionMatrixDisplay.from_predictions(y, pipeline.predict(X), ax=ax, colorbar=False)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def feature_importance(
+    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, seed: int, max_rows: int = 2000
+) -> pd.Series:
+    """Permutation importance on input columns: comparable across every model family."""
+    if len(X) > max_rows:
+        X = X.sample(max_rows, random_state=seed)
+        y = y.loc[X.index]
+    r = permutation_importance(pipeline, X, y, n_repeats=3, random_state=seed, n_jobs=1)
+    return pd.Series(r.importances_mean, index=X.columns).sort_values(ascending=False)
+
+
+def importance_figure(importance: pd.Series, title: str = "permutation importance") -> Figure:
+    imp = importance.head(20).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(5.5, 0.3 * len(imp) + 1.2), dpi=100)
+    ax.barh(imp.index.astype(str), imp.values)
+    ax.set_xlabel("score drop when the column is shuffled")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def leaderboard_figure(board: pd.DataFrame, metric: str) -> Figure:
+    """Holdout and CV metric per candidate, best first."""
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(board) + 1.2), dpi=100)
+    labels = board["candidate"].astype(str).iloc[::-1]
+    y = np.arange(len(board))
+    ax.barh(y + 0.2, board[f"holdout_{metric}"].iloc[::-1], height=0.4, label="holdout")
+    if f"cv_{metric}" in board:
+        ax.barh(y - 0.2, board[f"cv_{metric}"].iloc[::-1], height=0.4, label="cross-validated")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(metric)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def selection_components(
+    board: pd.DataFrame,
+    metric: str,
+    decision: dict[str, Any],
+    registered: str,
+    figures: dict[str, Figure],
+) -> list[Any]:
+    """Card components: decision first (what a reader wants), then leaderboard and plots."""
+    from metaflow.cards import Image, Markdown, Table
+
+    verdict = "PROMOTED to production" if decision["promote"] else "NOT promoted"
+    parts: list[Any] = [
+        Markdown(f"# {registered}: {verdict}"),
+        Markdown("\n".join(f"- {r}" for r in decision["reasons"]) or "- (no reasons recorded)"),
+        Markdown(f"## Leaderboard (ranked by `{metric}`)"),
+        Table.from_dataframe(board.round(4)),
+    ]
+    for title, fig in figures.items():
+        parts += [Markdown(f"## {title}"), Image.from_matplotlib(fig)]
+    return parts

@@ -1,0 +1,151 @@
+"""Load, validate and split training data.
+
+Validation happens before any model is fitted, so a bad file costs seconds, not a training
+run, and the error says which file, which column and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from modelops.errors import DataError
+from modelops.schema import Task
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+BUNDLED = {
+    "diamonds": (DATA_DIR / "diamonds.csv.gz", "price"),
+    "breast_cancer": (DATA_DIR / "breast_cancer.csv", "diagnosis"),
+}
+
+
+def resolve_dataset(data: str, target: str | None) -> tuple[Path, str]:
+    """Map a bundled dataset name (or a path) and an optional target to (path, target)."""
+    if data in BUNDLED:
+        path, default_target = BUNDLED[data]
+        return path, target or default_target
+    if not target:
+        raise DataError(f"{data}: --target is required for a dataset that is not bundled")
+    return Path(data), target
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """Read CSV (optionally compressed) or Parquet, turning every failure into a DataError."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    suffixes = [s.lower() for s in path.suffixes]
+    try:
+        if ".parquet" in suffixes or ".pq" in suffixes:
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"{path}: file is empty (no header, no rows)") from err
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as err:
+        raise DataError(f"{path}: cannot be read as CSV or Parquet: {err}") from err
+
+
+def infer_task(y: pd.Series) -> Task:
+    """Regression for a many-valued numeric target, classification otherwise."""
+    n_unique = y.nunique(dropna=True)
+    if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+        return "binary" if n_unique == 2 else "multiclass"
+    if n_unique == 2:
+        return "binary"
+    is_integral = bool(np.all(np.mod(y.dropna().to_numpy(dtype=float), 1) == 0))
+    if is_integral and n_unique <= 20 and n_unique < 0.05 * len(y):
+        return "multiclass"
+    return "regression"
+
+
+def validate_training_data(
+    df: pd.DataFrame, target: str, task: str, source: str, min_class_rows: int = 10
+) -> Task:
+    """Check the frame can train a model for `task`; return the concrete task ('auto' resolved)."""
+    if df.empty or len(df.columns) == 0:
+        raise DataError(f"{source}: no rows to train on (header only or empty file)")
+    if target not in df.columns:
+        raise DataError(
+            f"{source}: target column {target!r} not found; columns are {list(map(str, df.columns))}"
+        )
+    if len(df.columns) < 2:
+        raise DataError(f"{source}: only the target column {target!r}; no feature columns")
+    y = df[target]
+    missing = int(y.isna().sum())
+    if missing:
+        rows = y.index[y.isna()][:10].tolist()
+        raise DataError(
+            f"{source}: target column {target!r} has {missing} missing value(s) (rows {rows}...); "
+            "drop or fill them before training"
+        )
+    if y.nunique() < 2:
+        raise DataError(
+            f"{source}: target column {target!r} is constant ({y.iloc[0]!r}); nothing to learn"
+        )
+    resolved: Task = infer_task(y) if task == "auto" else task  # type: ignore[assignment]
+    if resolved not in ("regression", "binary", "multiclass"):
+        raise DataError(f"--task must be auto, regression, binary or multiclass, not {task!r}")
+    if resolved == "regression":
+        if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+            bad = y[pd.to_numeric(y, errors="coerce").isna()]
+            raise DataError(
+                f"{source}: regression needs a numeric target, but column {target!r} has "
+                f"non-numeric values such as {bad.head(3).tolist()} (rows {bad.index[:5].tolist()})"
+            )
+    else:
+        counts = y.value_counts()
+        small = counts[counts < min_class_rows]
+        if not small.empty:
+            raise DataError(
+                f"{source}: class(es) {small.to_dict()} of target {target!r} have fewer than "
+                f"{min_class_rows} rows; each class needs at least {min_class_rows} to split "
+                "and cross-validate"
+            )
+    return resolved
+
+
+@dataclass
+class Split:
+    """Train and holdout frames; the holdout is fixed by the seed so runs compare."""
+
+    X_train: pd.DataFrame
+    y_train: pd.Series
+    X_test: pd.DataFrame
+    y_test: pd.Series
+
+
+def split(df: pd.DataFrame, target: str, task: Task, test_size: float, seed: int) -> Split:
+    """Hold out `test_size` of the rows (stratified for classification)."""
+    X = df.drop(columns=[target])
+    y = df[target]
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X,
+        y,
+        test_size=test_size,
+        random_state=seed,
+        stratify=y if task != "regression" else None,
+    )
+    return Split(X_tr, y_tr, X_te, y_te)
+
+
+def sample_rows(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """A reproducible subset for fast runs (0 keeps everything)."""
+    if n <= 0 or n >= len(df):
+        return df
+    return df.sample(n=n, random_state=seed).reset_index(drop=True)
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """SHA-256 of the frame's content, so a model records exactly which data trained it."""
+    h = hashlib.sha256()
+    h.update(",".join(map(str, df.columns)).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()

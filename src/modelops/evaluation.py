@@ -1,0 +1,70 @@
+"""Metrics, their direction, and the comparison every selection and promotion decision uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.pipeline import Pipeline
+
+from modelops.errors import ConfigError
+from modelops.schema import Task
+
+# name -> (function of (y_true, y_pred, proba, classes), greater_is_better)
+_REG: dict[str, tuple[Callable, bool]] = {
+    "rmse": (lambda y, p, _, __: float(np.sqrt(skm.mean_squared_error(y, p))), False),
+    "mae": (lambda y, p, _, __: float(skm.mean_absolute_error(y, p)), False),
+    "r2": (lambda y, p, _, __: float(skm.r2_score(y, p)), True),
+}
+_BIN: dict[str, tuple[Callable, bool]] = {
+    "roc_auc": (lambda y, p, pr, c: float(skm.roc_auc_score(y == c[1], pr[:, 1])), True),
+    "log_loss": (lambda y, p, pr, c: float(skm.log_loss(y, pr, labels=c)), False),
+    "f1": (lambda y, p, pr, c: float(skm.f1_score(y == c[1], p == c[1])), True),
+    "accuracy": (lambda y, p, _, __: float(skm.accuracy_score(y, p)), True),
+}
+_MULTI: dict[str, tuple[Callable, bool]] = {
+    "log_loss": (lambda y, p, pr, c: float(skm.log_loss(y, pr, labels=c)), False),
+    "f1_macro": (lambda y, p, _, __: float(skm.f1_score(y, p, average="macro")), True),
+    "accuracy": (lambda y, p, _, __: float(skm.accuracy_score(y, p)), True),
+}
+METRICS: dict[str, dict[str, tuple[Callable, bool]]] = {
+    "regression": _REG,
+    "binary": _BIN,
+    "multiclass": _MULTI,
+}
+DEFAULT_METRIC: dict[str, str] = {"regression": "rmse", "binary": "roc_auc", "multiclass": "log_loss"}
+
+
+def resolve_metric(task: Task, metric: str) -> str:
+    """'auto' -> the task's default; otherwise check the metric exists for the task."""
+    if metric in ("", "auto"):
+        return DEFAULT_METRIC[task]
+    if metric not in METRICS[task]:
+        raise ConfigError(
+            f"--metric {metric!r} does not apply to {task}; choose one of {sorted(METRICS[task])}"
+        )
+    return metric
+
+
+def greater_is_better(task: Task, metric: str) -> bool:
+    return METRICS[task][metric][1]
+
+
+def is_better(task: Task, metric: str, a: float, b: float, min_improvement: float = 0.0) -> bool:
+    """True when score `a` beats `b` by more than `min_improvement` (relative, e.g. 0.01 = 1%)."""
+    margin = abs(b) * min_improvement
+    return a > b + margin if greater_is_better(task, metric) else a < b - margin
+
+
+def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
+    """Every metric of the task for a fitted pipeline on (X, y)."""
+    pred = pipeline.predict(X)
+    proba, classes = None, None
+    if task != "regression":
+        proba = pipeline.predict_proba(X)
+        classes = list(pipeline.classes_)
+        pred = np.asarray(pred).ravel()
+    y = np.asarray(y)
+    return {name: fn(y, pred, proba, classes) for name, (fn, _) in METRICS[task].items()}

@@ -1,0 +1,100 @@
+"""Preprocessing that lives inside the model: one code path for training and scoring.
+
+Every candidate pipeline starts with `SchemaCoercer`, which selects the schema's columns (extra
+columns such as ids are ignored), coerces numbers and fills missing categories. After it comes
+a family-specific encoder; unseen categories and missing values never raise at scoring time.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from modelops.schema import Schema
+
+MISSING = "__missing__"
+Encoding = Literal["onehot", "ordinal", "native"]
+
+
+class SchemaCoercer(TransformerMixin, BaseEstimator):
+    """Select the model's columns in training order and give them the training dtypes.
+
+    Numbers that do not parse become NaN (the encoders impute them); categories become strings,
+    missing ones the `MISSING` token, so every downstream encoder sees the same representation.
+    """
+
+    def __init__(self, numeric: tuple[str, ...] = (), categorical: tuple[str, ...] = ()):
+        self.numeric = numeric
+        self.categorical = categorical
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> SchemaCoercer:
+        self.feature_names_in_ = np.asarray(list(self.categorical) + list(self.numeric), dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = {}
+        for c in self.categorical:
+            s = X[c]
+            out[c] = s.astype(object).where(s.notna(), MISSING).astype(str)
+        for c in self.numeric:
+            out[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
+        return pd.DataFrame(out, index=X.index)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(list(self.categorical) + list(self.numeric), dtype=object)
+
+
+def coercer(schema: Schema) -> SchemaCoercer:
+    return SchemaCoercer(tuple(schema.numeric), tuple(schema.categorical))
+
+
+def encoder(schema: Schema, encoding: Encoding) -> ColumnTransformer | str:
+    """The encoder for a model family: one-hot for linear models, ordinal for trees.
+
+    'native' means the estimator takes the coerced frame as it is (CatBoost).
+    """
+    cat, num = list(schema.categorical), list(schema.numeric)
+    if encoding == "native":
+        return "passthrough"
+    if encoding == "onehot":
+        return ColumnTransformer(
+            [
+                (
+                    "cat",
+                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5),
+                    cat,
+                ),
+                ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+            ],
+            sparse_threshold=0.0,
+        )
+    # Trees: categories to integer codes; unseen and missing categories become NaN, which
+    # both RandomForest and HistGradientBoosting route natively.
+    return ColumnTransformer(
+        [
+            (
+                "cat",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                ),
+                cat,
+            ),
+            ("num", "passthrough", num),
+        ]
+    )
+
+
+def build_pipeline(schema: Schema, encoding: Encoding, estimator: BaseEstimator) -> Pipeline:
+    """coerce -> encode -> estimate: the whole model, fitted once and used unchanged for scoring."""
+    return Pipeline(
+        [("coerce", coercer(schema)), ("encode", encoder(schema, encoding)), ("model", estimator)]
+    )

@@ -1,0 +1,117 @@
+"""A model is its fitted pipeline plus its contract; this module writes and reads both.
+
+The pipeline is stored with joblib; the contract (schema, task, metrics, data digest, code
+version, Metaflow run, library versions) goes into the registry metadata, and a sample of the
+training rows is stored beside the model as the drift reference.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from modelops.errors import RegistryError
+from modelops.registry import ModelVersion, Registry
+from modelops.schema import Schema
+
+MODEL_FILE = "model.joblib"
+REFERENCE_FILE = "reference.parquet"
+_LIBRARIES = ("scikit-learn", "catboost", "pandas", "numpy", "modelops")
+
+
+def code_version() -> str:
+    """The git commit the code came from ('+dirty' if modified), or 'unknown' outside git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("GITHUB_SHA", "unknown")
+    return sha + ("+dirty" if dirty else "")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that must match to unpickle the pipeline safely."""
+    out = {}
+    for lib in _LIBRARIES:
+        try:
+            out[lib] = importlib_metadata.version(lib)
+        except importlib_metadata.PackageNotFoundError:
+            out[lib] = "missing"
+    return out
+
+
+def write_model_files(
+    pipeline: Pipeline, reference: pd.DataFrame, directory: Path
+) -> dict[str, Path]:
+    """Write the pipeline and the drift reference sample; return {file name: path}."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    joblib.dump(pipeline, model_path)
+    ref_path = directory / REFERENCE_FILE
+    reference.reset_index(drop=True).to_parquet(ref_path, index=False)
+    return {MODEL_FILE: model_path, REFERENCE_FILE: ref_path}
+
+
+def model_metadata(
+    schema: Schema,
+    metric: str,
+    candidate: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    data_digest: str,
+    data_source: str,
+    run_pathspec: str,
+) -> dict[str, Any]:
+    """The contract a registered version carries."""
+    return {
+        "schema": schema.to_dict(),
+        "task": schema.task,
+        "metric": metric,
+        "candidate": candidate,
+        "params": params,
+        "metrics": metrics,
+        "training_data_sha256": data_digest,
+        "training_data_source": data_source,
+        "git_commit": code_version(),
+        "metaflow_run": run_pathspec,
+        "libraries": library_versions(),
+    }
+
+
+@dataclass
+class LoadedModel:
+    """A verified, loaded version: the pipeline to call and the contract to check input with."""
+
+    version: ModelVersion
+    pipeline: Pipeline
+    schema: Schema
+    directory: Path
+
+    def reference(self) -> pd.DataFrame:
+        return pd.read_parquet(self.directory / REFERENCE_FILE)
+
+
+def load_model(registry: Registry, name: str, ref: str | int, workdir: Path | None = None) -> LoadedModel:
+    """Resolve `ref`, download and digest-check the files, then unpickle the pipeline."""
+    mv = registry.get(name, ref)
+    if MODEL_FILE not in mv.files:
+        raise RegistryError(f"{mv.ref}: no {MODEL_FILE} registered (files: {sorted(mv.files)})")
+    dest = Path(workdir or tempfile.mkdtemp(prefix="modelops-")) / f"{name}-v{mv.version}"
+    registry.download(mv, dest)
+    pipeline = joblib.load(dest / MODEL_FILE)
+    return LoadedModel(mv, pipeline, Schema.from_dict(mv.metadata["schema"]), dest)

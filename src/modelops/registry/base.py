@@ -1,0 +1,140 @@
+"""The registry interface both backends implement, and what they share (digests, references)."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelops.errors import RegistryError
+
+PRODUCTION = "production"
+# Sentinel for set_alias(expected=...): "do not check what the alias points at now".
+ANY = -1
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version: its number, aliases, metadata and the SHA-256 of each file."""
+
+    name: str
+    version: int
+    aliases: tuple[str, ...]
+    metadata: dict[str, Any]
+    files: dict[str, str]
+    created_at: str
+    location: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:v{self.version}"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks so large models do not load twice into memory."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_files(mv: ModelVersion, directory: Path) -> None:
+    """Refuse to load a file whose digest differs from the one recorded at registration."""
+    for name, digest in mv.files.items():
+        path = directory / name
+        if not path.exists():
+            raise RegistryError(f"{mv.ref}: file {name!r} is missing from {directory}")
+        actual = sha256_file(path)
+        if actual != digest:
+            raise RegistryError(
+                f"{mv.ref}: file {name!r} has SHA-256 {actual}, but {digest} was registered; "
+                "the stored model was changed or corrupted, refusing to load it"
+            )
+
+
+def parse_ref(ref: str | int) -> tuple[str, int | str]:
+    """'v3' or 3 -> ('version', 3); 'latest' -> ('latest', ...); anything else is an alias."""
+    if isinstance(ref, int):
+        return "version", ref
+    s = str(ref).strip()
+    if s[:1] in ("v", "V") and s[1:].isdigit():
+        return "version", int(s[1:])
+    if s.isdigit():
+        return "version", int(s)
+    if s == "latest":
+        return "latest", s
+    return "alias", s
+
+
+class Registry(ABC):
+    """Register model versions with files and metadata; move aliases; resolve references.
+
+    Semantics shared by every backend: versions are numbered v0, v1, ... in registration order (as W&B does);
+    an alias is held by at most one version of a model at a time; files are addressed by
+    SHA-256 and checked before they are handed out.
+    """
+
+    backend: str = "abstract"
+
+    @abstractmethod
+    def register(
+        self,
+        name: str,
+        files: Mapping[str, Path],
+        metadata: Mapping[str, Any],
+        aliases: tuple[str, ...] = (),
+    ) -> ModelVersion:
+        """Store files and metadata as the next version of `name`."""
+
+    @abstractmethod
+    def set_alias(self, name: str, alias: str, version: int, expected: int | None = ANY) -> None:
+        """Point `alias` at `version`, taking it off whichever version held it.
+
+        `expected` makes the move conditional (compare-and-set): the version the caller saw
+        holding the alias (None: no version held it). A mismatch raises AliasConflict, so two
+        promotions racing never silently overwrite each other's decision.
+        """
+
+    @abstractmethod
+    def versions(self, name: str) -> list[ModelVersion]:
+        """All versions of `name`, oldest first (empty if the model does not exist)."""
+
+    @abstractmethod
+    def download(self, mv: ModelVersion, dest: Path) -> Path:
+        """Copy the version's files into `dest`, verified against their digests."""
+
+    def models(self) -> list[str]:
+        """Names of registered models (backends that can list them override this)."""
+        return []
+
+    def get(self, name: str, ref: str | int = PRODUCTION) -> ModelVersion:
+        """Resolve an alias ('production'), a version ('v3', 3) or 'latest'."""
+        kind, value = parse_ref(ref)
+        all_versions = self.versions(name)
+        if not all_versions:
+            raise RegistryError(f"model {name!r} has no registered versions ({self.backend} registry)")
+        if kind == "latest":
+            return all_versions[-1]
+        for mv in all_versions:
+            if (kind == "version" and mv.version == value) or (
+                kind == "alias" and value in mv.aliases
+            ):
+                return mv
+        known = [f"v{mv.version}{list(mv.aliases) or ''}" for mv in all_versions]
+        raise RegistryError(f"model {name!r} has no {kind} {value!r}; versions: {known}")
+
+    def find(self, name: str, ref: str | int = PRODUCTION) -> ModelVersion | None:
+        """Like get, but None when the model or reference does not exist (no champion yet)."""
+        try:
+            return self.get(name, ref)
+        except RegistryError:
+            return None
+
+
+class AliasConflict(RegistryError):
+    """A conditional alias move found the alias somewhere other than the caller expected."""

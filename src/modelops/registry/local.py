@@ -1,0 +1,187 @@
+"""Embedded registry: a directory per model, no server, same semantics as the W&B Registry.
+
+Layout under the root (by default `.metaflow/registry`, beside Metaflow's local datastore):
+
+    <model>/v0001/model.joblib, metadata.json   immutable once renamed into place
+    <model>/aliases.json                        {"production": 3}, replaced atomically
+    <model>/events.jsonl                        audit trail of registrations and alias moves
+    <model>/.lock                               flock held by every writer
+
+Every change happens under an exclusive lock and becomes visible through one atomic rename,
+so concurrent TrainFlow runs get distinct version numbers and an alias always names exactly
+one version.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from modelops.errors import RegistryError
+from modelops.registry.base import ANY, AliasConflict, ModelVersion, Registry, sha256_file, verify_files
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def default_root() -> Path:
+    """`$MODELOPS_REGISTRY_DIR`, else `registry/` inside Metaflow's local `.metaflow` folder."""
+    if env := os.environ.get("MODELOPS_REGISTRY_DIR"):
+        return Path(env)
+    if env := os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL"):
+        return Path(env) / ".metaflow" / "registry"
+    cwd = Path.cwd().resolve()
+    for d in (cwd, *cwd.parents):
+        if (d / ".metaflow").is_dir():
+            return d / ".metaflow" / "registry"
+    return cwd / ".metaflow" / "registry"
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class LocalRegistry(Registry):
+    """The default backend whenever W&B is offline or disabled."""
+
+    backend = "local"
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root else default_root()
+
+    def _dir(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise RegistryError(
+                f"model name {name!r} is not valid: use letters, digits, '_', '.', '-' (max 128)"
+            )
+        return self.root / name
+
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[Path]:
+        d = self._dir(name)
+        d.mkdir(parents=True, exist_ok=True)
+        with open(d / ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield d
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _aliases(self, d: Path) -> dict[str, int]:
+        p = d / "aliases.json"
+        return json.loads(p.read_text()) if p.exists() else {}
+
+    def _event(self, d: Path, **event: Any) -> None:
+        event["at"] = datetime.now(UTC).isoformat()
+        with open(d / "events.jsonl", "a") as f:
+            f.write(json.dumps(event, default=str) + "\n")
+
+    def _version_dirs(self, d: Path) -> list[tuple[int, Path]]:
+        if not d.is_dir():
+            return []
+        out = [(int(p.name[1:]), p) for p in d.iterdir() if re.fullmatch(r"v\d+", p.name)]
+        return sorted(out)
+
+    def register(
+        self,
+        name: str,
+        files: Mapping[str, Path],
+        metadata: Mapping[str, Any],
+        aliases: tuple[str, ...] = (),
+    ) -> ModelVersion:
+        with self._locked(name) as d:
+            existing = self._version_dirs(d)
+            version = existing[-1][0] + 1 if existing else 0
+            staging = d / f".staging-{uuid.uuid4().hex}"
+            staging.mkdir()
+            try:
+                digests = {}
+                for fname, src in files.items():
+                    shutil.copyfile(src, staging / fname)
+                    digests[fname] = sha256_file(staging / fname)
+                record = {
+                    "name": name,
+                    "version": version,
+                    "created_at": datetime.now(UTC).isoformat(),
+                    "files": digests,
+                    "metadata": dict(metadata),
+                }
+                _write_json_atomic(staging / "metadata.json", record)
+                os.rename(staging, d / f"v{version:04d}")
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            self._event(d, kind="register", version=version, run=metadata.get("metaflow_run"))
+            for alias in aliases:
+                self._move_alias(d, alias, version, ANY)
+        return self.get(name, version)
+
+    def _move_alias(self, d: Path, alias: str, version: int, expected: int | None) -> None:
+        if not any(v == version for v, _ in self._version_dirs(d)):
+            raise RegistryError(f"{d.name}: cannot set alias {alias!r}: no version v{version}")
+        current = self._aliases(d)
+        held_by = current.get(alias)
+        if expected != ANY and held_by != expected:
+            raise AliasConflict(
+                f"{d.name}: alias {alias!r} is held by v{held_by}, expected v{expected}; "
+                "another run moved it first"
+            )
+        current[alias] = version
+        _write_json_atomic(d / "aliases.json", current)
+        self._event(d, kind="alias", alias=alias, version=version, previous=held_by)
+
+    def set_alias(self, name: str, alias: str, version: int, expected: int | None = ANY) -> None:
+        with self._locked(name) as d:
+            self._move_alias(d, alias, version, expected)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        d = self._dir(name)
+        aliases = self._aliases(d) if d.is_dir() else {}
+        out = []
+        for v, path in self._version_dirs(d):
+            rec = json.loads((path / "metadata.json").read_text())
+            out.append(
+                ModelVersion(
+                    name=name,
+                    version=v,
+                    aliases=tuple(sorted(a for a, av in aliases.items() if av == v)),
+                    metadata=rec["metadata"],
+                    files=rec["files"],
+                    created_at=rec["created_at"],
+                    location=str(path),
+                )
+            )
+        return out
+
+    def models(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The audit trail: every registration and alias move, oldest first."""
+        p = self._dir(name) / "events.jsonl"
+        return [json.loads(line) for line in p.read_text().splitlines()] if p.exists() else []
+
+    def download(self, mv: ModelVersion, dest: Path) -> Path:
+        src = Path(mv.location)
+        verify_files(mv, src)
+        dest.mkdir(parents=True, exist_ok=True)
+        for fname in mv.files:
+            shutil.copyfile(src / fname, dest / fname)
+        verify_files(mv, dest)
+        return dest

@@ -1,0 +1,106 @@
+"""W&B Registry backend: a thin adapter, used only when W&B is online.
+
+Registration logs the files as a `model` artifact from a W&B run and links it into the
+registry collection `wandb-registry-model/<name>`; consumers resolve
+`wandb-registry-model/<name>:production`. W&B itself keeps every alias unique within a
+collection. `link_artifact` and `use_artifact` need a server, so this backend cannot run
+offline; its calls are tested against a recording fake (tests marked `wandb_server`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from modelops.errors import RegistryError
+from modelops.registry.base import ANY, AliasConflict, ModelVersion, Registry, verify_files
+
+REGISTRY_PREFIX = "wandb-registry-model"
+
+
+class WandbRegistry(Registry):
+    backend = "wandb"
+
+    def __init__(self, wandb_module: Any = None, project: str | None = None):
+        if wandb_module is None:
+            import wandb as wandb_module
+        self.wandb = wandb_module
+        self.project = project
+
+    def _path(self, name: str, ref: str = "") -> str:
+        return f"{REGISTRY_PREFIX}/{name}" + (f":{ref}" if ref else "")
+
+    def _api(self) -> Any:
+        return self.wandb.Api()
+
+    def _to_version(self, name: str, art: Any) -> ModelVersion:
+        meta = dict(art.metadata or {})
+        files = meta.pop("files_sha256", {})
+        index = int(str(art.version).lstrip("v"))
+        aliases = tuple(sorted(a for a in art.aliases if a != "latest" and a != art.version))
+        return ModelVersion(
+            name=name,
+            version=index,
+            aliases=aliases,
+            metadata=meta,
+            files=files,
+            created_at=str(getattr(art, "created_at", "")),
+            location=self._path(name, art.version),
+        )
+
+    def register(
+        self,
+        name: str,
+        files: Mapping[str, Path],
+        metadata: Mapping[str, Any],
+        aliases: tuple[str, ...] = (),
+    ) -> ModelVersion:
+        from modelops.registry.base import sha256_file
+
+        digests = {fname: sha256_file(Path(p)) for fname, p in files.items()}
+        run = self.wandb.run
+        owns_run = run is None
+        if owns_run:
+            run = self.wandb.init(project=self.project, job_type="register-model")
+        try:
+            art = self.wandb.Artifact(
+                name, type="model", metadata=dict(metadata) | {"files_sha256": digests}
+            )
+            for fname, path in files.items():
+                art.add_file(str(path), name=fname)
+            run.log_artifact(art)
+            run.link_artifact(art, self._path(name), aliases=list(aliases))
+        finally:
+            if owns_run:
+                run.finish()
+        return self.get(name, "latest")
+
+    def set_alias(self, name: str, alias: str, version: int, expected: int | None = ANY) -> None:
+        api = self._api()
+        if expected != ANY:
+            holder = self.find(name, alias)
+            held = holder.version if holder else None
+            if held != expected:
+                raise AliasConflict(
+                    f"{name}: alias {alias!r} is held by v{held}, expected v{expected}"
+                )
+        art = api.artifact(self._path(name, f"v{version}"))
+        if alias not in art.aliases:
+            art.aliases.append(alias)
+        art.save()
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        try:
+            arts = list(self._api().artifacts(type_name="model", name=self._path(name)))
+        except Exception as err:  # the public API raises a bare CommError for unknown names
+            if "not found" in str(err).lower() or "could not find" in str(err).lower():
+                return []
+            raise RegistryError(f"W&B registry: cannot list {self._path(name)}: {err}") from err
+        return sorted((self._to_version(name, a) for a in arts), key=lambda mv: mv.version)
+
+    def download(self, mv: ModelVersion, dest: Path) -> Path:
+        art = self._api().artifact(mv.location)
+        art.download(root=str(dest))
+        verify_files(mv, Path(dest))
+        return Path(dest)

@@ -1,0 +1,126 @@
+"""The model's input contract: shared by validation, features, the registry and scoring.
+
+The schema is inferred from the training frame, stored with every registered model and
+checked against every file the model scores, so that a model never silently sees columns
+it was not trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from modelops.errors import SchemaError
+
+Kind = Literal["numeric", "categorical"]
+Task = Literal["regression", "binary", "multiclass"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column: its name, how the model treats it and what it saw in training."""
+
+    name: str
+    kind: Kind
+    dtype: str
+    categories: tuple[str, ...] = ()
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Input columns, target and task of a model; serialisable to plain JSON."""
+
+    columns: tuple[Column, ...]
+    target: str
+    task: Task
+    classes: tuple[Any, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "categorical"]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["columns"] = [asdict(c) | {"categories": list(c.categories)} for c in self.columns]
+        d["classes"] = [_jsonable(c) for c in self.classes]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Schema:
+        cols = tuple(
+            Column(
+                name=c["name"],
+                kind=c["kind"],
+                dtype=c["dtype"],
+                categories=tuple(c.get("categories", ())),
+                required=c.get("required", True),
+            )
+            for c in d["columns"]
+        )
+        return cls(
+            columns=cols,
+            target=d["target"],
+            task=d["task"],
+            classes=tuple(d.get("classes", ())),
+            extra=dict(d.get("extra", {})),
+        )
+
+    def compatible_with(self, other: Schema) -> list[str]:
+        """Why a model with schema `self` cannot score data described by `other` (empty if it can)."""
+        problems = []
+        if self.task != other.task:
+            problems.append(f"task {self.task!r} != {other.task!r}")
+        if self.target != other.target:
+            problems.append(f"target {self.target!r} != {other.target!r}")
+        missing = [c for c in self.required if c not in other.feature_names]
+        if missing:
+            problems.append(f"columns {missing} are missing from the new data")
+        return problems
+
+
+def _jsonable(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def infer_schema(df: pd.DataFrame, target: str, task: Task) -> Schema:
+    """Read the contract off a training frame: numeric columns stay numeric, the rest are categories."""
+    cols = []
+    for name in df.columns:
+        if name == target:
+            continue
+        s = df[name]
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            cats = tuple(sorted(str(v) for v in s.dropna().unique()))
+            cols.append(Column(str(name), "categorical", str(s.dtype), cats))
+        else:
+            cols.append(Column(str(name), "numeric", str(s.dtype)))
+    classes: tuple[Any, ...] = ()
+    if task != "regression":
+        classes = tuple(_jsonable(c) for c in sorted(df[target].dropna().unique(), key=str))
+    return Schema(columns=tuple(cols), target=target, task=task, classes=classes)
+
+
+def check_columns(df: pd.DataFrame, schema: Schema, source: str) -> None:
+    """Fail before scoring when a required column is missing; extra columns are allowed."""
+    missing = [c for c in schema.required if c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"{source}: missing required column(s) {missing}; the model needs {schema.required} "
+            f"(found {list(map(str, df.columns))})"
+        )

@@ -1,0 +1,67 @@
+"""Rank fitted candidates and report them: leaderboard, W&B runs, card figures."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelops.cards import diagnostic_figure
+from modelops.data import Split
+from modelops.evaluation import greater_is_better
+from modelops.schema import Task
+from modelops.tracking import wandb_run
+from modelops.training import CandidateResult
+
+
+def rank(results: list[CandidateResult], task: Task, metric: str) -> list[CandidateResult]:
+    """Best first, by cross-validated metric (holdout when CV was off); ties by fit time.
+
+    The holdout stays out of the choice among candidates, so the champion comparison that uses
+    it later is not biased towards the selected model.
+    """
+    sign = -1.0 if greater_is_better(task, metric) else 1.0
+
+    def key(r: CandidateResult) -> tuple[float, float]:
+        value = r.cv.get(metric, r.holdout[metric])
+        return (sign * value if not math.isnan(value) else math.inf, r.fit_seconds)
+
+    return sorted(results, key=key)
+
+
+def leaderboard(ranked: list[CandidateResult]) -> pd.DataFrame:
+    """One row per candidate, best first, with CV and holdout metrics and fit time."""
+    rows = [r.summary() | {"params": str(r.params)} for r in ranked]
+    return pd.DataFrame(rows)
+
+
+def log_candidate(
+    result: CandidateResult, data: Split, task: Task, group: str, dataset_ref: str
+) -> str | None:
+    """One W&B run per candidate: its parameters, metrics, grid search and diagnostic plot."""
+    config = {"candidate": result.name, **result.params}
+    with wandb_run("train-candidate", group, f"{result.name}", config) as tracker:
+        tracker.use_artifact(dataset_ref)
+        for i, point in enumerate(result.search):
+            tracker.log({"search/step": i, **{f"search/{k}": v for k, v in point.items() if k != "params"}})
+        tracker.summary(result.summary())
+        tracker.log_image(
+            "diagnostic", diagnostic_figure(result.pipeline, data.X_test, data.y_test, task, result.name)
+        )
+        return tracker.url
+
+
+def log_selection(board: pd.DataFrame, metric: str, group: str, best: str) -> None:
+    """A W&B run whose leaderboard table compares the candidates side by side."""
+    with wandb_run("select", group, "selection", {"metric": metric}) as tracker:
+        tracker.log_table("leaderboard", board.to_dict("records"))
+        tracker.summary({"best_candidate": best, f"best_{metric}": board.iloc[0].get(f"holdout_{metric}")})
+
+
+def log_dataset(source: str, name: str, group: str, metadata: dict[str, Any]) -> str:
+    """The training data as a W&B `dataset` artifact; returns the reference candidates use."""
+    with wandb_run("load-data", group, "dataset", metadata) as tracker:
+        tracker.log_artifact(name, "dataset", {Path(source).name: Path(source)}, metadata)
+    return f"{name}:latest"

@@ -1,0 +1,223 @@
+"""The body of each flow step, as plain typed functions: flows only wire these together.
+
+Nothing here touches Metaflow's `self` or `current`; the flow passes in what it knows (its run
+pathspec, its parameters) and stores what comes back as artifacts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelops import promotion
+from modelops.candidates import parse_candidates
+from modelops.cards import diagnostic_figure, feature_importance, importance_figure, leaderboard_figure
+from modelops.config import TrainConfig
+from modelops.data import (
+    Split,
+    frame_digest,
+    read_table,
+    resolve_dataset,
+    sample_rows,
+    split,
+    validate_training_data,
+)
+from modelops.errors import ConfigError
+from modelops.evaluation import resolve_metric
+from modelops.packaging import load_model, model_metadata, write_model_files
+from modelops.registry import PRODUCTION, Registry
+from modelops.schema import Schema, Task, infer_schema
+from modelops.selection import leaderboard, rank
+from modelops.tracking import wandb_run
+from modelops.training import CandidateResult, train_candidate
+
+log = logging.getLogger(__name__)
+
+
+def default_model_name(source: str, target: str) -> str:
+    """'data/diamonds.csv.gz', 'price' -> 'diamonds-price': one champion per dataset and target."""
+    stem = Path(source).name.split(".")[0]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stem}-{target}").strip("-")[:128]
+
+
+@dataclass
+class Prepared:
+    """Validated, split training data and everything decided about the run before fitting."""
+
+    source: str
+    target: str
+    task: Task
+    metric: str
+    schema: Schema
+    split: Split
+    candidates: list[str]
+    data_digest: str
+    model_name: str
+    n_rows: int
+    reference: pd.DataFrame = field(repr=False)
+
+
+def prepare_training(
+    data: str,
+    target: str,
+    task: str,
+    candidates: str,
+    metric: str,
+    test_size: float,
+    seed: int,
+    sample: int,
+    model_name: str,
+    config: TrainConfig,
+) -> Prepared:
+    """Load, validate and split; resolve 'auto' settings. Fails before any model is fitted."""
+    names = parse_candidates(candidates)
+    if not 0.0 < test_size < 1.0:
+        raise ConfigError(f"--test-size must be between 0 and 1, not {test_size}")
+    path, target = resolve_dataset(data, target)
+    df = read_table(path)
+    resolved = validate_training_data(df, target, task, str(path), config.min_class_rows)
+    df = sample_rows(df, sample, seed)
+    resolved = validate_training_data(df, target, resolved, f"{path} (--sample-rows {sample})", config.min_class_rows)
+    metric = resolve_metric(resolved, metric)
+    schema = infer_schema(df, target, resolved)
+    parts = split(df, target, resolved, test_size, seed)
+    ref = parts.X_train.sample(min(config.reference_rows, len(parts.X_train)), random_state=seed)
+    return Prepared(
+        source=str(path),
+        target=target,
+        task=resolved,
+        metric=metric,
+        schema=schema,
+        split=parts,
+        candidates=names,
+        data_digest=frame_digest(df),
+        model_name=model_name or default_model_name(str(path), target),
+        n_rows=len(df),
+        reference=ref,
+    )
+
+
+def fit_candidate(name: str, prep: Prepared, config: TrainConfig, cv_folds: int, seed: int) -> CandidateResult:
+    """Train one candidate over its configured grid (the unit a foreach task runs)."""
+    params, search = config.candidate_grid(name, prep.task)
+    return train_candidate(name, prep.task, prep.schema, prep.split, prep.metric, params, search, cv_folds, seed)
+
+
+@dataclass
+class Selection:
+    ranked: list[CandidateResult]
+    board: pd.DataFrame
+
+    @property
+    def best(self) -> CandidateResult:
+        return self.ranked[0]
+
+
+def select(results: list[CandidateResult], prep: Prepared) -> Selection:
+    ranked = rank(results, prep.task, prep.metric)
+    return Selection(ranked, leaderboard(ranked))
+
+
+@dataclass
+class Outcome:
+    """What the register step leaves behind: the new version and the promotion decision."""
+
+    model_name: str
+    version: int
+    decision: promotion.Decision
+    production_version: int | None
+    registry_backend: str
+    metadata: dict[str, Any]
+    files: dict[str, Path]
+
+
+def register_and_promote(
+    registry: Registry,
+    prep: Prepared,
+    best: CandidateResult,
+    policy: str,
+    config: TrainConfig,
+    run_pathspec: str,
+) -> Outcome:
+    """Register the challenger as a new version, then promote it if the policy says so."""
+    policy_ = promotion.check_policy(policy)
+    metadata = model_metadata(
+        prep.schema, prep.metric, best.name, best.params,
+        {"holdout": best.holdout, "cv": best.cv, "fit_seconds": best.fit_seconds},
+        prep.data_digest, prep.source, run_pathspec,
+    )  # fmt: skip
+    workdir = Path(tempfile.mkdtemp(prefix="modelops-register-"))
+
+    def load(mv: Any) -> Any:
+        return load_model(registry, prep.model_name, mv.version, workdir).pipeline
+
+    def compare() -> tuple[promotion.Champion, promotion.Decision]:
+        champ = promotion.rescore_champion(
+            registry, prep.model_name, prep.schema, prep.split.X_test, prep.split.y_test, load
+        )
+        decision = promotion.decide(
+            policy_, prep.task, prep.metric, best.holdout,
+            config.task_thresholds(prep.task), champ, config.min_improvement,
+        )  # fmt: skip
+        return champ, decision
+
+    _, decision = compare()
+    files = write_model_files(best.pipeline, prep.reference, workdir / "challenger")
+    mv = registry.register(prep.model_name, files, metadata | {"decision": decision.to_dict()})
+    decision = promotion.promote(registry, prep.model_name, mv.version, decision, compare)
+    prod = registry.find(prep.model_name, PRODUCTION)
+    log.info("%s v%d registered; promoted=%s", prep.model_name, mv.version, decision.promote)
+    return Outcome(
+        prep.model_name,
+        mv.version,
+        decision,
+        prod.version if prod else None,
+        registry.backend,
+        metadata,
+        files,
+    )
+
+
+def selection_figures(sel: Selection, prep: Prepared, seed: int) -> dict[str, Any]:
+    """The card's plots: leaderboard, best candidate's diagnostic plot and feature importance."""
+    best = sel.best
+    X, y = prep.split.X_test, prep.split.y_test
+    return {
+        "Candidates": leaderboard_figure(sel.board, prep.metric),
+        f"{best.name}: holdout diagnostics": diagnostic_figure(best.pipeline, X, y, prep.task, best.name),
+        f"{best.name}: feature importance": importance_figure(feature_importance(best.pipeline, X, y, seed)),
+    }
+
+
+def register_step(
+    registry: Registry,
+    prep: Prepared,
+    best: CandidateResult,
+    policy: str,
+    config: TrainConfig,
+    run_pathspec: str,
+    group: str,
+) -> Outcome:
+    """register_and_promote inside a W&B `register` run that records the decision and model."""
+    with wandb_run("register", group, "register", {"model_name": prep.model_name}) as tracker:
+        outcome = register_and_promote(registry, prep, best, policy, config, run_pathspec)
+        tracker.summary(
+            {
+                "registered_version": outcome.version,
+                "promoted": outcome.decision.promote,
+                "production_version": outcome.production_version,
+                "decision": "; ".join(outcome.decision.reasons),
+            }
+        )
+        if outcome.registry_backend != "wandb":  # the W&B backend logged it as it registered
+            aliases = [f"v{outcome.version}"] + ([PRODUCTION] if outcome.decision.promote else [])
+            tracker.log_artifact(
+                outcome.model_name, "model", outcome.files, outcome.metadata, aliases
+            )
+    return outcome

@@ -1,0 +1,160 @@
+"""W&B tracking that works with or without an account, and never fails the Metaflow run.
+
+Mode follows W&B's own conventions: `WANDB_MODE` wins when set; otherwise runs are online when
+credentials exist (`WANDB_API_KEY` or a `wandb login` entry in ~/.netrc) and offline when they
+do not, so `wandb sync` can upload them later. `WANDB_MODE=disabled` turns tracking off.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROJECT = "modelops"
+
+
+def has_credentials() -> bool:
+    """True when W&B could authenticate without asking: an API key or a netrc entry."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1].split("/")[0]
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def tracking_mode() -> str:
+    """'online', 'offline' or 'disabled', from WANDB_MODE or the presence of credentials."""
+    mode = os.environ.get("WANDB_MODE", "").strip().lower()
+    if mode in ("disabled", "offline", "online"):
+        return mode
+    if mode == "dryrun":
+        return "offline"
+    return "online" if has_credentials() else "offline"
+
+
+def project() -> str:
+    return os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT)
+
+
+class Tracker:
+    """A W&B run (or nothing, when disabled) whose logging errors are reported, not raised.
+
+    Tracking is an observer of training: a W&B outage or a full disk must not lose a
+    Metaflow run that fitted models for an hour, so failures are logged as warnings.
+    """
+
+    def __init__(self, run: Any = None):
+        self.run = run
+
+    @property
+    def active(self) -> bool:
+        return self.run is not None
+
+    def _safe(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.run is None:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # tracking must never fail the run; see class docstring
+            log.warning("W&B %s failed (%s: %s); the run continues", what, type(err).__name__, err)
+            return None
+
+    def log(self, data: dict[str, Any]) -> None:
+        self._safe("log", lambda: self.run.log(data))
+
+    def summary(self, data: dict[str, Any]) -> None:
+        self._safe("summary", lambda: self.run.summary.update(data))
+
+    def log_table(self, key: str, rows: list[dict[str, Any]]) -> None:
+        def _do() -> None:
+            import wandb
+
+            columns = list(rows[0]) if rows else []
+            table = wandb.Table(columns=columns, data=[[r.get(c) for c in columns] for r in rows])
+            self.run.log({key: table})
+
+        self._safe("table", _do)
+
+    def log_image(self, key: str, figure: Any) -> None:
+        def _do() -> None:
+            import wandb
+
+            self.run.log({key: wandb.Image(figure)})
+
+        self._safe("image", _do)
+
+    def log_artifact(
+        self,
+        name: str,
+        type_: str,
+        files: dict[str, Path],
+        metadata: dict[str, Any] | None = None,
+        aliases: list[str] | None = None,
+    ) -> None:
+        def _do() -> None:
+            import wandb
+
+            art = wandb.Artifact(name, type=type_, metadata=metadata or {})
+            for fname, path in files.items():
+                art.add_file(str(path), name=fname)
+            self.run.log_artifact(art, aliases=aliases or [])
+
+        self._safe(f"artifact {name}", _do)
+
+    def use_artifact(self, ref: str) -> None:
+        """Record lineage (online only: W&B cannot resolve artifacts offline)."""
+        if tracking_mode() == "online":
+            self._safe(f"use_artifact {ref}", lambda: self.run.use_artifact(ref))
+
+    @property
+    def url(self) -> str | None:
+        if self.run is None or tracking_mode() != "online":
+            return None
+        return getattr(self.run, "url", None)
+
+    @property
+    def dir(self) -> str | None:
+        return getattr(self.run, "dir", None) if self.run else None
+
+
+@contextmanager
+def wandb_run(
+    job_type: str, group: str, name: str, config: dict[str, Any] | None = None
+) -> Iterator[Tracker]:
+    """Start a W&B run in the right mode; yield a Tracker; always finish the run."""
+    mode = tracking_mode()
+    if mode == "disabled":
+        yield Tracker(None)
+        return
+    run = None
+    try:
+        import wandb
+
+        run = wandb.init(
+            project=project(),
+            entity=os.environ.get("WANDB_ENTITY") or None,
+            job_type=job_type,
+            group=group,
+            name=name,
+            config=config or {},
+            mode=mode,
+            reinit="create_new",
+            settings=wandb.Settings(silent=True, console="off"),
+        )
+    except Exception as err:  # tracking must never fail the run
+        log.warning("W&B init failed (%s: %s); continuing without tracking", type(err).__name__, err)
+    tracker = Tracker(run)
+    try:
+        yield tracker
+    finally:
+        if run is not None:
+            tracker._safe("finish", run.finish)
