@@ -50,13 +50,16 @@ class TrainFlow(FlowSpec):
         "Also: mae, r2 | log_loss, f1, accuracy | f1_macro, accuracy.",
     )
     test_size = Parameter(
-        "test-size", default=0.2, type=float, help="Share of rows held out for the final comparison."
+        "test-size",
+        default=0.2,
+        type=float,
+        help="Share of rows held out for the final comparison.",
     )
     cv_folds = Parameter(
         "cv-folds",
         default=3,
         type=int,
-        help="Cross-validation folds used to rank grid points and candidates (<2: one inner split).",
+        help="Cross-validation folds used to rank candidates (<2: no CV, rank on the holdout).",
     )
     seed = Parameter("seed", default=42, type=int, help="Seed for the split, sampling and models.")
     model_name = Parameter(
@@ -89,18 +92,21 @@ class TrainFlow(FlowSpec):
             self.test_size, self.seed, self.sample_rows, self.model_name, self.train_config,
         )  # fmt: skip
         p = self.prepared
-        print(f"{p.source}: {p.n_rows} rows, task {p.task}, metric {p.metric}, model {p.model_name}")
+        print(
+            f"{p.source}: {p.n_rows} rows, task {p.task}, metric {p.metric}, model {p.model_name}"
+        )
         self.dataset_ref = log_dataset(
             p.source, f"{p.model_name}-data", current.run_id,
             {"rows": p.n_rows, "sha256": p.data_digest, "source": p.source},
         )  # fmt: skip
-        self.candidate_names = p.candidates
-        self.next(self.train_candidate, foreach="candidate_names")
+        self.specs = p.candidates
+        print(f"{len(self.specs)} candidate configurations: {[s.label for s in self.specs]}")
+        self.next(self.train_candidate, foreach="specs")
 
     @resources(cpu=2, memory=8000)
     @step
     def train_candidate(self):
-        """Fit one candidate over its grid; log it to W&B as its own run."""
+        """Fit one candidate configuration; log it to W&B as its own run."""
         from modelops import configure_logging, steps
         from modelops.selection import log_candidate
 
@@ -123,7 +129,7 @@ class TrainFlow(FlowSpec):
         self.merge_artifacts(inputs, include=["prepared", "train_config", "dataset_ref"])
         self.selection = steps.select([i.result for i in inputs], self.prepared)
         log_selection(
-            self.selection.board, self.prepared.metric, current.run_id, self.selection.best.name
+            self.selection.board, self.prepared.metric, current.run_id, self.selection.best.label
         )
         print(self.selection.board.to_string(index=False))
         self.next(self.register)
@@ -143,7 +149,7 @@ class TrainFlow(FlowSpec):
         )  # fmt: skip
         o = self.outcome
         verdict = "promoted to production" if o.decision.promote else "not promoted"
-        print(f"{o.model_name} v{o.version} ({self.selection.best.name}) {verdict}:")
+        print(f"{o.model_name} v{o.version} ({self.selection.best.label}) {verdict}:")
         for reason in o.decision.reasons:
             print(f"  - {reason}")
         figures = steps.selection_figures(self.selection, self.prepared, self.seed)

@@ -27,32 +27,44 @@ from modelops.schema import Schema, Task
 _HGB_MAX_CATEGORIES = 250
 
 
-def _linear(task: Task, schema: Schema, params: dict[str, Any], seed: int) -> BaseEstimator:
+def _linear(
+    task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
+) -> BaseEstimator:
     if task == "regression":
         return Ridge(**params)
     return LogisticRegression(max_iter=2000, **params)
 
 
-def _random_forest(task: Task, schema: Schema, params: dict[str, Any], seed: int) -> BaseEstimator:
+def _random_forest(
+    task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
+) -> BaseEstimator:
     cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
-    return cls(random_state=seed, n_jobs=-1, **params)
+    return cls(random_state=seed, n_jobs=n_jobs, **params)
 
 
-def _hist_gb(task: Task, schema: Schema, params: dict[str, Any], seed: int) -> BaseEstimator:
+def _hist_gb(
+    task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
+) -> BaseEstimator:
+    # Threads: capped by train_candidate's threadpool_limits (HGB uses OpenMP).
     # The ordinal encoder puts categorical columns first, in schema order.
-    mask = [len(c.categories) <= _HGB_MAX_CATEGORIES for c in schema.columns if c.kind == "categorical"]
+    mask = [
+        len(c.categories) <= _HGB_MAX_CATEGORIES for c in schema.columns if c.kind == "categorical"
+    ]
     mask += [False] * len(schema.numeric)
     cls = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
     return cls(random_state=seed, categorical_features=mask if any(mask) else None, **params)
 
 
-def _catboost(task: Task, schema: Schema, params: dict[str, Any], seed: int) -> BaseEstimator:
+def _catboost(
+    task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
+) -> BaseEstimator:
     from catboost import CatBoostClassifier, CatBoostRegressor
 
     # A tuple, not a list: scikit-learn >= 1.9 clone() rejects CatBoost's list parameters.
     common = dict(
         cat_features=tuple(schema.categorical),
         random_seed=seed,
+        thread_count=n_jobs,
         verbose=0,
         allow_writing_files=False,
     )
@@ -75,17 +87,22 @@ def parse_candidates(spec: str) -> list[str]:
     names = [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
-        raise ConfigError(f"--candidates: unknown candidate(s) {unknown}; known: {sorted(CANDIDATES)}")
+        raise ConfigError(
+            f"--candidates: unknown candidate(s) {unknown}; known: {sorted(CANDIDATES)}"
+        )
     if not names:
         raise ConfigError(f"--candidates is empty; choose from {sorted(CANDIDATES)}")
     return list(dict.fromkeys(names))
 
 
 def make_pipeline(
-    name: str, task: Task, schema: Schema, params: dict[str, Any], seed: int
+    name: str, task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int = -1
 ) -> Pipeline:
-    """An unfitted pipeline (coerce -> encode -> estimator) for candidate `name`."""
+    """An unfitted pipeline (coerce -> encode -> estimator) for candidate `name`.
+
+    `n_jobs` caps the estimator's threads (-1: all cores).
+    """
     if name not in CANDIDATES:
         raise ConfigError(f"unknown candidate {name!r}; known: {sorted(CANDIDATES)}")
     encoding, factory = CANDIDATES[name]
-    return build_pipeline(schema, encoding, factory(task, schema, dict(params), seed))
+    return build_pipeline(schema, encoding, factory(task, schema, dict(params), seed, n_jobs))

@@ -107,3 +107,16 @@ def selection_components(
     for title, fig in figures.items():
         parts += [Markdown(f"## {title}"), Image.from_matplotlib(fig)]
     return parts
+
+
+def scoring_components(result: Any) -> list[Any]:
+    """Card for a scoring run: which model, how many rows, where the output went."""
+    from metaflow.cards import Markdown, Table
+
+    rows = [[k, round(v, 4)] for k, v in result.prediction_summary.items()]
+    return [
+        Markdown(f"# {result.rows} rows scored with {result.model_name} v{result.model_version}"),
+        Markdown(f"- input: `{result.input}`\n- output: `{result.output}`\n- task: {result.task}"),
+        Markdown("## Predictions"),
+        Table(rows, headers=["statistic" if result.task == "regression" else "class", "value"]),
+    ]

@@ -14,6 +14,7 @@ from typing import Any
 from modelops.candidates import CANDIDATES
 from modelops.errors import ConfigError
 from modelops.schema import Task
+from modelops.training import CandidateSpec
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train.json"
 
@@ -25,6 +26,7 @@ class TrainConfig:
     min_improvement: float = 0.0
     min_class_rows: int = 10
     reference_rows: int = 5000
+    n_jobs: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -32,13 +34,16 @@ class TrainConfig:
         raw = _plain(raw)
         unknown = sorted(set(raw.get("candidates", {})) - set(CANDIDATES))
         if unknown:
-            raise ConfigError(f"config: unknown candidate(s) {unknown}; known: {sorted(CANDIDATES)}")
+            raise ConfigError(
+                f"config: unknown candidate(s) {unknown}; known: {sorted(CANDIDATES)}"
+            )
         return cls(
             candidates=raw.get("candidates", {}),
             thresholds=raw.get("thresholds", {}),
             min_improvement=float(raw.get("promotion", {}).get("min_improvement", 0.0)),
             min_class_rows=int(raw.get("min_class_rows", 10)),
             reference_rows=int(raw.get("reference_rows", 5000)),
+            n_jobs=int(raw.get("n_jobs", 1)),
         )
 
     def candidate_grid(self, name: str, task: Task) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -52,6 +57,18 @@ class TrainConfig:
         params = dict(entry.get("params", {})) | dict(entry.get(family, {}))
         search = list(entry.get(f"search_{family}", entry.get("search", [])))
         return params, search
+
+    def specs(self, names: list[str], task: Task) -> list[CandidateSpec]:
+        """One foreach item per grid point: `catboost` (base parameters), `catboost-1`, ..."""
+        out = []
+        for name in names:
+            params, search = self.candidate_grid(name, task)
+            out.append(CandidateSpec(name, name, params))
+            out += [
+                CandidateSpec(name, f"{name}-{i}", params | override)
+                for i, override in enumerate(search, 1)
+            ]
+        return out
 
     def task_thresholds(self, task: Task) -> dict[str, float]:
         return dict(self.thresholds.get(task, {}))

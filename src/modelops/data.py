@@ -74,7 +74,8 @@ def validate_training_data(
         raise DataError(f"{source}: no rows to train on (header only or empty file)")
     if target not in df.columns:
         raise DataError(
-            f"{source}: target column {target!r} not found; columns are {list(map(str, df.columns))}"
+            f"{source}: target column {target!r} not found; "
+            f"columns are {list(map(str, df.columns))}"
         )
     if len(df.columns) < 2:
         raise DataError(f"{source}: only the target column {target!r}; no feature columns")

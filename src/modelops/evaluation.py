@@ -34,7 +34,11 @@ METRICS: dict[str, dict[str, tuple[Callable, bool]]] = {
     "binary": _BIN,
     "multiclass": _MULTI,
 }
-DEFAULT_METRIC: dict[str, str] = {"regression": "rmse", "binary": "roc_auc", "multiclass": "log_loss"}
+DEFAULT_METRIC: dict[str, str] = {
+    "regression": "rmse",
+    "binary": "roc_auc",
+    "multiclass": "log_loss",
+}
 
 
 def resolve_metric(task: Task, metric: str) -> str:

@@ -35,7 +35,9 @@ class SchemaCoercer(TransformerMixin, BaseEstimator):
         self.categorical = categorical
 
     def fit(self, X: pd.DataFrame, y: object = None) -> SchemaCoercer:
-        self.feature_names_in_ = np.asarray(list(self.categorical) + list(self.numeric), dtype=object)
+        self.feature_names_in_ = np.asarray(
+            list(self.categorical) + list(self.numeric), dtype=object
+        )
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

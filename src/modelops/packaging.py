@@ -106,7 +106,9 @@ class LoadedModel:
         return pd.read_parquet(self.directory / REFERENCE_FILE)
 
 
-def load_model(registry: Registry, name: str, ref: str | int, workdir: Path | None = None) -> LoadedModel:
+def load_model(
+    registry: Registry, name: str, ref: str | int, workdir: Path | None = None
+) -> LoadedModel:
     """Resolve `ref`, download and digest-check the files, then unpickle the pipeline."""
     mv = registry.get(name, ref)
     if MODEL_FILE not in mv.files:

@@ -55,7 +55,9 @@ def check_policy(policy: str) -> Policy:
     return policy  # type: ignore[return-value]
 
 
-def threshold_failures(task: Task, holdout: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+def threshold_failures(
+    task: Task, holdout: dict[str, float], thresholds: dict[str, float]
+) -> list[str]:
     """Absolute gates: each `metric: bound` is a minimum when greater is better, else a maximum."""
     failures = []
     for metric, bound in thresholds.items():
@@ -123,7 +125,8 @@ def decide(
         better = is_better(task, metric, c, p, min_improvement)
         verdict = "beats" if better else "does not beat"
         d.reasons.append(
-            f"challenger {metric}={c:.4g} {verdict} production v{champion.version} {metric}={p:.4g} "
+            f"challenger {metric}={c:.4g} {verdict} production v{champion.version} "
+            f"{metric}={p:.4g} "
             f"on the same holdout (required improvement {min_improvement:.1%})"
         )
         d.promote = better and not failures

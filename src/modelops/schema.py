@@ -82,7 +82,7 @@ class Schema:
         )
 
     def compatible_with(self, other: Schema) -> list[str]:
-        """Why a model with schema `self` cannot score data described by `other` (empty if it can)."""
+        """Why a model with schema `self` cannot score data of `other` (empty: it can)."""
         problems = []
         if self.task != other.task:
             problems.append(f"task {self.task!r} != {other.task!r}")
@@ -99,7 +99,7 @@ def _jsonable(v: Any) -> Any:
 
 
 def infer_schema(df: pd.DataFrame, target: str, task: Task) -> Schema:
-    """Read the contract off a training frame: numeric columns stay numeric, the rest are categories."""
+    """The contract of a training frame: numeric columns stay numeric, others are categories."""
     cols = []
     for name in df.columns:
         if name == target:

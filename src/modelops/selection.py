@@ -25,7 +25,7 @@ def rank(results: list[CandidateResult], task: Task, metric: str) -> list[Candid
     sign = -1.0 if greater_is_better(task, metric) else 1.0
 
     def key(r: CandidateResult) -> tuple[float, float]:
-        value = r.cv.get(metric, r.holdout[metric])
+        value = r.cv.get(metric, r.holdout[metric])  # --cv-folds 0: the holdout decides
         return (sign * value if not math.isnan(value) else math.inf, r.fit_seconds)
 
     return sorted(results, key=key)
@@ -41,15 +41,12 @@ def log_candidate(
     result: CandidateResult, data: Split, task: Task, group: str, dataset_ref: str
 ) -> str | None:
     """One W&B run per candidate: its parameters, metrics, grid search and diagnostic plot."""
-    config = {"candidate": result.name, **result.params}
-    with wandb_run("train-candidate", group, f"{result.name}", config) as tracker:
+    config = {"candidate": result.name, "label": result.label, **result.params}
+    with wandb_run("train-candidate", group, result.label, config) as tracker:
         tracker.use_artifact(dataset_ref)
-        for i, point in enumerate(result.search):
-            tracker.log({"search/step": i, **{f"search/{k}": v for k, v in point.items() if k != "params"}})
         tracker.summary(result.summary())
-        tracker.log_image(
-            "diagnostic", diagnostic_figure(result.pipeline, data.X_test, data.y_test, task, result.name)
-        )
+        figure = diagnostic_figure(result.pipeline, data.X_test, data.y_test, task, result.label)
+        tracker.log_image("diagnostic", figure)
         return tracker.url
 
 
@@ -57,7 +54,9 @@ def log_selection(board: pd.DataFrame, metric: str, group: str, best: str) -> No
     """A W&B run whose leaderboard table compares the candidates side by side."""
     with wandb_run("select", group, "selection", {"metric": metric}) as tracker:
         tracker.log_table("leaderboard", board.to_dict("records"))
-        tracker.summary({"best_candidate": best, f"best_{metric}": board.iloc[0].get(f"holdout_{metric}")})
+        tracker.summary(
+            {"best_candidate": best, f"best_{metric}": board.iloc[0].get(f"holdout_{metric}")}
+        )
 
 
 def log_dataset(source: str, name: str, group: str, metadata: dict[str, Any]) -> str:

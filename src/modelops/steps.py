@@ -17,7 +17,12 @@ import pandas as pd
 
 from modelops import promotion
 from modelops.candidates import parse_candidates
-from modelops.cards import diagnostic_figure, feature_importance, importance_figure, leaderboard_figure
+from modelops.cards import (
+    diagnostic_figure,
+    feature_importance,
+    importance_figure,
+    leaderboard_figure,
+)
 from modelops.config import TrainConfig
 from modelops.data import (
     Split,
@@ -35,7 +40,7 @@ from modelops.registry import PRODUCTION, Registry
 from modelops.schema import Schema, Task, infer_schema
 from modelops.selection import leaderboard, rank
 from modelops.tracking import wandb_run
-from modelops.training import CandidateResult, train_candidate
+from modelops.training import CandidateResult, CandidateSpec, train_candidate
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ class Prepared:
     metric: str
     schema: Schema
     split: Split
-    candidates: list[str]
+    candidates: list[CandidateSpec]
     data_digest: str
     model_name: str
     n_rows: int
@@ -83,7 +88,9 @@ def prepare_training(
     df = read_table(path)
     resolved = validate_training_data(df, target, task, str(path), config.min_class_rows)
     df = sample_rows(df, sample, seed)
-    resolved = validate_training_data(df, target, resolved, f"{path} (--sample-rows {sample})", config.min_class_rows)
+    resolved = validate_training_data(
+        df, target, resolved, f"{path} (--sample-rows {sample})", config.min_class_rows
+    )
     metric = resolve_metric(resolved, metric)
     schema = infer_schema(df, target, resolved)
     parts = split(df, target, resolved, test_size, seed)
@@ -95,7 +102,7 @@ def prepare_training(
         metric=metric,
         schema=schema,
         split=parts,
-        candidates=names,
+        candidates=config.specs(names, resolved),
         data_digest=frame_digest(df),
         model_name=model_name or default_model_name(str(path), target),
         n_rows=len(df),
@@ -103,10 +110,11 @@ def prepare_training(
     )
 
 
-def fit_candidate(name: str, prep: Prepared, config: TrainConfig, cv_folds: int, seed: int) -> CandidateResult:
-    """Train one candidate over its configured grid (the unit a foreach task runs)."""
-    params, search = config.candidate_grid(name, prep.task)
-    return train_candidate(name, prep.task, prep.schema, prep.split, prep.metric, params, search, cv_folds, seed)
+def fit_candidate(
+    spec: CandidateSpec, prep: Prepared, config: TrainConfig, cv_folds: int, seed: int
+) -> CandidateResult:
+    """Train one grid point of one candidate (the unit a foreach task runs)."""
+    return train_candidate(spec, prep.task, prep.schema, prep.split, cv_folds, seed, config.n_jobs)
 
 
 @dataclass
@@ -148,8 +156,9 @@ def register_and_promote(
     """Register the challenger as a new version, then promote it if the policy says so."""
     policy_ = promotion.check_policy(policy)
     metadata = model_metadata(
-        prep.schema, prep.metric, best.name, best.params,
-        {"holdout": best.holdout, "cv": best.cv, "fit_seconds": best.fit_seconds},
+        prep.schema, prep.metric, best.label, best.params,
+        {"holdout": best.holdout, "cv": best.cv, "fit_seconds": best.fit_seconds,
+         "family": best.name},
         prep.data_digest, prep.source, run_pathspec,
     )  # fmt: skip
     workdir = Path(tempfile.mkdtemp(prefix="modelops-register-"))
@@ -188,10 +197,13 @@ def selection_figures(sel: Selection, prep: Prepared, seed: int) -> dict[str, An
     """The card's plots: leaderboard, best candidate's diagnostic plot and feature importance."""
     best = sel.best
     X, y = prep.split.X_test, prep.split.y_test
+    importance = feature_importance(best.pipeline, X, y, seed)
     return {
         "Candidates": leaderboard_figure(sel.board, prep.metric),
-        f"{best.name}: holdout diagnostics": diagnostic_figure(best.pipeline, X, y, prep.task, best.name),
-        f"{best.name}: feature importance": importance_figure(feature_importance(best.pipeline, X, y, seed)),
+        f"{best.label}: holdout diagnostics": diagnostic_figure(
+            best.pipeline, X, y, prep.task, best.label
+        ),
+        f"{best.label}: feature importance": importance_figure(importance),
     }
 
 

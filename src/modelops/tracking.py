@@ -151,7 +151,9 @@ def wandb_run(
             settings=wandb.Settings(silent=True, console="off"),
         )
     except Exception as err:  # tracking must never fail the run
-        log.warning("W&B init failed (%s: %s); continuing without tracking", type(err).__name__, err)
+        log.warning(
+            "W&B init failed (%s: %s); continuing without tracking", type(err).__name__, err
+        )
     tracker = Tracker(run)
     try:
         yield tracker

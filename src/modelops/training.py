@@ -1,28 +1,39 @@
-"""Fit one candidate: a budgeted search over its parameter grid, cross-validation, holdout score.
+"""Fit one candidate configuration: cross-validate it, refit on all training rows, score holdout.
 
-A candidate is the unit a TrainFlow `foreach` fans out over, so this function is all one
-Metaflow task (local or on Kubernetes/Batch) runs.
+A configuration (a model family with one parameter set) is the unit a TrainFlow `foreach`
+fans out over, so this function is all one Metaflow task runs, locally or on Kubernetes/Batch.
+Thread use is capped per task: Metaflow runs the tasks side by side, and OpenMP models
+(HistGradientBoosting) slow down badly when several processes each claim every core.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from modelops.candidates import make_pipeline
 from modelops.data import Split
-from modelops.evaluation import evaluate, is_better
+from modelops.evaluation import evaluate
 from modelops.schema import Schema, Task
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """One foreach item: a model family, a label for the leaderboard and its parameters."""
+
+    name: str
+    label: str
+    params: dict[str, Any]
 
 
 @dataclass
@@ -30,19 +41,21 @@ class CandidateResult:
     """What a candidate task returns: the fitted pipeline plus everything needed to rank it."""
 
     name: str
+    label: str
     params: dict[str, Any]
     pipeline: Pipeline
     cv: dict[str, float]
     cv_std: dict[str, float]
     holdout: dict[str, float]
     fit_seconds: float
-    search: list[dict[str, Any]] = field(default_factory=list)
+    cv_seconds: float
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly row for leaderboards and W&B."""
-        row: dict[str, Any] = {"candidate": self.name, "fit_seconds": round(self.fit_seconds, 2)}
+        row: dict[str, Any] = {"candidate": self.label, "family": self.name}
         row |= {f"cv_{k}": v for k, v in self.cv.items()}
         row |= {f"holdout_{k}": v for k, v in self.holdout.items()}
+        row |= {"fit_seconds": round(self.fit_seconds, 2), "cv_seconds": round(self.cv_seconds, 2)}
         return row
 
 
@@ -56,68 +69,35 @@ def cross_validate(
         else StratifiedKFold(folds, shuffle=True, random_state=seed)
     )
     scores: list[dict[str, float]] = []
-    for train_idx, val_idx in splitter.split(X, y):
+    for i, (train_idx, val_idx) in enumerate(splitter.split(X, y), 1):
         model = clone(pipeline).fit(X.iloc[train_idx], y.iloc[train_idx])
         scores.append(evaluate(model, X.iloc[val_idx], y.iloc[val_idx], task))
+        log.info("fold %d/%d: %s", i, folds, scores[-1])
     frame = pd.DataFrame(scores)
     return frame.mean().to_dict(), frame.std(ddof=0).fillna(0.0).to_dict()
 
 
-def grid_points(params: dict[str, Any], search: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The base parameters, then each search override applied on top of them."""
-    return [dict(params)] + [dict(params) | o for o in search if o]
-
-
 def train_candidate(
-    name: str,
+    spec: CandidateSpec,
     task: Task,
     schema: Schema,
     data: Split,
-    metric: str,
-    params: dict[str, Any],
-    search: list[dict[str, Any]],
     cv_folds: int,
     seed: int,
+    n_jobs: int = 1,
 ) -> CandidateResult:
-    """Pick the candidate's best grid point by CV, refit it on all training rows, score the holdout.
-
-    With `cv_folds` < 2 the grid is ranked on one inner 80/20 split of the training rows, and no
-    CV metrics are reported: the holdout is never used to choose parameters.
-    """
+    """Cross-validate (if `cv_folds` >= 2), refit on all training rows, score the holdout."""
     X, y = data.X_train, data.y_train
-    points = grid_points(params, search)
-    tried: list[dict[str, Any]] = []
-    best: tuple[dict[str, Any], dict[str, float], dict[str, float]] | None = None
-    for i, point in enumerate(points, 1):
-        pipe = make_pipeline(name, task, schema, point, seed)
+    pipe = make_pipeline(spec.name, task, schema, spec.params, seed, n_jobs)
+    with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
         t0 = time.perf_counter()
-        if cv_folds >= 2:
-            mean, std = cross_validate(pipe, X, y, task, cv_folds, seed)
-        elif len(points) > 1:
-            mean, std = _inner_split_score(pipe, X, y, task, seed), {}
-        else:
-            mean, std = {}, {}
-        log.info(
-            "%s: grid point %d/%d %s -> %s=%s (%.1fs)",
-            name, i, len(points), point, metric, mean.get(metric), time.perf_counter() - t0,
-        )  # fmt: skip
-        tried.append({"params": point, f"cv_{metric}": mean.get(metric)})
-        if best is None or (mean and is_better(task, metric, mean[metric], best[1][metric])):
-            best = (point, mean, std)
-    point, mean, std = best  # type: ignore[misc]  # points always holds the base parameters
-    pipe = make_pipeline(name, task, schema, point, seed)
-    t0 = time.perf_counter()
-    pipe.fit(X, y)
-    fit_seconds = time.perf_counter() - t0
-    holdout = evaluate(pipe, data.X_test, data.y_test, task)
-    log.info("%s: holdout %s=%.4f, fit %.1fs", name, metric, holdout[metric], fit_seconds)
-    return CandidateResult(name, point, pipe, mean, std, holdout, fit_seconds, tried)
-
-
-def _inner_split_score(
-    pipe: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task, seed: int
-) -> dict[str, float]:
-    rng = np.random.default_rng(seed)
-    mask = rng.random(len(X)) < 0.8
-    model = clone(pipe).fit(X[mask], y[mask])
-    return evaluate(model, X[~mask], y[~mask], task)
+        mean, std = cross_validate(pipe, X, y, task, cv_folds, seed) if cv_folds >= 2 else ({}, {})
+        cv_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pipe.fit(X, y)
+        fit_seconds = time.perf_counter() - t0
+        holdout = evaluate(pipe, data.X_test, data.y_test, task)
+    log.info("%s: cv %s, holdout %s, fit %.1fs", spec.label, mean, holdout, fit_seconds)
+    return CandidateResult(
+        spec.name, spec.label, spec.params, pipe, mean, std, holdout, fit_seconds, cv_seconds
+    )

@@ -74,7 +74,8 @@ def parse_ref(ref: str | int) -> tuple[str, int | str]:
 class Registry(ABC):
     """Register model versions with files and metadata; move aliases; resolve references.
 
-    Semantics shared by every backend: versions are numbered v0, v1, ... in registration order (as W&B does);
+    Semantics shared by every backend: versions are numbered v0, v1, ... in registration
+    order (as W&B does);
     an alias is held by at most one version of a model at a time; files are addressed by
     SHA-256 and checked before they are handed out.
     """
@@ -117,7 +118,9 @@ class Registry(ABC):
         kind, value = parse_ref(ref)
         all_versions = self.versions(name)
         if not all_versions:
-            raise RegistryError(f"model {name!r} has no registered versions ({self.backend} registry)")
+            raise RegistryError(
+                f"model {name!r} has no registered versions ({self.backend} registry)"
+            )
         if kind == "latest":
             return all_versions[-1]
         for mv in all_versions:

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from modelops.errors import RegistryError
-from modelops.registry.base import ANY, AliasConflict, ModelVersion, Registry, sha256_file, verify_files
+from modelops.registry.base import (
+    ANY,
+    AliasConflict,
+    ModelVersion,
+    Registry,
+    sha256_file,
+    verify_files,
+)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

@@ -1,0 +1,59 @@
+# modelops: `make help` lists the targets. `make run` and `make test` set up the environment
+# themselves on a fresh machine (Pipenv, virtualenv in ./.venv).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_YES := 1
+export PIPENV_NOSPIN := 1
+export PIPENV_IGNORE_VIRTUALENVS := 1
+# Metaflow refuses to run as an unnamed user or as `root` (CI containers); give it a name.
+ifeq ($(METAFLOW_USER),)
+export METAFLOW_USER := $(if $(filter-out root,$(USER)),$(USER),modelops)
+endif
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.synced
+INPUT ?= data/new_diamonds.csv
+ARGS ?=
+
+.PHONY: help install run train score test unit integration lint format clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): Pipfile.lock
+	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet pipenv
+	$(PYTHON) -m pipenv sync --dev
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create ./.venv from Pipfile.lock (about 2 minutes on a fresh machine)
+
+run: train score ## The main job: train and promote on the bundled diamonds data, then score new rows
+
+train: $(STAMP) ## Run TrainFlow (extra flags: make train ARGS="--sample-rows 2000")
+	$(PY) flows/train_flow.py run $(ARGS)
+
+score: $(STAMP) ## Run ScoreFlow on INPUT (default data/new_diamonds.csv)
+	$(PY) flows/score_flow.py run --input $(INPUT)
+
+test: lint unit integration ## The whole test suite: lint, unit tests, flow integration tests
+
+unit: $(STAMP) ## Unit tests of the library (fast)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP) ## Run both flows for real on small data (Metaflow local, W&B offline)
+	$(PY) -m pytest tests/integration
+
+lint: $(STAMP) ## black --check and ruff check
+	$(VENV)/bin/black --check .
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP) ## Reformat with black and apply ruff's fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/black .
+
+clean: ## Remove the environment and local run state (keeps the data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache wandb

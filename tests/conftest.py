@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny in-code frames with numbers, categories and missing values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def make_frame(n: int = 240, task: str = "regression", seed: int = 0) -> pd.DataFrame:
+    """A small frame whose target really depends on the features, so models can learn it."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "num_a": rng.normal(size=n),
+            "num_b": rng.uniform(0, 10, size=n),
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+        }
+    )
+    signal = (
+        3 * df["num_a"] + 0.5 * df["num_b"] + df["colour"].map({"red": 2, "green": 0, "blue": -2})
+    )
+    if task == "regression":
+        df["y"] = signal + rng.normal(scale=0.3, size=n)
+    elif task == "binary":
+        df["y"] = np.where(signal > signal.median(), "yes", "no")
+    else:
+        df["y"] = pd.qcut(signal, 3, labels=["low", "mid", "high"]).astype(str)
+    df.loc[df.index[::17], "num_b"] = np.nan
+    df.loc[df.index[::23], "colour"] = np.nan
+    return df
+
+
+@pytest.fixture
+def frame():
+    return make_frame

@@ -1,0 +1,166 @@
+"""TrainFlow and ScoreFlow for real, on a few hundred rows: promotion, champion defence,
+scoring and every bad input the issue lists. Runs share one datastore and registry, in order."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from metaflow import Run, namespace
+
+from modelops.registry import PRODUCTION, LocalRegistry
+
+from .conftest import ROOT, run_flow
+
+pytestmark = pytest.mark.integration
+DIAMONDS = str(ROOT / "data" / "diamonds.csv.gz")
+
+
+@pytest.fixture(scope="module")
+def first(state):
+    r = run_flow("train_flow.py", "--sample-rows", "400", "--cv-folds", "2")
+    assert r.ok, r.output[-4000:]
+    return r
+
+
+@pytest.fixture(scope="module")
+def registry(state):
+    return LocalRegistry(state / "registry")
+
+
+def _run(run_id: str, flow: str = "TrainFlow") -> Run:
+    namespace(None)
+    return Run(f"{flow}/{run_id}")
+
+
+def test_first_run_registers_and_promotes(first, registry, state):
+    data = _run(first.run_id).data
+    assert data.registered_version == 0 and data.promoted and data.production_version == 0
+    mv = registry.get("diamonds-price", PRODUCTION)
+    assert mv.version == 0
+    meta = mv.metadata
+    assert meta["metaflow_run"].startswith(f"TrainFlow/{first.run_id}/register/")
+    assert meta["task"] == "regression" and meta["metric"] == "rmse"
+    assert [c["name"] for c in meta["schema"]["columns"]][:3] == ["carat", "cut", "color"]
+    assert len(meta["training_data_sha256"]) == 64 and meta["git_commit"]
+    assert set(mv.files) == {"model.joblib", "reference.parquet"}
+    board = data.selection.board
+    assert len(board) == 6  # linear, random_forest, hgb, catboost + catboost-1 ... per config
+    assert board["cv_rmse"].is_monotonic_increasing
+
+
+def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first, state):
+    runs = list((state / "wandb").glob("offline-run-*"))
+    # dataset + 6 candidate configurations + selection + register
+    assert len(runs) >= 9
+
+
+def test_selection_card_is_rendered(first):
+    from metaflow.cards import get_cards
+
+    task = _run(first.run_id)["register"].task
+    cards = get_cards(task, id="selection")
+    html = cards[0].get()
+    assert "Leaderboard" in html and "PROMOTED" in html and "feature importance" in html
+
+
+def test_worse_challenger_does_not_take_production(first, registry):
+    r = run_flow(
+        "train_flow.py", "--sample-rows", "400", "--cv-folds", "2", "--candidates", "linear"
+    )
+    assert r.ok, r.output[-4000:]
+    data = _run(r.run_id).data
+    assert data.registered_version == 1 and not data.promoted
+    assert registry.get("diamonds-price", PRODUCTION).version == 0
+    reasons = data.outcome.decision.reasons
+    assert any("does not beat production v0" in reason for reason in reasons), reasons
+
+
+def test_score_flow_writes_one_prediction_per_row(first, state):
+    src = state / "new.csv"
+    new = pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(123)
+    new.to_csv(src, index=False)
+    r = run_flow("score_flow.py", "--input", str(src))
+    assert r.ok, r.output[-4000:]
+    out = pd.read_csv(state / "new.predictions.csv")
+    assert len(out) == 123 and list(out["id"]) == list(new["id"])
+    assert set(out["model_version"]) == {"v0"} and out["prediction"].notna().all()
+    r = run_flow(
+        "score_flow.py", "--input", str(src), "--model", "v1", "--output", str(state / "v1.parquet")
+    )
+    assert r.ok, r.output[-4000:]
+    assert set(pd.read_parquet(state / "v1.parquet")["model_version"]) == {"v1"}
+
+
+def test_score_flow_rejects_missing_columns(first, state):
+    src = state / "no_carat.csv"
+    pd.read_csv(ROOT / "data" / "new_diamonds.csv").drop(columns=["carat", "cut"]).to_csv(
+        src, index=False
+    )
+    r = run_flow("score_flow.py", "--input", str(src))
+    assert not r.ok
+    assert "missing required column(s) ['carat', 'cut']" in r.output and str(src) in r.output
+
+
+def test_classification_end_to_end(state):
+    r = run_flow("train_flow.py", "--data", "breast_cancer", "--candidates", "linear,catboost")
+    assert r.ok, r.output[-4000:]
+    data = _run(r.run_id).data
+    assert data.promoted and data.prepared.task == "binary" and data.prepared.metric == "roc_auc"
+    src = state / "bc.csv"
+    pd.read_csv(ROOT / "data" / "breast_cancer.csv").drop(columns="diagnosis").head(40).to_csv(
+        src, index=False
+    )
+    r = run_flow("score_flow.py", "--input", str(src), "--model-name", "breast_cancer-diagnosis")
+    assert r.ok, r.output[-4000:]
+    out = pd.read_csv(state / "bc.predictions.csv")
+    assert set(out["prediction"]) <= {"benign", "malignant"}
+    assert ((out["proba_benign"] + out["proba_malignant"] - 1).abs() < 1e-9).all()
+
+
+def _write(state, name: str, text: str | bytes) -> str:
+    p = state / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(p)
+
+
+BAD_INPUTS = [
+    # (file name, content, extra args, expected message)
+    ("no_target.csv", "a,b\n1,2\n3,4\n", ["--target", "price"], "target column 'price' not found"),
+    ("empty.csv", "", ["--target", "price"], "file is empty"),
+    ("unreadable.parquet", b"\x00\x01 not parquet", ["--target", "price"], "cannot be read"),
+    (
+        "constant.csv",
+        "a,price\n" + "".join(f"{i},5\n" for i in range(50)),
+        ["--target", "price"],
+        "is constant",
+    ),
+    (
+        "text_target.csv",
+        "a,price\n" + "".join(f"{i},{'cheap' if i % 2 else 'dear'}\n" for i in range(50)),
+        ["--target", "price", "--task", "regression"],
+        "regression needs a numeric target",
+    ),
+    (
+        "rare_class.csv",
+        "a,label\n" + "".join(f"{i},{'x' if i < 3 else 'y'}\n" for i in range(60)),
+        ["--target", "label"],
+        "have fewer than 10 rows",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, content, args, message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_train_flow_rejects_bad_input_before_training(
+    state, registry, name, content, args, message
+):
+    path = _write(state, name, content)
+    r = run_flow("train_flow.py", "--data", path, *args)
+    assert not r.ok
+    assert message in r.output and path in r.output
+    assert "train_candidate" not in r.output  # failed in start: nothing was fitted
+    assert registry.find(f"{name.split('.')[0]}-{args[1]}", "latest") is None
+
+
+def test_train_flow_rejects_unknown_candidate(state):
+    r = run_flow("train_flow.py", "--candidates", "linear,xgboost")
+    assert not r.ok and "unknown candidate(s) ['xgboost']" in r.output

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from modelops.data import (
+    frame_digest,
+    infer_task,
+    read_table,
+    resolve_dataset,
+    split,
+    validate_training_data,
+)
+from modelops.errors import DataError
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([1.5, 2.25, 3.125, 4.0625] * 10, "regression"),
+        (["a", "b"] * 10, "binary"),
+        ([0, 1] * 10, "binary"),
+        (["a", "b", "c"] * 10, "multiclass"),
+        ([0, 1, 2] * 100, "multiclass"),
+        (list(range(100)), "regression"),
+    ],
+)
+def test_infer_task(values, expected):
+    assert infer_task(pd.Series(values)) == expected
+
+
+def test_validate_resolves_auto(frame):
+    assert validate_training_data(frame(), "y", "auto", "f.csv") == "regression"
+    assert validate_training_data(frame(task="binary"), "y", "auto", "f.csv") == "binary"
+
+
+@pytest.mark.parametrize(
+    "mutate, task, message",
+    [
+        (lambda df: df.drop(columns="y"), "auto", "target column 'y' not found"),
+        (lambda df: df.iloc[0:0], "auto", "no rows to train on"),
+        (lambda df: df.assign(y=5.0), "auto", "is constant"),
+        (
+            lambda df: df.assign(y=["x", "z"] * (len(df) // 2)),
+            "regression",
+            "needs a numeric target",
+        ),
+        (lambda df: df.assign(y=[None] + [1.0] * (len(df) - 1)), "auto", "missing value"),
+        (lambda df: df[["y"]], "auto", "no feature columns"),
+    ],
+)
+def test_validate_rejects_bad_data(frame, mutate, task, message):
+    with pytest.raises(DataError, match=message) as err:
+        validate_training_data(mutate(frame()), "y", task, "some/file.csv")
+    assert "some/file.csv" in str(err.value)
+
+
+def test_validate_rejects_rare_class(frame):
+    df = frame(task="binary")
+    df.loc[df.index[:3], "y"] = "rare"
+    with pytest.raises(DataError, match=r"\{'rare': 3\}.*at least 10"):
+        validate_training_data(df, "y", "auto", "f.csv", min_class_rows=10)
+
+
+def test_read_table_errors(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        read_table(tmp_path / "nope.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty.csv: file is empty"):
+        read_table(empty)
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"this is not parquet")
+    with pytest.raises(DataError, match="bad.parquet: cannot be read"):
+        read_table(bad)
+
+
+def test_read_table_csv_and_parquet_agree(tmp_path, frame):
+    df = frame()
+    df.to_csv(tmp_path / "d.csv", index=False)
+    df.to_parquet(tmp_path / "d.parquet", index=False)
+    a, b = read_table(tmp_path / "d.csv"), read_table(tmp_path / "d.parquet")
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_resolve_dataset():
+    path, target = resolve_dataset("diamonds", "")
+    assert path.exists() and target == "price"
+    with pytest.raises(DataError, match="--target is required"):
+        resolve_dataset("mine.csv", "")
+
+
+def test_split_is_fixed_by_seed_and_stratified(frame):
+    df = frame(n=300, task="binary")
+    a = split(df, "y", "binary", 0.2, seed=1)
+    b = split(df, "y", "binary", 0.2, seed=1)
+    c = split(df, "y", "binary", 0.2, seed=2)
+    assert list(a.X_test.index) == list(b.X_test.index)
+    assert list(a.X_test.index) != list(c.X_test.index)
+    share = df["y"].value_counts(normalize=True)
+    test_share = a.y_test.value_counts(normalize=True)
+    assert (share - test_share).abs().max() < 0.02
+
+
+def test_frame_digest_tracks_content(frame):
+    df = frame()
+    assert frame_digest(df) == frame_digest(df.copy())
+    changed = df.copy()
+    changed.loc[changed.index[0], "num_a"] += 1
+    assert frame_digest(df) != frame_digest(changed)

@@ -1,0 +1,134 @@
+"""The embedded registry keeps W&B's semantics: ordered versions, unique aliases, digests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+
+from modelops.errors import RegistryError
+from modelops.registry import PRODUCTION, AliasConflict, LocalRegistry
+
+
+def _files(tmp_path: Path, content: str) -> dict[str, Path]:
+    p = tmp_path / f"model-{content}.bin"
+    p.write_text(content)
+    return {"model.joblib": p}
+
+
+def test_versions_are_numbered_in_order_with_metadata(tmp_path):
+    reg = LocalRegistry(tmp_path / "reg")
+    a = reg.register("m", _files(tmp_path, "a"), {"task": "regression"})
+    b = reg.register("m", _files(tmp_path, "b"), {"task": "regression"}, aliases=("staging",))
+    assert (a.version, b.version) == (0, 1)
+    assert [mv.version for mv in reg.versions("m")] == [0, 1]
+    assert reg.get("m", "latest").version == 1
+    assert reg.get("m", "v0").metadata == {"task": "regression"}
+    assert reg.get("m", "staging").version == 1
+    assert len(a.files["model.joblib"]) == 64  # SHA-256 hex
+    assert reg.models() == ["m"]
+
+
+def test_alias_is_held_by_exactly_one_version(tmp_path):
+    reg = LocalRegistry(tmp_path / "reg")
+    for c in "abc":
+        reg.register("m", _files(tmp_path, c), {})
+    reg.set_alias("m", PRODUCTION, 0)
+    reg.set_alias("m", PRODUCTION, 2)
+    holders = [mv.version for mv in reg.versions("m") if PRODUCTION in mv.aliases]
+    assert holders == [2]
+    moves = [e for e in reg.events("m") if e["kind"] == "alias"]
+    assert [(e["previous"], e["version"]) for e in moves] == [(None, 0), (0, 2)]
+
+
+def test_conditional_alias_move_detects_a_concurrent_change(tmp_path):
+    reg = LocalRegistry(tmp_path / "reg")
+    for c in "ab":
+        reg.register("m", _files(tmp_path, c), {})
+    reg.set_alias("m", PRODUCTION, 0, expected=None)
+    with pytest.raises(AliasConflict, match="held by v0, expected vNone"):
+        reg.set_alias("m", PRODUCTION, 1, expected=None)
+    reg.set_alias("m", PRODUCTION, 1, expected=0)
+    assert reg.get("m", PRODUCTION).version == 1
+
+
+def test_unknown_references_and_names(tmp_path):
+    reg = LocalRegistry(tmp_path / "reg")
+    with pytest.raises(RegistryError, match="no registered versions"):
+        reg.get("m", PRODUCTION)
+    assert reg.find("m") is None
+    reg.register("m", _files(tmp_path, "a"), {})
+    with pytest.raises(RegistryError, match="no alias 'production'"):
+        reg.get("m", PRODUCTION)
+    with pytest.raises(RegistryError, match="no version v9"):
+        reg.set_alias("m", PRODUCTION, 9)
+    with pytest.raises(RegistryError, match="not valid"):
+        reg.register("../escape", _files(tmp_path, "a"), {})
+
+
+def test_tampered_file_is_refused(tmp_path):
+    reg = LocalRegistry(tmp_path / "reg")
+    mv = reg.register("m", _files(tmp_path, "a"), {})
+    (Path(mv.location) / "model.joblib").write_text("evil")
+    with pytest.raises(RegistryError, match="refusing to load"):
+        reg.download(mv, tmp_path / "out")
+
+
+def test_registered_files_are_immutable_copies(tmp_path):
+    reg = LocalRegistry(tmp_path / "reg")
+    files = _files(tmp_path, "a")
+    mv = reg.register("m", files, {})
+    files["model.joblib"].write_text("changed after registration")
+    out = reg.download(mv, tmp_path / "out")
+    assert (out / "model.joblib").read_text() == "a"
+
+
+def _register_and_promote(args: tuple[str, int]) -> int:
+    root, i = args
+    reg = LocalRegistry(root)
+    src = Path(root).parent / f"src-{i}.bin"
+    src.write_text(str(i))
+    mv = reg.register("m", {"model.joblib": src}, {"i": i})
+    champion = reg.find("m", PRODUCTION)
+    with contextlib.suppress(AliasConflict):
+        reg.set_alias("m", PRODUCTION, mv.version, expected=champion.version if champion else None)
+    return mv.version
+
+
+def test_concurrent_runs_get_distinct_versions_and_one_production(tmp_path):
+    root = str(tmp_path / "reg")
+    with mp.get_context("spawn").Pool(4) as pool:
+        versions = pool.map(_register_and_promote, [(root, i) for i in range(8)])
+    assert sorted(versions) == list(range(8))
+    reg = LocalRegistry(root)
+    holders = [mv.version for mv in reg.versions("m") if PRODUCTION in mv.aliases]
+    assert len(holders) == 1
+    aliases = json.loads((tmp_path / "reg" / "m" / "aliases.json").read_text())
+    assert aliases[PRODUCTION] == holders[0]
+
+
+def test_cli_rollback_returns_to_the_previous_production(tmp_path, capsys, monkeypatch):
+    from modelops.registry.__main__ import main
+
+    monkeypatch.setenv("MODELOPS_REGISTRY_DIR", str(tmp_path / "reg"))
+    reg = LocalRegistry(tmp_path / "reg")
+    for c in "abc":
+        reg.register(
+            "m", _files(tmp_path, c), {"metric": "rmse", "metrics": {"holdout": {"rmse": 1}}}
+        )
+    reg.set_alias("m", PRODUCTION, 0)
+    assert main(["promote", "m", "v2"]) == 0
+    assert main(["rollback", "m"]) == 0
+    assert reg.get("m", PRODUCTION).version == 0
+    assert "production v2 -> v0" in capsys.readouterr().out
+    assert main(["rollback", "m", "--to", "v1"]) == 0
+    assert reg.get("m", PRODUCTION).version == 1
+    capsys.readouterr()
+    assert main(["list", "m"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert len(listing) == 3 and "production" in listing[1]
+    assert main(["show", "m", "v9"]) == 1
+    assert "no version 9" in capsys.readouterr().err

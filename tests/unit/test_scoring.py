@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelops.candidates import make_pipeline
+from modelops.errors import DataError, RegistryError, SchemaError
+from modelops.packaging import load_model, model_metadata, write_model_files
+from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.schema import infer_schema
+from modelops.scoring import default_output, score_file
+
+
+def _registered(tmp_path, frame, task="regression"):
+    df = frame(task=task)
+    schema = infer_schema(df, "y", task)
+    pipe = make_pipeline("linear", task, schema, {}, 0).fit(df.drop(columns="y"), df["y"])
+    files = write_model_files(pipe, df.drop(columns="y").head(50), tmp_path / "files")
+    meta = model_metadata(schema, "rmse", "linear", {}, {}, "digest", "f.csv", "TrainFlow/1")
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register("m", files, meta, aliases=(PRODUCTION,))
+    return reg, df, pipe
+
+
+def test_scores_every_row_with_the_fitted_pipeline(tmp_path, frame):
+    reg, df, pipe = _registered(tmp_path, frame)
+    model = load_model(reg, "m", PRODUCTION, tmp_path / "work")
+    new = df.drop(columns="y").head(30).assign(id=range(30))
+    src = tmp_path / "new.csv"
+    new.to_csv(src, index=False)
+    res = score_file(model, src, None)
+    out = pd.read_csv(res.output)
+    assert res.output == str(default_output(src)) == str(tmp_path / "new.predictions.csv")
+    assert len(out) == 30 and list(out["id"]) == list(range(30))
+    np.testing.assert_allclose(out["prediction"], pipe.predict(new), rtol=1e-9)
+    assert set(out["model_version"]) == {"v0"} and set(out["model_name"]) == {"m"}
+    assert model.version.metadata["git_commit"]
+    assert not list(tmp_path.glob(".new.predictions*"))  # no temporary file left behind
+
+
+def test_classification_output_has_class_and_probabilities(tmp_path, frame):
+    reg, df, _ = _registered(tmp_path, frame, task="binary")
+    model = load_model(reg, "m", PRODUCTION, tmp_path / "work")
+    src = tmp_path / "new.csv"
+    df.drop(columns="y").head(10).to_csv(src, index=False)
+    out = pd.read_parquet(score_file(model, src, tmp_path / "p.parquet").output)
+    assert set(out["prediction"]) <= {"yes", "no"}
+    np.testing.assert_allclose(out["proba_no"] + out["proba_yes"], 1.0)
+
+
+def test_missing_columns_and_empty_input_fail_before_scoring(tmp_path, frame):
+    reg, df, _ = _registered(tmp_path, frame)
+    model = load_model(reg, "m", PRODUCTION, tmp_path / "work")
+    src = tmp_path / "new.csv"
+    df.drop(columns=["y", "colour"]).to_csv(src, index=False)
+    with pytest.raises(SchemaError, match=r"new.csv: missing required column\(s\) \['colour'\]"):
+        score_file(model, src, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()
+    src.write_text("num_a,num_b,colour\n")
+    with pytest.raises(DataError, match="no rows to score"):
+        score_file(model, src, tmp_path / "out.csv")
+
+
+def test_load_model_refuses_a_tampered_model(tmp_path, frame):
+    reg, _, _ = _registered(tmp_path, frame)
+    mv = reg.get("m", PRODUCTION)
+    with open(f"{mv.location}/model.joblib", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(RegistryError, match="SHA-256"):
+        load_model(reg, "m", PRODUCTION, tmp_path / "work")

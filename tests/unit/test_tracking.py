@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from modelops.registry import LocalRegistry, open_registry
+from modelops.tracking import Tracker, tracking_mode, wandb_run
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"WANDB_MODE": "disabled"}, "disabled"),
+        ({"WANDB_MODE": "offline", "WANDB_API_KEY": "x" * 40}, "offline"),
+        ({"WANDB_MODE": "", "WANDB_API_KEY": "x" * 40}, "online"),
+        ({"WANDB_MODE": ""}, "offline"),
+    ],
+)
+def test_mode_follows_wandb_conventions(monkeypatch, tmp_path, env, expected):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc credentials
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert tracking_mode() == expected
+
+
+def test_registry_is_local_unless_online(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert isinstance(open_registry(), LocalRegistry)
+    monkeypatch.setenv("MODELOPS_REGISTRY", "nonsense")
+    with pytest.raises(Exception, match="auto, local or wandb"):
+        open_registry()
+
+
+def test_tracking_failures_are_logged_not_raised(caplog):
+    class Broken:
+        def log(self, data):
+            raise OSError("disk full")
+
+    with caplog.at_level(logging.WARNING):
+        Tracker(Broken()).log({"a": 1})
+    assert "W&B log failed (OSError: disk full)" in caplog.text
+
+
+def test_offline_run_is_written_for_wandb_sync(tmp_path):
+    with wandb_run("test", "g", "n", {"alpha": 1}) as tracker:
+        assert tracker.active
+        tracker.log({"rmse": 1.0})
+        tracker.log_table("board", [{"candidate": "a", "rmse": 1.0}])
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_disabled_mode_yields_inactive_tracker(monkeypatch, tmp_path):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    with wandb_run("test", "g", "n") as tracker:
+        assert not tracker.active
+        tracker.log({"rmse": 1.0})  # a no-op, not an error
+    assert not (tmp_path / "wandb").exists()
