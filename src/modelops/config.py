@@ -26,7 +26,7 @@ class TrainConfig:
     min_improvement: float = 0.0
     min_class_rows: int = 10
     reference_rows: int = 5000
-    n_jobs: int = 1
+    n_jobs: int = -1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -43,7 +43,7 @@ class TrainConfig:
             min_improvement=float(raw.get("promotion", {}).get("min_improvement", 0.0)),
             min_class_rows=int(raw.get("min_class_rows", 10)),
             reference_rows=int(raw.get("reference_rows", 5000)),
-            n_jobs=int(raw.get("n_jobs", 1)),
+            n_jobs=int(raw.get("n_jobs", -1)),
         )
 
     def candidate_grid(self, name: str, task: Task) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -69,6 +69,10 @@ class TrainConfig:
                 for i, override in enumerate(search, 1)
             ]
         return out
+
+    def threads(self, name: str) -> int:
+        """Threads for one candidate task: its own `n_jobs`, else the global one (-1: all)."""
+        return int(self.candidates.get(name, {}).get("n_jobs", self.n_jobs))
 
     def task_thresholds(self, task: Task) -> dict[str, float]:
         return dict(self.thresholds.get(task, {}))

@@ -114,22 +114,21 @@ def fit_candidate(
     spec: CandidateSpec, prep: Prepared, config: TrainConfig, cv_folds: int, seed: int
 ) -> CandidateResult:
     """Train one grid point of one candidate (the unit a foreach task runs)."""
-    return train_candidate(spec, prep.task, prep.schema, prep.split, cv_folds, seed, config.n_jobs)
+    n_jobs = config.threads(spec.name)
+    return train_candidate(spec, prep.task, prep.schema, prep.split, cv_folds, seed, n_jobs)
 
 
 @dataclass
 class Selection:
-    ranked: list[CandidateResult]
-    board: pd.DataFrame
+    """The leaderboard and the winner; the losers' fitted pipelines are not carried on."""
 
-    @property
-    def best(self) -> CandidateResult:
-        return self.ranked[0]
+    board: pd.DataFrame
+    best: CandidateResult
 
 
 def select(results: list[CandidateResult], prep: Prepared) -> Selection:
     ranked = rank(results, prep.task, prep.metric)
-    return Selection(ranked, leaderboard(ranked))
+    return Selection(leaderboard(ranked), ranked[0])
 
 
 @dataclass

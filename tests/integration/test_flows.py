@@ -3,16 +3,22 @@ scoring and every bad input the issue lists. Runs share one datastore and regist
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+
 import pandas as pd
 import pytest
 from metaflow import Run, namespace
 
+from modelops.config import TrainConfig
 from modelops.registry import PRODUCTION, LocalRegistry
 
-from .conftest import ROOT, run_flow
+from .conftest import FAST_CONFIG, ROOT, run_flow
 
 pytestmark = pytest.mark.integration
-DIAMONDS = str(ROOT / "data" / "diamonds.csv.gz")
+WORSE_CONFIG = ROOT / "tests" / "integration" / "worse_config.json"
+ALL = ["linear", "random_forest", "hist_gradient_boosting", "catboost"]
 
 
 @pytest.fixture(scope="module")
@@ -44,29 +50,38 @@ def test_first_run_registers_and_promotes(first, registry, state):
     assert len(meta["training_data_sha256"]) == 64 and meta["git_commit"]
     assert set(mv.files) == {"model.joblib", "reference.parquet"}
     board = data.selection.board
-    assert len(board) == 6  # linear, random_forest, hgb, catboost + catboost-1 ... per config
+    specs = TrainConfig.from_mapping(json.loads(FAST_CONFIG.read_text())).specs(ALL, "regression")
+    assert sorted(board["candidate"]) == sorted(s.label for s in specs)
     assert board["cv_rmse"].is_monotonic_increasing
+    assert board.loc[0, "candidate"] == mv.metadata["candidate"]
 
 
 def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first, state):
     runs = list((state / "wandb").glob("offline-run-*"))
-    # dataset + 6 candidate configurations + selection + register
-    assert len(runs) >= 9
+    n_candidates = len(_run(first.run_id).data.selection.board)
+    # dataset + one per candidate configuration + selection + register, each syncable
+    assert len(runs) == n_candidates + 3
+    assert all(list(r.glob("run-*.wandb")) for r in runs)
 
 
 def test_selection_card_is_rendered(first):
     from metaflow.cards import get_cards
 
     task = _run(first.run_id)["register"].task
-    cards = get_cards(task, id="selection")
-    html = cards[0].get()
-    assert "Leaderboard" in html and "PROMOTED" in html and "feature importance" in html
+    html = get_cards(task, id="selection")[0].get()
+    # The card embeds its components as base64 JSON; decode them rather than grep the HTML.
+    payload = re.search(r'__MF_DATA__\["[^"]+"\] = "([^"]+)"', html).group(1)
+    components = json.dumps(json.loads(base64.b64decode(payload)))
+    assert "PROMOTED to production" in components and "Leaderboard" in components
+    assert "feature importance" in components and "holdout diagnostics" in components
+    assert components.count('"type": "image"') == 3  # leaderboard, diagnostics, importance
 
 
 def test_worse_challenger_does_not_take_production(first, registry):
     r = run_flow(
-        "train_flow.py", "--sample-rows", "400", "--cv-folds", "2", "--candidates", "linear"
-    )
+        "train_flow.py", "--sample-rows", "400", "--cv-folds", "2", "--candidates", "linear",
+        config=WORSE_CONFIG,
+    )  # fmt: skip
     assert r.ok, r.output[-4000:]
     data = _run(r.run_id).data
     assert data.registered_version == 1 and not data.promoted
