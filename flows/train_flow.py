@@ -117,6 +117,7 @@ class TrainFlow(FlowSpec):
         log_candidate(
             self.result, self.prepared.split, self.prepared.task, current.run_id, self.dataset_ref
         )
+        self.score = self.result.score()
         print(self.result.summary())
         self.next(self.select)
 
@@ -127,7 +128,9 @@ class TrainFlow(FlowSpec):
         from modelops.selection import log_selection
 
         self.merge_artifacts(inputs, include=["prepared", "train_config", "dataset_ref"])
-        self.selection = steps.select([i.result for i in inputs], self.prepared)
+        self.selection = steps.select(
+            [i.score for i in inputs], lambda k: inputs[k].result, self.prepared
+        )
         log_selection(
             self.selection.board, self.prepared.metric, current.run_id, self.selection.best.label
         )

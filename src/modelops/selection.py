@@ -13,10 +13,10 @@ from modelops.data import Split
 from modelops.evaluation import greater_is_better
 from modelops.schema import Task
 from modelops.tracking import wandb_run
-from modelops.training import CandidateResult
+from modelops.training import CandidateResult, CandidateScore
 
 
-def rank(results: list[CandidateResult], task: Task, metric: str) -> list[CandidateResult]:
+def rank(results: list[CandidateScore], task: Task, metric: str) -> list[CandidateScore]:
     """Best first, by cross-validated metric (holdout when CV was off); ties by fit time.
 
     The holdout stays out of the choice among candidates, so the champion comparison that uses
@@ -24,14 +24,14 @@ def rank(results: list[CandidateResult], task: Task, metric: str) -> list[Candid
     """
     sign = -1.0 if greater_is_better(task, metric) else 1.0
 
-    def key(r: CandidateResult) -> tuple[float, float]:
+    def key(r: CandidateScore) -> tuple[float, float]:
         value = r.cv.get(metric, r.holdout[metric])  # --cv-folds 0: the holdout decides
         return (sign * value if not math.isnan(value) else math.inf, r.fit_seconds)
 
     return sorted(results, key=key)
 
 
-def leaderboard(ranked: list[CandidateResult]) -> pd.DataFrame:
+def leaderboard(ranked: list[CandidateScore]) -> pd.DataFrame:
     """One row per candidate, best first, with CV and holdout metrics and fit time."""
     rows = [r.summary() | {"params": str(r.params)} for r in ranked]
     return pd.DataFrame(rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from modelops.registry import PRODUCTION, Registry
 from modelops.schema import Schema, Task, infer_schema
 from modelops.selection import leaderboard, rank
 from modelops.tracking import wandb_run
-from modelops.training import CandidateResult, CandidateSpec, train_candidate
+from modelops.training import CandidateResult, CandidateScore, CandidateSpec, train_candidate
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,12 @@ class Selection:
     best: CandidateResult
 
 
-def select(results: list[CandidateResult], prep: Prepared) -> Selection:
-    ranked = rank(results, prep.task, prep.metric)
-    return Selection(leaderboard(ranked), ranked[0])
+def select(
+    scores: list[CandidateScore], load: Callable[[int], CandidateResult], prep: Prepared
+) -> Selection:
+    """Rank on scores alone; load only the winner's fitted pipeline (`load(i)`: i-th input)."""
+    ranked = rank(scores, prep.task, prep.metric)
+    return Selection(leaderboard(ranked), load(scores.index(ranked[0])))
 
 
 @dataclass

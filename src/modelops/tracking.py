@@ -126,11 +126,27 @@ class Tracker:
         return getattr(self.run, "dir", None) if self.run else None
 
 
+def _settings() -> dict[str, Any]:
+    """Quiet runs; system-metric sampling off unless asked for (WANDB_X_DISABLE_STATS=false).
+
+    Every Metaflow task is a short process of its own, and a sampler per task competes with
+    the training it would measure.
+    """
+    settings: dict[str, Any] = {"silent": True, "console": "off"}
+    if "WANDB_X_DISABLE_STATS" not in os.environ:
+        settings["x_disable_stats"] = True
+    return settings
+
+
 @contextmanager
 def wandb_run(
     job_type: str, group: str, name: str, config: dict[str, Any] | None = None
 ) -> Iterator[Tracker]:
-    """Start a W&B run in the right mode; yield a Tracker; always finish the run."""
+    """Start a W&B run in the right mode; yield a Tracker; always finish the run.
+
+    The run becomes `wandb.run` while it lasts, so the W&B registry backend registers the
+    model from this same run (lineage: run -> model).
+    """
     mode = tracking_mode()
     if mode == "disabled":
         yield Tracker(None)
@@ -147,8 +163,7 @@ def wandb_run(
             name=name,
             config=config or {},
             mode=mode,
-            reinit="create_new",
-            settings=wandb.Settings(silent=True, console="off"),
+            settings=wandb.Settings(**_settings()),
         )
     except Exception as err:  # tracking must never fail the run
         log.warning(

@@ -37,13 +37,12 @@ class CandidateSpec:
 
 
 @dataclass
-class CandidateResult:
-    """What a candidate task returns: the fitted pipeline plus everything needed to rank it."""
+class CandidateScore:
+    """A candidate's parameters and scores: small, so the join can rank without the models."""
 
     name: str
     label: str
     params: dict[str, Any]
-    pipeline: Pipeline
     cv: dict[str, float]
     cv_std: dict[str, float]
     holdout: dict[str, float]
@@ -57,6 +56,17 @@ class CandidateResult:
         row |= {f"holdout_{k}": v for k, v in self.holdout.items()}
         row |= {"fit_seconds": round(self.fit_seconds, 2), "cv_seconds": round(self.cv_seconds, 2)}
         return row
+
+
+@dataclass
+class CandidateResult(CandidateScore):
+    """What a candidate task returns: its scores plus the fitted pipeline."""
+
+    pipeline: Pipeline | None = None
+
+    def score(self) -> CandidateScore:
+        fields = {k: v for k, v in vars(self).items() if k != "pipeline"}
+        return CandidateScore(**fields)
 
 
 def cross_validate(
@@ -99,5 +109,5 @@ def train_candidate(
         holdout = evaluate(pipe, data.X_test, data.y_test, task)
     log.info("%s: cv %s, holdout %s, fit %.1fs", spec.label, mean, holdout, fit_seconds)
     return CandidateResult(
-        spec.name, spec.label, spec.params, pipe, mean, std, holdout, fit_seconds, cv_seconds
+        spec.name, spec.label, spec.params, mean, std, holdout, fit_seconds, cv_seconds, pipe
     )

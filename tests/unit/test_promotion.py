@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from modelops.errors import ConfigError
@@ -72,3 +73,32 @@ def test_promote_recompares_after_a_concurrent_promotion(tmp_path):
     final = promote(reg, "m", 2, stale, recheck)
     assert not final.promote and "re-decided after a concurrent promotion" in final.reasons
     assert reg.get("m", PRODUCTION).version == 1
+
+
+def test_rescore_champion_on_this_holdout_or_report_why_not(tmp_path, frame):
+    from modelops.candidates import make_pipeline
+    from modelops.data import split
+    from modelops.packaging import load_model, model_metadata, write_model_files
+    from modelops.promotion import rescore_champion
+    from modelops.schema import infer_schema
+
+    df = frame(n=200)
+    schema = infer_schema(df, "y", "regression")
+    data = split(df, "y", "regression", 0.25, 0)
+    pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(data.X_train, data.y_train)
+    files = write_model_files(pipe, data.X_train.head(10), tmp_path / "f")
+    reg = LocalRegistry(tmp_path / "reg")
+    meta = model_metadata(schema, "rmse", "linear", {}, {}, "d", "f.csv", "TrainFlow/1")
+    reg.register("m", files, meta, aliases=(PRODUCTION,))
+
+    def load(mv):
+        return load_model(reg, "m", mv.version, tmp_path / "w").pipeline
+
+    champ = rescore_champion(reg, "m", schema, data.X_test, data.y_test, load)
+    expected = float(np.sqrt(np.mean((pipe.predict(data.X_test) - data.y_test) ** 2)))
+    assert champ.version == 0 and champ.metrics["rmse"] == pytest.approx(expected)
+
+    other = infer_schema(df.drop(columns="colour"), "y", "regression")
+    champ = rescore_champion(reg, "m", other, data.X_test, data.y_test, load)
+    assert champ.metrics is None and "['colour'] are missing" in champ.problem
+    assert rescore_champion(reg, "absent", schema, data.X_test, data.y_test, load).version is None

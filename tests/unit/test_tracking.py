@@ -58,3 +58,11 @@ def test_disabled_mode_yields_inactive_tracker(monkeypatch, tmp_path):
         assert not tracker.active
         tracker.log({"rmse": 1.0})  # a no-op, not an error
     assert not (tmp_path / "wandb").exists()
+
+
+def test_run_is_the_active_wandb_run_while_it_lasts():
+    import wandb
+
+    with wandb_run("test", "g", "n") as tracker:
+        assert wandb.run is tracker.run
+    assert wandb.run is None
