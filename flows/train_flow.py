@@ -106,16 +106,12 @@ class TrainFlow(FlowSpec):
     @resources(cpu=2, memory=8000)
     @step
     def train_candidate(self):
-        """Fit one candidate configuration; log it to W&B as its own run."""
+        """Fit one candidate configuration: CV, refit, holdout metrics (W&B logs it in the join)."""
         from modelops import configure_logging, steps
-        from modelops.selection import log_candidate
 
         configure_logging()
         self.result = steps.fit_candidate(
             self.input, self.prepared, self.train_config, self.cv_folds, self.seed
-        )
-        log_candidate(
-            self.result, self.prepared.split, self.prepared.task, current.run_id, self.dataset_ref
         )
         self.score = self.result.score()
         print(self.result.summary())
@@ -123,14 +119,14 @@ class TrainFlow(FlowSpec):
 
     @step
     def select(self, inputs):
-        """Rank the candidates; log the leaderboard to W&B."""
+        """Rank the candidates; log each, and the leaderboard, to W&B."""
         from modelops import steps
-        from modelops.selection import log_selection
+        from modelops.selection import log_candidates, log_selection
 
         self.merge_artifacts(inputs, include=["prepared", "train_config", "dataset_ref"])
-        self.selection = steps.select(
-            [i.score for i in inputs], lambda k: inputs[k].result, self.prepared
-        )
+        scores = [i.score for i in inputs]
+        self.selection = steps.select(scores, lambda k: inputs[k].result, self.prepared)
+        log_candidates(scores, self.prepared.task, current.run_id, self.dataset_ref)
         log_selection(
             self.selection.board, self.prepared.metric, current.run_id, self.selection.best.label
         )

@@ -1,4 +1,4 @@
-"""Rank fitted candidates and report them: leaderboard, W&B runs, card figures."""
+"""Rank candidates and report them: the leaderboard and the W&B runs that compare them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from modelops.cards import diagnostic_figure
-from modelops.data import Split
 from modelops.evaluation import greater_is_better
 from modelops.schema import Task
 from modelops.tracking import wandb_run
-from modelops.training import CandidateResult, CandidateScore
+from modelops.training import CandidateScore
 
 
 def rank(results: list[CandidateScore], task: Task, metric: str) -> list[CandidateScore]:
@@ -37,17 +35,19 @@ def leaderboard(ranked: list[CandidateScore]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def log_candidate(
-    result: CandidateResult, data: Split, task: Task, group: str, dataset_ref: str
-) -> str | None:
-    """One W&B run per candidate: its parameters, metrics, grid search and diagnostic plot."""
-    config = {"candidate": result.name, "label": result.label, **result.params}
-    with wandb_run("train-candidate", group, result.label, config) as tracker:
-        tracker.use_artifact(dataset_ref)
-        tracker.summary(result.summary())
-        figure = diagnostic_figure(result.pipeline, data.X_test, data.y_test, task, result.label)
-        tracker.log_image("diagnostic", figure)
-        return tracker.url
+def log_candidates(scores: list[CandidateScore], task: Task, group: str, dataset_ref: str) -> None:
+    """One W&B run per candidate configuration: parameters, metrics and an interactive plot.
+
+    Logged from the join, in one process, rather than from each foreach task: every task would
+    otherwise pay W&B's import and service start-up, which costs more than the logging itself.
+    """
+    for score in scores:
+        config = {"candidate": score.name, "label": score.label, **score.params}
+        with wandb_run("train_candidate", group, score.label, config) as tracker:
+            tracker.use_artifact(dataset_ref)
+            tracker.summary(score.summary())
+            if score.sample is not None:
+                tracker.log_predictions("holdout", score.sample, task, score.label)
 
 
 def log_selection(board: pd.DataFrame, metric: str, group: str, best: str) -> None:

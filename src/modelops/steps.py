@@ -18,12 +18,6 @@ import pandas as pd
 
 from modelops import promotion
 from modelops.candidates import parse_candidates
-from modelops.cards import (
-    diagnostic_figure,
-    feature_importance,
-    importance_figure,
-    leaderboard_figure,
-)
 from modelops.config import TrainConfig
 from modelops.data import (
     Split,
@@ -198,6 +192,13 @@ def register_and_promote(
 
 def selection_figures(sel: Selection, prep: Prepared, seed: int) -> dict[str, Any]:
     """The card's plots: leaderboard, best candidate's diagnostic plot and feature importance."""
+    from modelops.cards import (
+        diagnostic_figure,
+        feature_importance,
+        importance_figure,
+        leaderboard_figure,
+    )
+
     best = sel.best
     X, y = prep.split.X_test, prep.split.y_test
     importance = feature_importance(best.pipeline, X, y, seed)

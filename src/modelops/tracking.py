@@ -84,13 +84,30 @@ class Tracker:
 
         self._safe("table", _do)
 
-    def log_image(self, key: str, figure: Any) -> None:
+    def log_predictions(self, key: str, sample: Any, task: str, title: str) -> None:
+        """Interactive W&B chart from a holdout sample: predicted vs actual, ROC or confusion."""
+
         def _do() -> None:
+            import numpy as np
             import wandb
 
-            self.run.log({key: wandb.Image(figure)})
+            if task == "regression":
+                table = wandb.Table(dataframe=sample[["actual", "predicted"]])
+                plot = wandb.plot.scatter(table, "actual", "predicted", title=title)
+            else:
+                classes = [c.removeprefix("proba_") for c in sample.columns if c != "actual"]
+                proba = sample[[f"proba_{c}" for c in classes]].to_numpy()
+                y = sample["actual"].astype(str).map({c: i for i, c in enumerate(classes)})
+                if task == "binary":
+                    plot = wandb.plot.roc_curve(y.to_numpy(), proba, labels=classes, title=title)
+                else:
+                    preds = np.argmax(proba, axis=1).tolist()
+                    plot = wandb.plot.confusion_matrix(
+                        y_true=y.tolist(), preds=preds, class_names=classes, title=title
+                    )
+            self.run.log({key: plot})
 
-        self._safe("image", _do)
+        self._safe(f"plot {key}", _do)
 
     def log_artifact(
         self,
@@ -163,6 +180,7 @@ def wandb_run(
             name=name,
             config=config or {},
             mode=mode,
+            dir=os.environ.get("WANDB_DIR") or None,  # read per run: wandb caches it per process
             settings=wandb.Settings(**_settings()),
         )
     except Exception as err:  # tracking must never fail the run

@@ -48,6 +48,7 @@ class CandidateScore:
     holdout: dict[str, float]
     fit_seconds: float
     cv_seconds: float
+    sample: pd.DataFrame | None = None  # holdout actual vs predicted, for plots without the model
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly row for leaderboards and W&B."""
@@ -107,7 +108,35 @@ def train_candidate(
         pipe.fit(X, y)
         fit_seconds = time.perf_counter() - t0
         holdout = evaluate(pipe, data.X_test, data.y_test, task)
+        sample = holdout_sample(pipe, data, task, seed)
     log.info("%s: cv %s, holdout %s, fit %.1fs", spec.label, mean, holdout, fit_seconds)
     return CandidateResult(
-        spec.name, spec.label, spec.params, mean, std, holdout, fit_seconds, cv_seconds, pipe
+        spec.name,
+        spec.label,
+        spec.params,
+        mean,
+        std,
+        holdout,
+        fit_seconds,
+        cv_seconds,
+        sample,
+        pipe,
     )
+
+
+def holdout_sample(
+    pipeline: Pipeline, data: Split, task: Task, seed: int, rows: int = 2000
+) -> pd.DataFrame:
+    """Up to `rows` holdout rows: `actual`, then `predicted` or one `proba_<class>` per class."""
+    X, y = data.X_test, data.y_test
+    if len(X) > rows:
+        X = X.sample(rows, random_state=seed)
+        y = y.loc[X.index]
+    out = pd.DataFrame({"actual": y.to_numpy()})
+    if task == "regression":
+        out["predicted"] = pipeline.predict(X)
+    else:
+        proba = pipeline.predict_proba(X)
+        for i, cls in enumerate(pipeline.classes_):
+            out[f"proba_{cls}"] = proba[:, i]
+    return out

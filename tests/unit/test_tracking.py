@@ -66,3 +66,25 @@ def test_run_is_the_active_wandb_run_while_it_lasts():
     with wandb_run("test", "g", "n") as tracker:
         assert wandb.run is tracker.run
     assert wandb.run is None
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_candidates_are_logged_one_run_each_with_a_chart(tmp_path, frame, task):
+    from modelops.data import split
+    from modelops.schema import infer_schema
+    from modelops.selection import log_candidates
+    from modelops.training import CandidateSpec, train_candidate
+
+    df = frame(task=task)
+    data = split(df, "y", task, 0.25, 0)
+    schema = infer_schema(df, "y", task)
+    scores = [
+        train_candidate(CandidateSpec("linear", label, {}), task, schema, data, 0, 0).score()
+        for label in ("linear", "linear-1")
+    ]
+    assert len(scores[0].sample) == len(data.X_test)
+    log_candidates(scores, task, "g", "ds:latest")
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2
+    # The chart's data is written as a table file beside the run.
+    assert all(list(r.rglob("*.table.json")) for r in runs)
