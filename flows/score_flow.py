@@ -1,28 +1,26 @@
-"""ScoreFlow: batch predictions from the promoted model.
+"""ScoreFlow: batch predictions from a registered model, every row accounted for, drift checked.
 
     python flows/score_flow.py run --input new.csv                   # -> new.predictions.csv
     python flows/score_flow.py run --input new.csv --model v3        # a specific version
+    python flows/score_flow.py card view drift                       # Evidently drift report
 
-The model is resolved in the registry (local or W&B), its files are checked against their
-SHA-256 digests, and the input is checked against the model's schema before scoring.
+The model is resolved in the registry (local or W&B) and its files checked against their
+SHA-256 digests; the input is checked against the model's schema before scoring; rows that
+cannot be scored go to `<output>.rejects.csv` with their line number and reason.
 """
-
-import os
 
 from metaflow import FlowSpec, Parameter, card, current, resources, step
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 
 class ScoreFlow(FlowSpec):
-    """Score a CSV or Parquet file with a registered model version."""
+    """Score a CSV or Parquet file with a registered model version and report data drift."""
 
     input_path = Parameter("input", required=True, help="CSV or Parquet file of rows to score.")
     output = Parameter(
         "output",
         default="",
         help="Where to write predictions (.csv or .parquet; default: <input>.predictions.csv "
-        "next to the input).",
+        "next to the input). Rejected rows go to <output>.rejects.csv beside it.",
     )
     model_name = Parameter(
         "model-name",
@@ -32,32 +30,82 @@ class ScoreFlow(FlowSpec):
     model = Parameter(
         "model", default="production", help="Alias (production, latest) or version (v3) to use."
     )
+    overwrite = Parameter(
+        "overwrite", default=False, type=bool, help="Replace the output file if it exists."
+    )
+    max_reject_rate = Parameter(
+        "max-reject-rate",
+        default=0.05,
+        type=float,
+        help="Fail (after writing the rejects file, without publishing predictions) when more "
+        "than this share of rows cannot be scored.",
+    )
+    drift_share = Parameter(
+        "drift-share",
+        default=0.1,
+        type=float,
+        help="Verdict is drift when at least this share of the model's columns drifted.",
+    )
+    drift_sample = Parameter(
+        "drift-sample",
+        default=10000,
+        type=int,
+        help="Rows sampled uniformly from the input for the drift report (bounds its cost).",
+    )
+    fail_on_drift = Parameter(
+        "fail-on-drift",
+        default=False,
+        type=bool,
+        help="Exit non-zero when drift is found (after the predictions are written).",
+    )
 
     @card(type="blank", id="scoring")
     @resources(cpu=2, memory=8000)
     @step
     def start(self):
-        """Resolve and verify the model, check the input, predict, write atomically."""
-        from modelops import configure_logging
+        """Resolve and verify the model, check the input, score it block by block."""
+        from modelops import configure_logging, steps
         from modelops.cards import scoring_components
-        from modelops.packaging import load_model
         from modelops.registry import open_registry
-        from modelops.scoring import score_file
 
         configure_logging()
-        loaded = load_model(open_registry(), self.model_name, self.model)
-        self.model_version = loaded.version.version
-        self.model_metadata = loaded.version.metadata
-        self.result = score_file(loaded, self.input_path, self.output or None)
-        r = self.result
-        print(f"{r.rows} rows scored with {r.model_name} v{r.model_version} -> {r.output}")
+        self.scored = steps.score_step(
+            open_registry(), self.model_name, self.model, self.input_path, self.output,
+            self.overwrite, self.max_reject_rate, self.drift_sample,
+        )  # fmt: skip
+        r = self.scored.result
+        self.accounting = r.accounting.to_dict()
+        self.model_version = r.model_version
+        a = r.accounting
+        print(
+            f"{a.rows_read} rows read = {a.rows_scored} scored + {a.rows_rejected} rejected "
+            f"({r.model_name} v{r.model_version}) -> {r.output}; rejects: {r.rejects}"
+        )
         for part in scoring_components(r):
             current.card.append(part)
+        self.next(self.drift)
+
+    @card(type="html", id="drift")
+    @step
+    def drift(self):
+        """Evidently data drift of the scored rows against the model's training reference."""
+        from modelops import steps
+
+        self.drift_result = steps.drift_step(self.scored, self.drift_share, current.run_id)
+        d = self.drift_result
+        verdict = "DRIFT" if d.drifted else "no drift"
+        print(f"{verdict}: {d.n_drifted}/{d.n_columns} columns drifted {d.drifted_columns}")
+        print(f"Evidently report: {d.html}")
+        with open(d.html, encoding="utf-8") as f:
+            self.html = f.read()
         self.next(self.end)
 
     @step
     def end(self):
-        """Done: `result` holds the output path, row count and model version."""
+        """Fail for automation when asked to and drift was found; predictions are already out."""
+        from modelops.monitoring import drift_gate
+
+        drift_gate(self.drift_result, self.fail_on_drift)
 
 
 if __name__ == "__main__":

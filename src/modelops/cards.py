@@ -110,13 +110,24 @@ def selection_components(
 
 
 def scoring_components(result: Any) -> list[Any]:
-    """Card for a scoring run: which model, how many rows, where the output went."""
+    """Card for a scoring run: which model, where every row went, what was predicted."""
     from metaflow.cards import Markdown, Table
 
-    rows = [[k, round(v, 4)] for k, v in result.prediction_summary.items()]
+    a = result.accounting
+    stats = [[k, round(v, 4)] for k, v in result.prediction_summary.items()]
+    counts = [
+        [c, a.missing_values.get(c, 0), a.unseen_categories.get(c, "")] for c in a.missing_values
+    ]
     return [
-        Markdown(f"# {result.rows} rows scored with {result.model_name} v{result.model_version}"),
-        Markdown(f"- input: `{result.input}`\n- output: `{result.output}`\n- task: {result.task}"),
+        Markdown(f"# {a.rows_scored} rows scored with {result.model_name} v{result.model_version}"),
+        Markdown(
+            f"- rows read **{a.rows_read}** = scored **{a.rows_scored}** + rejected "
+            f"**{a.rows_rejected}** ({a.reject_rate:.2%})\n- input: `{result.input}`\n"
+            f"- output: `{result.output}`\n- rejects: `{result.rejects}`\n"
+            f"- {result.seconds:.1f} s, {a.rows_read / max(result.seconds, 1e-9):,.0f} rows/s"
+        ),
         Markdown("## Predictions"),
-        Table(rows, headers=["statistic" if result.task == "regression" else "class", "value"]),
+        Table(stats, headers=["statistic" if result.task == "regression" else "class", "value"]),
+        Markdown("## Missing values and unseen categories (scored, handled by the pipeline)"),
+        Table(counts, headers=["column", "missing", "unseen categories"]),
     ]

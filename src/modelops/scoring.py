@@ -1,94 +1,257 @@
-"""Batch scoring with a registered model: check the input against its contract, predict, write.
+"""Batch scoring with a registered model: every row accounted for, memory bounded.
 
-The fitted pipeline does all preprocessing, so scoring is `pipeline.predict` on the input
-frame; extra input columns (ids) are carried through to the output untouched.
+The file is read in blocks (`modelops.ingest`), each block is scored with the fitted pipeline
+(which does all preprocessing) and appended to a temporary output that is renamed into place
+only when the run succeeds. Rows that cannot be scored go to a rejects file with their line
+number and reason. `rows_read == rows_scored + rows_rejected` always holds.
 """
 
 from __future__ import annotations
 
+import csv
+import logging
 import os
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from modelops.data import read_table
 from modelops.errors import DataError
+from modelops.ingest import BLOCK_BYTES, Reject, iter_chunks
 from modelops.packaging import LoadedModel
-from modelops.schema import check_columns
+
+log = logging.getLogger(__name__)
 
 
 def default_output(input_path: Path | str) -> Path:
     """`new.csv` -> `new.predictions.csv`, next to the input."""
     p = Path(input_path)
-    stem = p.name.split(".")[0]
-    return p.with_name(f"{stem}.predictions.csv")
+    return p.with_name(f"{p.name.split('.')[0]}.predictions.csv")
+
+
+def rejects_path(output: Path) -> Path:
+    """`x.predictions.csv` -> `x.predictions.rejects.csv`, next to the output."""
+    return output.with_name(f"{output.name.rsplit('.', 1)[0]}.rejects.csv")
 
 
 def predict_frame(model: LoadedModel, df: pd.DataFrame) -> pd.DataFrame:
     """Prediction columns for `df`: `prediction`, plus `proba_<class>` for classifiers."""
     pipe = model.pipeline
     out = pd.DataFrame(index=df.index)
-    out["prediction"] = pipe.predict(df)
-    if model.schema.task != "regression":
-        out["prediction"] = np.asarray(out["prediction"]).ravel()
+    if model.schema.task == "regression":
+        out["prediction"] = pipe.predict(df)
+    else:
         proba = pipe.predict_proba(df)
-        for i, cls in enumerate(pipe.classes_):
+        classes = np.asarray(pipe.classes_)
+        out["prediction"] = classes[np.argmax(proba, axis=1)]
+        for i, cls in enumerate(classes):
             out[f"proba_{cls}"] = proba[:, i]
     out["model_name"] = model.version.name
     out["model_version"] = f"v{model.version.version}"
     return out
 
 
-def write_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+@dataclass
+class Accounting:
+    """Where every data line of the input went; stored as a Metaflow artifact."""
+
+    rows_read: int = 0
+    rows_scored: int = 0
+    rows_rejected: int = 0
+    missing_values: dict[str, int] = field(default_factory=dict)
+    unseen_categories: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reject_rate(self) -> float:
+        return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_scored + self.rows_rejected
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"reject_rate": self.reject_rate, "balanced": self.balanced}
+
+
+class _AtomicTable:
+    """Append Arrow tables to a temporary CSV or Parquet file; `commit` renames it into place."""
+
+    def __init__(self, dest: Path):
+        self.dest = dest
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.parquet = dest.suffix.lower() in (".parquet", ".pq")
+        self.writer: Any = None
+        self.schema: pa.Schema | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.schema is None:  # columns that are all-null in the first block are text
+            self.schema = pa.schema(
+                [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+            )
+            if self.parquet:
+                import pyarrow.parquet as pq
+
+                self.writer = pq.ParquetWriter(self.tmp, self.schema)
+            else:
+                import pyarrow.csv as pacsv
+
+                self.writer = pacsv.CSVWriter(self.tmp, self.schema)
+        self.writer.write_table(table.cast(self.schema))
+
+    def commit(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        os.replace(self.tmp, self.dest)
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class _Rejects:
+    """Rejected rows streamed to a temporary CSV, published next to the output."""
+
+    def __init__(self, dest: Path):
+        self.dest = dest
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        self.tmp = Path(tmp)
+        self.file = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.file)
+        self.writer.writerow(["line", "reason", "raw"])
+
+    def write(self, rejects: list[Reject]) -> None:
+        self.writer.writerows((r.line, r.reason, r.raw) for r in rejects)
+
+    def commit(self) -> None:
+        self.file.close()
+        os.replace(self.tmp, self.dest)
+
+    def discard(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+            self.tmp.unlink(missing_ok=True)
 
 
 @dataclass
 class ScoreResult:
     input: str
     output: str
+    rejects: str
     model_name: str
     model_version: int
-    rows: int
     task: str
+    accounting: Accounting
     prediction_summary: dict[str, float]
+    seconds: float
+    sample: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+
+class _Sample:
+    """A uniform sample of scored rows of bounded size (for drift), kept in one pass."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.rng, self.frames = size, np.random.default_rng(seed), []
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if self.size <= 0 or frame.empty:
+            return
+        keyed = frame.assign(_key=self.rng.random(len(frame)))
+        self.frames = [pd.concat(self.frames + [keyed]).nsmallest(self.size, "_key")]
+
+    def frame(self) -> pd.DataFrame:
+        if not self.frames:
+            return pd.DataFrame()
+        return self.frames[0].sort_index().drop(columns="_key").reset_index(drop=True)
 
 
 def score_file(
-    model: LoadedModel, input_path: Path | str, output_path: Path | str | None
+    model: LoadedModel,
+    input_path: Path | str,
+    output_path: Path | str | None = None,
+    *,
+    overwrite: bool = False,
+    max_reject_rate: float = 0.05,
+    sample_rows: int = 10_000,
+    seed: int = 0,
+    block_bytes: int = BLOCK_BYTES,
 ) -> ScoreResult:
-    """Read `input_path`, check it against the model's schema, predict and write atomically."""
+    """Check, read in blocks, predict and write atomically; reject rows that cannot be scored.
+
+    Raises DataError before scoring for file-level problems (missing columns, empty file,
+    not CSV/Parquet, output exists without `overwrite`) and after writing the rejects file when
+    more than `max_reject_rate` of the rows were rejected (the predictions are not published).
+    """
+    t0 = time.perf_counter()
     src = Path(input_path)
-    df = read_table(src)
-    if df.empty:
-        raise DataError(f"{src}: no rows to score (header only)")
-    check_columns(df, model.schema, str(src))
-    preds = predict_frame(model, df)
-    extra = [c for c in preds.columns if c in df.columns]
-    out = pd.concat([df.drop(columns=extra), preds], axis=1)
     dest = Path(output_path) if output_path else default_output(src)
-    write_atomic(out, dest)
-    summary = (
-        out["prediction"].describe().to_dict()
-        if model.schema.task == "regression"
-        else out["prediction"].value_counts().to_dict()
+    if dest.exists() and not overwrite:
+        raise DataError(f"{dest}: output exists; pass --overwrite to replace it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    schema = model.schema
+    acct = Accounting(
+        missing_values=dict.fromkeys(schema.feature_names, 0),
+        unseen_categories=dict.fromkeys(schema.categorical, 0),
     )
+    known = {c.name: set(c.categories) for c in schema.columns if c.kind == "categorical"}
+    out, rej, sample = _AtomicTable(dest), _Rejects(rejects_path(dest)), _Sample(sample_rows, seed)
+    stats = {"sum": 0.0, "min": np.inf, "max": -np.inf}
+    classes: dict[str, int] = {}
+    try:
+        for chunk in iter_chunks(src, schema, block_bytes):
+            frame = chunk.frame
+            acct.rows_read += len(frame) + len(chunk.rejects)
+            acct.rows_rejected += len(chunk.rejects)
+            rej.write(chunk.rejects)
+            if frame.empty:
+                continue
+            for c in schema.feature_names:
+                acct.missing_values[c] += int(frame[c].isna().sum())
+            for c, cats in known.items():
+                s = frame[c]
+                acct.unseen_categories[c] += int((s.notna() & ~s.astype(str).isin(cats)).sum())
+            preds = predict_frame(model, frame)
+            acct.rows_scored += len(frame)
+            overlap = [c for c in preds.columns if c in frame.columns]
+            out.write(pd.concat([frame.drop(columns=overlap), preds], axis=1))
+            sample.add(frame[schema.feature_names])
+            if schema.task == "regression":
+                p = preds["prediction"].to_numpy()
+                stats["sum"] += float(p.sum())
+                stats["min"] = min(stats["min"], float(p.min()))
+                stats["max"] = max(stats["max"], float(p.max()))
+            else:
+                for k, v in preds["prediction"].value_counts().items():
+                    classes[str(k)] = classes.get(str(k), 0) + int(v)
+            log.info("%s: %d rows read, %d rejected", src, acct.rows_read, acct.rows_rejected)
+        rej.commit()
+        if acct.rows_read == 0:
+            raise DataError(f"{src}: no rows to score")
+        if acct.reject_rate > max_reject_rate:
+            raise DataError(
+                f"{src}: {acct.rows_rejected} of {acct.rows_read} rows rejected "
+                f"({acct.reject_rate:.1%} > --max-reject-rate {max_reject_rate:.1%}); "
+                f"predictions not written, see {rej.dest}"
+            )
+        out.commit()
+    except BaseException:
+        out.discard()
+        rej.discard()  # a no-op once committed: the rejects file explains a failed run
+        raise
+    if schema.task == "regression":
+        n = max(acct.rows_scored, 1)
+        summary = {"mean": stats["sum"] / n, "min": stats["min"], "max": stats["max"]}
+    else:
+        summary = {k: float(v) for k, v in sorted(classes.items())}
     return ScoreResult(
-        str(src), str(dest), model.version.name, model.version.version, len(out),
-        model.schema.task, {str(k): float(v) for k, v in summary.items()},
+        str(src), str(dest), str(rej.dest), model.version.name, model.version.version,
+        schema.task, acct, summary, time.perf_counter() - t0, sample.frame(),
     )  # fmt: skip

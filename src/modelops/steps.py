@@ -237,3 +237,58 @@ def register_step(
                 outcome.model_name, "model", outcome.files, outcome.metadata, aliases
             )
     return outcome
+
+
+@dataclass
+class Scored:
+    """What ScoreFlow's scoring step leaves: the result, the model's contract and reference."""
+
+    result: Any
+    model_metadata: dict[str, Any]
+    model_ref: str
+    reference: pd.DataFrame = field(repr=False)
+
+
+def score_step(
+    registry: Registry,
+    model_name: str,
+    ref: str,
+    input_path: str,
+    output: str,
+    overwrite: bool,
+    max_reject_rate: float,
+    drift_sample: int,
+) -> Scored:
+    """Resolve and verify the model, then score the file (see modelops.scoring.score_file)."""
+    from modelops.scoring import score_file
+
+    loaded = load_model(registry, model_name, ref)
+    result = score_file(
+        loaded, input_path, output or None, overwrite=overwrite,
+        max_reject_rate=max_reject_rate, sample_rows=drift_sample,
+    )  # fmt: skip
+    return Scored(result, loaded.version.metadata, loaded.version.ref, loaded.reference())
+
+
+def drift_step(scored: Scored, drift_share: float, group: str) -> Any:
+    """Compare the scored rows with the model's training reference; log the summary to W&B."""
+    from modelops.monitoring import compute_drift
+    from modelops.schema import Schema
+
+    r = scored.result
+    html = Path(r.output).with_name(Path(r.output).name.rsplit(".", 1)[0] + ".drift.html")
+    schema = Schema.from_dict(scored.model_metadata["schema"])
+    drift = compute_drift(scored.reference, r.sample, schema, drift_share, html)
+    config = {"model": scored.model_ref, "input": r.input, "output": r.output}
+    with wandb_run("scoring", group, "scoring", config) as tracker:
+        tracker.use_artifact(f"wandb-registry-model/{r.model_name}:v{r.model_version}")
+        tracker.summary(
+            {
+                f"accounting/{k}": v
+                for k, v in r.accounting.to_dict().items()
+                if not isinstance(v, dict)
+            }
+            | {"drift/drifted": drift.drifted, "drift/share": drift.share}
+            | {f"drift/{c}": v["score"] for c, v in drift.columns.items()}
+        )
+    return drift

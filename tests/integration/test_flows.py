@@ -179,3 +179,43 @@ def test_train_flow_rejects_bad_input_before_training(
 def test_train_flow_rejects_unknown_candidate(state):
     r = run_flow("train_flow.py", "--candidates", "linear,xgboost")
     assert not r.ok and "unknown candidate(s) ['xgboost']" in r.output
+
+
+def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, state):
+    src = state / "dirty.csv"
+    good = (ROOT / "data" / "new_diamonds.csv").read_bytes().splitlines(keepends=True)[:51]
+    src.write_bytes(b"".join(good) + b"d1,0.5,Ideal,E,SI1,61,55,abc,5.1,3.1\nd2,0.5,Ideal\n")
+    r = run_flow("score_flow.py", "--input", str(src), "--max-reject-rate", "0.1")
+    assert r.ok, r.output[-4000:]
+    data = _run(r.run_id, "ScoreFlow").data
+    assert data.accounting["rows_read"] == 52 and data.accounting["rows_rejected"] == 2
+    assert data.accounting["balanced"]
+    rejects = pd.read_csv(state / "dirty.predictions.rejects.csv")
+    assert list(rejects["line"]) == [52, 53]
+    assert len(pd.read_csv(state / "dirty.predictions.csv")) == 50
+    r = run_flow("score_flow.py", "--input", str(src))  # output exists now
+    assert not r.ok and "output exists; pass --overwrite" in r.output
+
+
+def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
+    model = ["--model-name", "drift-demo"]
+    drift_config = ROOT / "tests" / "integration" / "drift_config.json"
+    r = run_flow("train_flow.py", "--sample-rows", "8000", *model, config=drift_config)
+    assert r.ok, r.output[-4000:]
+    fresh = pd.read_csv(ROOT / "data" / "diamonds.csv.gz").drop(columns="price")
+    fresh = fresh.sample(4000, random_state=99)
+    fresh.to_csv(state / "fresh.csv", index=False)
+    r = run_flow(
+        "score_flow.py", "--input", str(state / "fresh.csv"), *model, "--fail-on-drift", "True"
+    )
+    assert r.ok, r.output[-4000:]
+    assert not _run(r.run_id, "ScoreFlow").data.drift_result.drifted
+
+    fresh.assign(carat=fresh["carat"] * 1.5).to_csv(state / "drifted.csv", index=False)
+    r = run_flow(
+        "score_flow.py", "--input", str(state / "drifted.csv"), *model, "--fail-on-drift", "True"
+    )
+    assert not r.ok and "--fail-on-drift: data drift" in r.output and "carat" in r.output
+    assert len(pd.read_csv(state / "drifted.predictions.csv")) == 4000  # written before failing
+    html = (state / "drifted.predictions.drift.html").read_text()
+    assert "carat" in html

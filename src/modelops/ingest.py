@@ -1,0 +1,254 @@
+"""Read a file to score in bounded chunks, keeping every row that cannot be used.
+
+A production extract is read block by block (never whole), so memory stays flat whatever the
+file size. Each block is parsed by pyarrow with the model's types; the rare block that fails
+(an unparsable number, bytes that are not UTF-8) is parsed again as raw bytes and checked value
+by value, so one bad row costs one block, not the file. Rows that cannot be scored become
+`Reject`s with their physical line number and a reason; nothing is dropped silently.
+Line numbers assume one record per line (quoted fields with embedded newlines are not supported).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from modelops.errors import DataError
+from modelops.schema import Schema, check_columns
+
+BLOCK_BYTES = 8 << 20  # ~100k diamonds rows per block
+
+
+@dataclass
+class Reject:
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class Chunk:
+    """Parsed rows of one block (schema columns typed, others as text) and their line numbers."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def read_header(path: Path) -> list[str]:
+    """Column names, or a DataError that names the file and says what is wrong with it."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if _is_parquet(path):
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise DataError(f"{path}: not a readable Parquet file: {err}") from err
+    with open(path, "rb") as f:
+        first = f.readline()
+        if not first.strip():
+            raise DataError(f"{path}: file is empty (no header)")
+        try:
+            text = first.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise DataError(f"{path}: header is not UTF-8 text; is this a CSV file?") from err
+        if "\x00" in text:
+            raise DataError(f"{path}: header contains NUL bytes; is this a CSV file?")
+        header = next(csv.reader([text]))
+        if not f.readline().strip():
+            raise DataError(f"{path}: header only, no rows to score")
+    return [h.strip() for h in header]
+
+
+def check_input(path: Path, schema: Schema) -> list[str]:
+    """File-level checks before any scoring: readable, has rows, has the model's columns."""
+    header = read_header(path)
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise DataError(f"{path}: duplicate column names {dupes}")
+    check_columns(pd.DataFrame(columns=header), schema, str(path))
+    return header
+
+
+def _types(header: list[str], schema: Schema) -> dict[str, pa.DataType]:
+    numeric = set(schema.numeric)
+    return {c: pa.float64() if c in numeric else pa.string() for c in header}
+
+
+def iter_chunks(path: Path, schema: Schema, block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
+    """Chunks of the file in order; together their rows and rejects cover every data line."""
+    header = check_input(path, schema)
+    if _is_parquet(path):
+        yield from _parquet_chunks(path, header, schema)
+        return
+    for start_line, block in _blocks(path, block_bytes):
+        yield _parse_block(block, start_line, header, schema)
+
+
+def _blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
+    """(line number of the block's first line, bytes of whole lines), header skipped."""
+    with open(path, "rb") as f:
+        f.readline()
+        line = 2
+        rest = b""
+        while True:
+            data = f.read(block_bytes)
+            if not data:
+                break
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            block, rest = data[:cut], data[cut:]
+            yield line, block
+            line += block.count(b"\n")
+        if rest:
+            yield line, rest
+
+
+def _ragged_handler(rejects: list[tuple[int, str, str]]):
+    def handler(row: pacsv.InvalidRow) -> str:
+        kind = "too many" if row.actual_columns > row.expected_columns else "too few"
+        reason = f"{kind} fields: {row.actual_columns}, expected {row.expected_columns}"
+        rejects.append((row.number, reason, row.text))
+        return "skip"
+
+    return handler
+
+
+def _read(block: bytes, header: list[str], types: dict[str, pa.DataType], bad: list) -> pa.Table:
+    return pacsv.read_csv(
+        io.BytesIO(block),
+        read_options=pacsv.ReadOptions(column_names=header, use_threads=False),
+        parse_options=pacsv.ParseOptions(
+            invalid_row_handler=_ragged_handler(bad), ignore_empty_lines=False
+        ),
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
+    )
+
+
+def _kept_lines(n_lines: int, start_line: int, rejected_numbers: list[int]) -> np.ndarray:
+    keep = np.ones(n_lines, dtype=bool)
+    keep[np.asarray(rejected_numbers, dtype=int) - 1] = False
+    return np.arange(start_line, start_line + n_lines)[keep]
+
+
+def _parse_block(block: bytes, start_line: int, header: list[str], schema: Schema) -> Chunk:
+    chunk = _parse_lines(block, start_line, header, schema)
+    if b"\n\n" in block or b"\n\r\n" in block or block[:1] in (b"\n", b"\r"):
+        # pyarrow reads a blank line as a row of nulls; it is not a row, so reject it by name.
+        blank = [start_line + i for i, raw in enumerate(block.split(b"\n")[:-1]) if not raw.strip()]
+        drop = np.isin(chunk.lines, blank)
+        chunk = Chunk(
+            chunk.frame[~drop].reset_index(drop=True),
+            chunk.lines[~drop],
+            _sorted(chunk.rejects + [Reject(n, "blank line", "") for n in blank]),
+        )
+    return chunk
+
+
+def _parse_lines(block: bytes, start_line: int, header: list[str], schema: Schema) -> Chunk:
+    n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    bad: list[tuple[int, str, str]] = []
+    try:
+        table = _read(block, header, _types(header, schema), bad)
+        frame = table.to_pandas()
+    except pa.ArrowInvalid:  # a value that does not parse, or bytes that are not UTF-8
+        bad = []
+        table = _read(block, header, {c: pa.binary() for c in header}, bad)
+        lines = _kept_lines(n_lines, start_line, [b[0] for b in bad])
+        frame, value_rejects = _check_values(table, lines, schema, block, start_line)
+        rejects = [Reject(start_line + n - 1, r, t) for n, r, t in bad] + value_rejects
+        kept = ~np.isin(lines, [r.line for r in value_rejects])
+        return Chunk(frame[kept].reset_index(drop=True), lines[kept], _sorted(rejects))
+    lines = _kept_lines(n_lines, start_line, [b[0] for b in bad])
+    rejects = [Reject(start_line + n - 1, r, t) for n, r, t in bad]
+    return Chunk(frame, lines, rejects)
+
+
+def _sorted(rejects: list[Reject]) -> list[Reject]:
+    return sorted(rejects, key=lambda r: r.line)
+
+
+def _check_values(
+    table: pa.Table, lines: np.ndarray, schema: Schema, block: bytes, start_line: int
+) -> tuple[pd.DataFrame, list[Reject]]:
+    """Value-by-value decoding and number parsing for a block pyarrow could not type."""
+    raw_lines = block.split(b"\n")
+    problems: dict[int, list[str]] = {}
+    columns = {}
+    numeric = set(schema.numeric)
+    for name in table.column_names:
+        values = table.column(name).to_pylist()
+        decoded = []
+        for i, v in enumerate(values):
+            if v is None:
+                decoded.append(None)
+                continue
+            try:
+                decoded.append(v.decode("utf-8"))
+            except UnicodeDecodeError:
+                decoded.append(None)
+                problems.setdefault(i, []).append(f"column {name!r}: bytes are not valid UTF-8")
+        s = pd.Series(decoded, dtype=object)
+        if name in numeric:
+            text = s.where(s.notna() & (s.str.strip() != ""), None)
+            num = pd.to_numeric(text, errors="coerce")
+            for i in np.flatnonzero(text.notna().to_numpy() & num.isna().to_numpy()):
+                problems.setdefault(int(i), []).append(
+                    f"column {name!r}: {text.iloc[i]!r} is not a number"
+                )
+            columns[name] = num.astype("float64")
+        else:
+            columns[name] = s.where(s != "", None)
+    frame = pd.DataFrame(columns)
+    rejects = []
+    for i, reasons in sorted(problems.items()):
+        line = int(lines[i])
+        raw = raw_lines[line - start_line].decode("utf-8", errors="backslashreplace")
+        rejects.append(Reject(line, "; ".join(reasons), raw.rstrip("\r")))
+    return frame, rejects
+
+
+def _parquet_chunks(path: Path, header: list[str], schema: Schema) -> Iterator[Chunk]:
+    """Parquet is typed already; values of the wrong type are checked like CSV text."""
+    import pyarrow.parquet as pq
+
+    row = 1
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=100_000):
+        frame = batch.to_pandas()
+        lines = np.arange(row, row + len(frame))
+        row += len(frame)
+        problems: dict[int, list[str]] = {}
+        for name in schema.numeric:
+            s = frame[name]
+            if pd.api.types.is_numeric_dtype(s):
+                continue
+            num = pd.to_numeric(s, errors="coerce")
+            for i in np.flatnonzero(s.notna().to_numpy() & num.isna().to_numpy()):
+                problems.setdefault(int(i), []).append(
+                    f"column {name!r}: {s.iloc[i]!r} is not a number"
+                )
+            frame[name] = num
+        rejects = [
+            Reject(int(lines[i]), "; ".join(r), frame.iloc[i].to_json())
+            for i, r in problems.items()
+        ]
+        keep = np.ones(len(frame), dtype=bool)
+        keep[list(problems)] = False
+        yield Chunk(frame[keep].reset_index(drop=True), lines[keep], rejects)

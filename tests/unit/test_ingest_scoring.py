@@ -1,0 +1,163 @@
+"""Production files: every malformed row is rejected with its line and reason, every row is
+accounted for, output is atomic, deterministic and never silently overwritten."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelops.candidates import make_pipeline
+from modelops.errors import DataError, SchemaError
+from modelops.ingest import iter_chunks
+from modelops.packaging import load_model, model_metadata, write_model_files
+from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.schema import infer_schema
+from modelops.scoring import rejects_path, score_file
+
+HEADER = b"id,num_a,num_b,colour\n"
+
+
+@pytest.fixture
+def model(tmp_path, frame):
+    df = frame()
+    schema = infer_schema(df, "y", "regression")
+    pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(df.drop(columns="y"), df["y"])
+    files = write_model_files(pipe, df.drop(columns="y").head(50), tmp_path / "files")
+    meta = model_metadata(schema, "rmse", "linear", {}, {}, "digest", "f.csv", "TrainFlow/1")
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register("m", files, meta, aliases=(PRODUCTION,))
+    return load_model(reg, "m", PRODUCTION, tmp_path / "work")
+
+
+def _rejects(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return [(int(r["line"]), r["reason"], r["raw"]) for r in csv.DictReader(f)]
+
+
+MALFORMED = [
+    (b"1,0.5,2,red,extra\n", "too many fields: 5, expected 4"),
+    (b"1,0.5,2\n", "too few fields: 3, expected 4"),
+    (b"1,abc,2,red\n", "column 'num_a': 'abc' is not a number"),
+    (b"1,0.5,2,r\xffd\n", "column 'colour': bytes are not valid UTF-8"),
+    (b"\n", "blank line"),
+]
+
+
+@pytest.mark.parametrize("bad, reason", MALFORMED, ids=["many", "few", "number", "utf8", "blank"])
+def test_malformed_row_is_rejected_with_line_and_reason(tmp_path, model, bad, reason):
+    good = [b"%d,0.%d,%d,red\n" % (i, i, i) for i in range(1, 7)]
+    src = tmp_path / "in.csv"
+    src.write_bytes(HEADER + b"".join(good[:3]) + bad + b"".join(good[3:]))
+    bad_line = 5  # header is line 1, three good rows, then the bad one
+    res = score_file(model, src, tmp_path / "out.csv", max_reject_rate=0.5)
+    [(line, why, raw)] = _rejects(res.rejects)
+    assert (line, why) == (bad_line, reason)
+    assert raw == bad.rstrip(b"\n").decode("utf-8", errors="backslashreplace")
+    a = res.accounting
+    assert (a.rows_read, a.rows_scored, a.rows_rejected) == (7, 6, 1) and a.balanced
+    assert len(pd.read_csv(res.output)) == 6
+
+
+def test_line_numbers_hold_across_blocks(tmp_path, model):
+    rows = [b"%d,0.5,1,red\n" % i for i in range(500)]
+    bad = {37, 211, 499}
+    for i in bad:
+        rows[i] = b"%d,oops,1,red\n" % i
+    src = tmp_path / "in.csv"
+    src.write_bytes(HEADER + b"".join(rows))
+    res = score_file(model, src, tmp_path / "out.csv", block_bytes=256)
+    assert [r[0] for r in _rejects(res.rejects)] == sorted(i + 2 for i in bad)
+    out = pd.read_csv(res.output)
+    assert list(out["id"]) == [i for i in range(500) if i not in bad]  # input order kept
+
+
+def test_missing_values_and_unseen_categories_are_scored_and_counted(tmp_path, model):
+    src = tmp_path / "in.csv"
+    src.write_bytes(HEADER + b"1,,2,red\n2,0.1,3,purple\n3,0.2,,\n")
+    res = score_file(model, src, tmp_path / "out.csv")
+    a = res.accounting
+    assert a.rows_scored == 3 and a.rows_rejected == 0
+    assert a.missing_values == {"num_a": 1, "num_b": 1, "colour": 1}
+    assert a.unseen_categories == {"colour": 1}
+    assert pd.read_csv(res.output)["prediction"].notna().all()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "file is empty"),
+        (HEADER, "header only"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not UTF-8 text"),
+        (b"id,num_a\n1,2\n", "missing required column(s) ['num_b', 'colour']"),
+    ],
+    ids=["empty", "header-only", "binary", "missing-column"],
+)
+def test_file_level_problems_stop_before_scoring(tmp_path, model, content, message):
+    src = tmp_path / "in.csv"
+    src.write_bytes(content)
+    with pytest.raises(
+        (DataError, SchemaError),
+        match=message.replace("(", r"\(")
+        .replace(")", r"\)")
+        .replace("[", r"\[")
+        .replace("]", r"\]"),
+    ) as err:
+        score_file(model, src, tmp_path / "out.csv")
+    assert str(src) in str(err.value)
+    assert not (tmp_path / "out.csv").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no temp files left
+
+
+def test_too_many_rejects_fail_after_writing_rejects_without_publishing(tmp_path, model):
+    src = tmp_path / "in.csv"
+    src.write_bytes(HEADER + b"1,0.5,1,red\n2,x,1,red\n3,y,1,red\n")
+    with pytest.raises(DataError, match=r"2 of 3 rows rejected \(66.7% > --max-reject-rate 5.0%\)"):
+        score_file(model, src, tmp_path / "out.csv", max_reject_rate=0.05)
+    assert not (tmp_path / "out.csv").exists()
+    assert [r[0] for r in _rejects(rejects_path(tmp_path / "out.csv"))] == [3, 4]
+
+
+def test_existing_output_is_kept_unless_overwrite(tmp_path, model):
+    src = tmp_path / "in.csv"
+    src.write_bytes(HEADER + b"1,0.5,1,red\n")
+    dest = tmp_path / "out.csv"
+    dest.write_text("precious")
+    with pytest.raises(DataError, match="output exists; pass --overwrite"):
+        score_file(model, src, dest)
+    assert dest.read_text() == "precious"
+    score_file(model, src, dest, overwrite=True)
+    assert "prediction" in dest.read_text()
+
+
+def test_scoring_twice_gives_identical_output(tmp_path, model, frame):
+    src = tmp_path / "in.csv"
+    frame(n=300).drop(columns="y").to_csv(src, index=False)
+    a = score_file(model, src, tmp_path / "a.csv", block_bytes=1024)
+    b = score_file(model, src, tmp_path / "b.csv", block_bytes=1024)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    pd.testing.assert_frame_equal(a.sample, b.sample)
+    assert len(a.sample) == 300 and list(a.sample.columns) == ["num_a", "num_b", "colour"]
+
+
+def test_parquet_in_and_out(tmp_path, model, frame):
+    df = frame(n=50).drop(columns="y")
+    df.insert(0, "id", range(50))
+    src = tmp_path / "in.parquet"
+    df.to_parquet(src)
+    res = score_file(model, src, tmp_path / "out.parquet")
+    out = pd.read_parquet(res.output)
+    assert list(out["id"]) == list(range(50)) and res.accounting.balanced
+    np.testing.assert_allclose(out["prediction"], model.pipeline.predict(df))
+
+
+def test_chunks_cover_every_line(tmp_path, model):
+    src = tmp_path / "in.csv"
+    lines = [b"%d,0.5,1,red\n" % i if i % 7 else b"%d,0.5\n" % i for i in range(100)]
+    src.write_bytes(HEADER + b"".join(lines))
+    seen = []
+    for chunk in iter_chunks(src, model.schema, block_bytes=128):
+        seen += list(chunk.lines) + [r.line for r in chunk.rejects]
+    assert sorted(seen) == list(range(2, 102))
