@@ -52,6 +52,13 @@ class ScoreFlow(FlowSpec):
         type=int,
         help="Rows sampled uniformly from the input for the drift report (bounds its cost).",
     )
+    shard_mb = Parameter(
+        "shard-mb",
+        default=256.0,
+        type=float,
+        help="Split CSV input into shards of about this many MB, scored in parallel by a "
+        "foreach (one worker each with --with kubernetes/batch) and merged in order.",
+    )
     fail_on_drift = Parameter(
         "fail-on-drift",
         default=False,
@@ -59,19 +66,52 @@ class ScoreFlow(FlowSpec):
         help="Exit non-zero when drift is found (after the predictions are written).",
     )
 
-    @card(type="blank", id="scoring")
-    @resources(cpu=2, memory=8000)
     @step
     def start(self):
-        """Resolve and verify the model, check the input, score it block by block."""
+        """Resolve and verify the model, check the input file, cut it into shards."""
+        import time
+
         from modelops import configure_logging, steps
-        from modelops.cards import scoring_components
         from modelops.registry import open_registry
 
         configure_logging()
-        self.scored = steps.score_step(
+        self.started = time.time()
+        self.plan = steps.plan_scoring(
             open_registry(), self.model_name, self.model, self.input_path, self.output,
-            self.overwrite, self.max_reject_rate, self.drift_sample,
+            self.overwrite, self.shard_mb, current.run_id,
+        )  # fmt: skip
+        p = self.plan
+        self.shards = p.shards
+        print(f"{p.input}: {len(p.shards)} shard(s), {p.model_name} v{p.version} -> {p.output}")
+        self.next(self.score_shard, foreach="shards")
+
+    @resources(cpu=2, memory=4000)
+    @step
+    def score_shard(self):
+        """Score one shard block by block; rejected rows go to the shard's rejects part."""
+        from modelops import configure_logging, steps
+        from modelops.registry import open_registry
+
+        configure_logging()
+        self.shard_result = steps.score_shard_step(
+            open_registry(), self.plan, self.input, self.drift_sample
+        )
+        self.next(self.merge)
+
+    @card(type="blank", id="scoring")
+    @step
+    def merge(self, inputs):
+        """Merge the parts in input order, account for every row, publish atomically."""
+        import time
+
+        from modelops import steps
+        from modelops.cards import scoring_components
+        from modelops.registry import open_registry
+
+        self.merge_artifacts(inputs, include=["plan", "started"])
+        self.scored = steps.merge_step(
+            open_registry(), self.plan, [i.shard_result for i in inputs], self.overwrite,
+            self.max_reject_rate, self.drift_sample, time.time() - self.started,
         )  # fmt: skip
         r = self.scored.result
         self.accounting = r.accounting.to_dict()

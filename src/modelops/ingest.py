@@ -89,24 +89,72 @@ def _types(header: list[str], schema: Schema) -> dict[str, pa.DataType]:
     return {c: pa.float64() if c in numeric else pa.string() for c in header}
 
 
-def iter_chunks(path: Path, schema: Schema, block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
-    """Chunks of the file in order; together their rows and rejects cover every data line."""
+@dataclass(frozen=True)
+class Shard:
+    """A byte range of whole lines of a CSV file, and the line number it starts at.
+
+    Shards are the unit ScoreFlow's foreach fans out over; `end=None` means to the end.
+    """
+
+    index: int
+    start: int
+    end: int | None
+    first_line: int
+
+
+def plan_shards(path: Path, shard_bytes: int) -> list[Shard]:
+    """Cut a CSV into ~`shard_bytes` ranges at line ends; count lines so numbers stay global.
+
+    One pass over the file that only counts newlines; Parquet files are a single shard.
+    """
+    if _is_parquet(path):
+        return [Shard(0, 0, None, 1)]
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        start = len(f.readline())
+        shards, line = [], 2
+        while start < size:
+            f.seek(min(start + shard_bytes, size))
+            if f.tell() < size:
+                f.readline()  # move to the next line end
+            end = f.tell()
+            shards.append(Shard(len(shards), start, end, line))
+            f.seek(start)
+            remaining, count = end - start, 0
+            while remaining > 0:
+                data = f.read(min(remaining, 16 << 20))
+                count += data.count(b"\n")
+                remaining -= len(data)
+            line += count
+            start = end
+    return shards or [Shard(0, start, None, 2)]
+
+
+def iter_chunks(
+    path: Path, schema: Schema, block_bytes: int = BLOCK_BYTES, shard: Shard | None = None
+) -> Iterator[Chunk]:
+    """Chunks of the file (or one shard of it) in order; rows and rejects cover every line."""
     header = check_input(path, schema)
     if _is_parquet(path):
         yield from _parquet_chunks(path, header, schema)
         return
-    for start_line, block in _blocks(path, block_bytes):
+    for start_line, block in _blocks(path, block_bytes, shard):
         yield _parse_block(block, start_line, header, schema)
 
 
-def _blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
+def _blocks(path: Path, block_bytes: int, shard: Shard | None) -> Iterator[tuple[int, bytes]]:
     """(line number of the block's first line, bytes of whole lines), header skipped."""
     with open(path, "rb") as f:
-        f.readline()
-        line = 2
+        if shard is None:
+            f.readline()
+            line, end = 2, None
+        else:
+            f.seek(shard.start)
+            line, end = shard.first_line, shard.end
         rest = b""
         while True:
-            data = f.read(block_bytes)
+            want = block_bytes if end is None else min(block_bytes, end - f.tell())
+            data = f.read(want) if want > 0 else b""
             if not data:
                 break
             data = rest + data

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from modelops.errors import DataError
-from modelops.ingest import BLOCK_BYTES, Reject, iter_chunks
+from modelops.ingest import BLOCK_BYTES, Reject, Shard, iter_chunks
 from modelops.packaging import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,11 @@ class ScoreResult:
 
 
 class _Sample:
-    """A uniform sample of scored rows of bounded size (for drift), kept in one pass."""
+    """A uniform sample of scored rows of bounded size (for drift), kept in one pass.
+
+    Each row gets a random key and the smallest keys are kept, so samples of shards merge
+    into a uniform sample of the whole file by keeping the smallest keys again.
+    """
 
     def __init__(self, size: int, seed: int):
         self.size, self.rng, self.frames = size, np.random.default_rng(seed), []
@@ -164,13 +168,114 @@ class _Sample:
     def add(self, frame: pd.DataFrame) -> None:
         if self.size <= 0 or frame.empty:
             return
-        keyed = frame.assign(_key=self.rng.random(len(frame)))
+        keyed = frame if "_key" in frame else frame.assign(_key=self.rng.random(len(frame)))
         self.frames = [pd.concat(self.frames + [keyed]).nsmallest(self.size, "_key")]
+
+    def keyed(self) -> pd.DataFrame:
+        return self.frames[0] if self.frames else pd.DataFrame()
 
     def frame(self) -> pd.DataFrame:
         if not self.frames:
             return pd.DataFrame()
-        return self.frames[0].sort_index().drop(columns="_key").reset_index(drop=True)
+        return self.frames[0].sort_values("_key").drop(columns="_key").reset_index(drop=True)
+
+
+@dataclass
+class _Stats:
+    count: int = 0
+    total: float = 0.0
+    low: float = float("inf")
+    high: float = float("-inf")
+    classes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, predictions: pd.Series, task: str) -> None:
+        self.count += len(predictions)
+        if task == "regression":
+            p = predictions.to_numpy(dtype=float)
+            self.total += float(p.sum())
+            self.low, self.high = min(self.low, float(p.min())), max(self.high, float(p.max()))
+        else:
+            for k, v in predictions.value_counts().items():
+                self.classes[str(k)] = self.classes.get(str(k), 0) + int(v)
+
+    def merge(self, other: _Stats) -> None:
+        self.count += other.count
+        self.total += other.total
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+        for k, v in other.classes.items():
+            self.classes[k] = self.classes.get(k, 0) + v
+
+    def summary(self, task: str) -> dict[str, float]:
+        if task == "regression":
+            return {"mean": self.total / max(self.count, 1), "min": self.low, "max": self.high}
+        return {k: float(v) for k, v in sorted(self.classes.items())}
+
+
+@dataclass
+class ShardResult:
+    """One shard's scored part, rejects part, accounting, prediction statistics and sample."""
+
+    shard: Shard | None
+    part: str
+    rejects: str
+    accounting: Accounting
+    stats: _Stats
+    sample: pd.DataFrame = field(repr=False)
+
+
+def _score_into(
+    model: LoadedModel,
+    src: Path,
+    out: _AtomicTable,
+    rej: _Rejects,
+    shard: Shard | None,
+    sample_rows: int,
+    seed: int,
+    block_bytes: int,
+) -> tuple[Accounting, _Stats, _Sample]:
+    schema = model.schema
+    acct = Accounting(
+        missing_values=dict.fromkeys(schema.feature_names, 0),
+        unseen_categories=dict.fromkeys(schema.categorical, 0),
+    )
+    known = {c.name: set(c.categories) for c in schema.columns if c.kind == "categorical"}
+    stats, sample = _Stats(), _Sample(sample_rows, seed + (shard.index if shard else 0))
+    for chunk in iter_chunks(src, schema, block_bytes, shard):
+        frame = chunk.frame
+        acct.rows_read += len(frame) + len(chunk.rejects)
+        acct.rows_rejected += len(chunk.rejects)
+        rej.write(chunk.rejects)
+        if frame.empty:
+            continue
+        for c in schema.feature_names:
+            acct.missing_values[c] += int(frame[c].isna().sum())
+        for c, cats in known.items():
+            s = frame[c]
+            acct.unseen_categories[c] += int((s.notna() & ~s.astype(str).isin(cats)).sum())
+        preds = predict_frame(model, frame)
+        acct.rows_scored += len(frame)
+        overlap = [c for c in preds.columns if c in frame.columns]
+        out.write(pd.concat([frame.drop(columns=overlap), preds], axis=1))
+        sample.add(frame[schema.feature_names])
+        stats.add(preds["prediction"], schema.task)
+        log.info("%s: %d rows read, %d rejected", src, acct.rows_read, acct.rows_rejected)
+    return acct, stats, sample
+
+
+def _check_rates(src: Path, acct: Accounting, max_reject_rate: float, rejects: Path) -> None:
+    if acct.rows_read == 0:
+        raise DataError(f"{src}: no rows to score")
+    if acct.reject_rate > max_reject_rate:
+        raise DataError(
+            f"{src}: {acct.rows_rejected} of {acct.rows_read} rows rejected "
+            f"({acct.reject_rate:.1%} > --max-reject-rate {max_reject_rate:.1%}); "
+            f"predictions not written, see {rejects}"
+        )
+
+
+def check_output(dest: Path, overwrite: bool) -> None:
+    if dest.exists() and not overwrite:
+        raise DataError(f"{dest}: output exists; pass --overwrite to replace it")
 
 
 def score_file(
@@ -193,65 +298,134 @@ def score_file(
     t0 = time.perf_counter()
     src = Path(input_path)
     dest = Path(output_path) if output_path else default_output(src)
-    if dest.exists() and not overwrite:
-        raise DataError(f"{dest}: output exists; pass --overwrite to replace it")
+    check_output(dest, overwrite)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    schema = model.schema
-    acct = Accounting(
-        missing_values=dict.fromkeys(schema.feature_names, 0),
-        unseen_categories=dict.fromkeys(schema.categorical, 0),
-    )
-    known = {c.name: set(c.categories) for c in schema.columns if c.kind == "categorical"}
-    out, rej, sample = _AtomicTable(dest), _Rejects(rejects_path(dest)), _Sample(sample_rows, seed)
-    stats = {"sum": 0.0, "min": np.inf, "max": -np.inf}
-    classes: dict[str, int] = {}
+    out, rej = _AtomicTable(dest), _Rejects(rejects_path(dest))
     try:
-        for chunk in iter_chunks(src, schema, block_bytes):
-            frame = chunk.frame
-            acct.rows_read += len(frame) + len(chunk.rejects)
-            acct.rows_rejected += len(chunk.rejects)
-            rej.write(chunk.rejects)
-            if frame.empty:
-                continue
-            for c in schema.feature_names:
-                acct.missing_values[c] += int(frame[c].isna().sum())
-            for c, cats in known.items():
-                s = frame[c]
-                acct.unseen_categories[c] += int((s.notna() & ~s.astype(str).isin(cats)).sum())
-            preds = predict_frame(model, frame)
-            acct.rows_scored += len(frame)
-            overlap = [c for c in preds.columns if c in frame.columns]
-            out.write(pd.concat([frame.drop(columns=overlap), preds], axis=1))
-            sample.add(frame[schema.feature_names])
-            if schema.task == "regression":
-                p = preds["prediction"].to_numpy()
-                stats["sum"] += float(p.sum())
-                stats["min"] = min(stats["min"], float(p.min()))
-                stats["max"] = max(stats["max"], float(p.max()))
-            else:
-                for k, v in preds["prediction"].value_counts().items():
-                    classes[str(k)] = classes.get(str(k), 0) + int(v)
-            log.info("%s: %d rows read, %d rejected", src, acct.rows_read, acct.rows_rejected)
+        acct, stats, sample = _score_into(
+            model, src, out, rej, None, sample_rows, seed, block_bytes
+        )
         rej.commit()
-        if acct.rows_read == 0:
-            raise DataError(f"{src}: no rows to score")
-        if acct.reject_rate > max_reject_rate:
-            raise DataError(
-                f"{src}: {acct.rows_rejected} of {acct.rows_read} rows rejected "
-                f"({acct.reject_rate:.1%} > --max-reject-rate {max_reject_rate:.1%}); "
-                f"predictions not written, see {rej.dest}"
-            )
+        _check_rates(src, acct, max_reject_rate, rej.dest)
         out.commit()
     except BaseException:
         out.discard()
         rej.discard()  # a no-op once committed: the rejects file explains a failed run
         raise
-    if schema.task == "regression":
-        n = max(acct.rows_scored, 1)
-        summary = {"mean": stats["sum"] / n, "min": stats["min"], "max": stats["max"]}
-    else:
-        summary = {k: float(v) for k, v in sorted(classes.items())}
     return ScoreResult(
         str(src), str(dest), str(rej.dest), model.version.name, model.version.version,
-        schema.task, acct, summary, time.perf_counter() - t0, sample.frame(),
+        model.schema.task, acct, stats.summary(model.schema.task), time.perf_counter() - t0,
+        sample.frame(),
     )  # fmt: skip
+
+
+def score_shard(
+    model: LoadedModel,
+    input_path: Path | str,
+    shard: Shard,
+    parts_dir: Path | str,
+    *,
+    sample_rows: int = 10_000,
+    seed: int = 0,
+    block_bytes: int = BLOCK_BYTES,
+    parquet: bool = False,
+) -> ShardResult:
+    """Score one shard into numbered part files (merged in order by `merge_shards`)."""
+    parts = Path(parts_dir)
+    parts.mkdir(parents=True, exist_ok=True)
+    part = parts / f"part-{shard.index:05d}.{'parquet' if parquet else 'csv'}"
+    out, rej = _AtomicTable(part), _Rejects(parts / f"rejects-{shard.index:05d}.csv")
+    try:
+        acct, stats, sample = _score_into(
+            model, Path(input_path), out, rej, shard, sample_rows, seed, block_bytes
+        )
+        rej.commit()
+        out.commit()
+    except BaseException:
+        out.discard()
+        rej.discard()
+        raise
+    return ShardResult(shard, str(part), str(rej.dest), acct, stats, sample.keyed())
+
+
+def merge_shards(
+    model: LoadedModel,
+    input_path: Path | str,
+    results: list[ShardResult],
+    output_path: Path | str,
+    *,
+    overwrite: bool = False,
+    max_reject_rate: float = 0.05,
+    sample_rows: int = 10_000,
+    seconds: float = 0.0,
+) -> ScoreResult:
+    """Concatenate shard parts in input order into the output, atomically; sum the accounting."""
+    import shutil
+
+    src, dest = Path(input_path), Path(output_path)
+    check_output(dest, overwrite)
+    results = sorted(results, key=lambda r: r.shard.index if r.shard else 0)
+    acct = Accounting(
+        missing_values=dict.fromkeys(model.schema.feature_names, 0),
+        unseen_categories=dict.fromkeys(model.schema.categorical, 0),
+    )
+    stats, sample = _Stats(), _Sample(sample_rows, 0)
+    for r in results:
+        a = r.accounting
+        acct.rows_read += a.rows_read
+        acct.rows_scored += a.rows_scored
+        acct.rows_rejected += a.rows_rejected
+        for k, v in a.missing_values.items():
+            acct.missing_values[k] += v
+        for k, v in a.unseen_categories.items():
+            acct.unseen_categories[k] += v
+        stats.merge(r.stats)
+        sample.add(r.sample)
+    rejects = rejects_path(dest)
+    _concat([r.rejects for r in results], rejects, parquet=False)
+    _check_rates(src, acct, max_reject_rate, rejects)
+    _concat(
+        [r.part for r in results if Path(r.part).exists()],
+        dest,
+        dest.suffix.lower() in (".parquet", ".pq"),
+    )
+    for r in results:
+        shutil.rmtree(Path(r.part).parent, ignore_errors=True)
+    return ScoreResult(
+        str(src), str(dest), str(rejects), model.version.name, model.version.version,
+        model.schema.task, acct, stats.summary(model.schema.task), seconds, sample.frame(),
+    )  # fmt: skip
+
+
+def _concat(parts: list[str], dest: Path, parquet: bool) -> None:
+    """Parts -> one file via a temporary file and a rename; CSV headers after the first dropped."""
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if parquet:
+            import pyarrow.parquet as pq
+
+            writer = None
+            for p in parts:
+                table = pq.read_table(p)
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            if writer is not None:
+                writer.close()
+        else:
+            with open(tmp, "wb") as out:
+                header_written = False
+                for p in parts:
+                    with open(p, "rb") as f:
+                        first = f.readline()
+                        if not first:  # a shard whose rows were all rejected
+                            continue
+                        if not header_written:
+                            out.write(first)
+                            header_written = True
+                        while data := f.read(16 << 20):
+                            out.write(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -240,8 +240,22 @@ def register_step(
 
 
 @dataclass
+class ScorePlan:
+    """What ScoreFlow decides before scoring: the verified model version and the shards."""
+
+    model_name: str
+    version: int
+    model_metadata: dict[str, Any]
+    input: str
+    output: str
+    parts_dir: str
+    shards: list[Any]
+    reference: pd.DataFrame = field(repr=False)
+
+
+@dataclass
 class Scored:
-    """What ScoreFlow's scoring step leaves: the result, the model's contract and reference."""
+    """What ScoreFlow's join leaves: the merged result and the model's contract and reference."""
 
     result: Any
     model_metadata: dict[str, Any]
@@ -249,25 +263,65 @@ class Scored:
     reference: pd.DataFrame = field(repr=False)
 
 
-def score_step(
+def plan_scoring(
     registry: Registry,
     model_name: str,
     ref: str,
     input_path: str,
     output: str,
     overwrite: bool,
-    max_reject_rate: float,
-    drift_sample: int,
-) -> Scored:
-    """Resolve and verify the model, then score the file (see modelops.scoring.score_file)."""
-    from modelops.scoring import score_file
+    shard_mb: float,
+    run_id: str,
+) -> ScorePlan:
+    """Resolve and verify the model, check the input against its schema, cut it into shards.
+
+    Everything that can fail for the whole file fails here, before any task scores a row.
+    """
+    from modelops.ingest import check_input, plan_shards
+    from modelops.scoring import check_output, default_output
 
     loaded = load_model(registry, model_name, ref)
-    result = score_file(
-        loaded, input_path, output or None, overwrite=overwrite,
-        max_reject_rate=max_reject_rate, sample_rows=drift_sample,
+    src = Path(input_path)
+    check_input(src, loaded.schema)
+    dest = Path(output) if output else default_output(src)
+    check_output(dest, overwrite)
+    shards = plan_shards(src, max(int(shard_mb * (1 << 20)), 1))
+    parts = dest.parent / f".{dest.name}.parts-{run_id}"
+    return ScorePlan(
+        model_name, loaded.version.version, loaded.version.metadata, str(src), str(dest),
+        str(parts), shards, loaded.reference(),
     )  # fmt: skip
-    return Scored(result, loaded.version.metadata, loaded.version.ref, loaded.reference())
+
+
+def score_shard_step(registry: Registry, plan: ScorePlan, shard: Any, drift_sample: int) -> Any:
+    """Score one shard with the planned version (its digest is checked again on this worker)."""
+    from modelops.scoring import score_shard
+
+    loaded = load_model(registry, plan.model_name, plan.version)
+    parquet = plan.output.lower().endswith((".parquet", ".pq"))
+    return score_shard(
+        loaded, plan.input, shard, plan.parts_dir, sample_rows=drift_sample, parquet=parquet
+    )
+
+
+def merge_step(
+    registry: Registry,
+    plan: ScorePlan,
+    results: list[Any],
+    overwrite: bool,
+    max_reject_rate: float,
+    drift_sample: int,
+    seconds: float,
+) -> Scored:
+    """Merge shard parts in input order into the output; apply the reject-rate limit."""
+    from modelops.scoring import merge_shards
+
+    loaded = load_model(registry, plan.model_name, plan.version)
+    result = merge_shards(
+        loaded, plan.input, results, plan.output, overwrite=overwrite,
+        max_reject_rate=max_reject_rate, sample_rows=drift_sample, seconds=seconds,
+    )  # fmt: skip
+    return Scored(result, plan.model_metadata, loaded.version.ref, plan.reference)
 
 
 def drift_step(scored: Scored, drift_share: float, group: str) -> Any:

@@ -185,14 +185,21 @@ def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, state):
     src = state / "dirty.csv"
     good = (ROOT / "data" / "new_diamonds.csv").read_bytes().splitlines(keepends=True)[:51]
     src.write_bytes(b"".join(good) + b"d1,0.5,Ideal,E,SI1,61,55,abc,5.1,3.1\nd2,0.5,Ideal\n")
-    r = run_flow("score_flow.py", "--input", str(src), "--max-reject-rate", "0.1")
+    # ~1 KB shards: several foreach tasks, merged back in input order
+    r = run_flow(
+        "score_flow.py", "--input", str(src), "--max-reject-rate", "0.1", "--shard-mb", "0.001"
+    )
     assert r.ok, r.output[-4000:]
+    assert len(_run(r.run_id, "ScoreFlow").data.plan.shards) >= 3
     data = _run(r.run_id, "ScoreFlow").data
     assert data.accounting["rows_read"] == 52 and data.accounting["rows_rejected"] == 2
     assert data.accounting["balanced"]
     rejects = pd.read_csv(state / "dirty.predictions.rejects.csv")
     assert list(rejects["line"]) == [52, 53]
-    assert len(pd.read_csv(state / "dirty.predictions.csv")) == 50
+    out = pd.read_csv(state / "dirty.predictions.csv")
+    expected = pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(50)
+    assert list(out["id"]) == list(expected["id"])  # every good row, in input order
+    assert not list(state.glob(".dirty.predictions.csv.parts-*"))  # shard parts cleaned up
     r = run_flow("score_flow.py", "--input", str(src))  # output exists now
     assert not r.ok and "output exists; pass --overwrite" in r.output
 
