@@ -59,6 +59,13 @@ class ScoreFlow(FlowSpec):
         help="Split CSV input into shards of about this many MB, scored in parallel by a "
         "foreach (one worker each with --with kubernetes/batch) and merged in order.",
     )
+    labels = Parameter(
+        "labels",
+        default="",
+        help="Column of true values in the input (labels that arrived later): report the "
+        "realised metrics against the model's holdout metrics, with Evidently's "
+        "regression/classification report beside the output.",
+    )
     fail_on_drift = Parameter(
         "fail-on-drift",
         default=False,
@@ -128,7 +135,7 @@ class ScoreFlow(FlowSpec):
     @card(type="html", id="drift")
     @step
     def drift(self):
-        """Evidently data drift of the scored rows against the model's training reference."""
+        """Evidently drift against the training reference; realised metrics if labelled."""
         from modelops import steps
 
         self.drift_result = steps.drift_step(self.scored, self.drift_share, current.run_id)
@@ -138,6 +145,16 @@ class ScoreFlow(FlowSpec):
         print(f"Evidently report: {d.html}")
         with open(d.html, encoding="utf-8") as f:
             self.html = f.read()
+        self.performance = None
+        if self.labels:
+            self.performance = steps.performance_step(self.scored, self.labels)
+            p = self.performance
+            for metric, value in p.realised.items():
+                print(
+                    f"{metric}: realised {value:.4g} on {p.rows} labelled rows, "
+                    f"holdout at training {p.training.get(metric, float('nan')):.4g}"
+                )
+            print(f"Evidently performance report: {p.html}")
         self.next(self.end)
 
     @step

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,5 +71,18 @@ def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> d
         proba = pipeline.predict_proba(X)
         classes = list(pipeline.classes_)
         pred = np.asarray(pred).ravel()
+    return score_predictions(task, y, pred, proba, classes)
+
+
+def score_predictions(
+    task: Task,
+    y: Any,
+    pred: Any,
+    proba: np.ndarray | None = None,
+    classes: list[Any] | None = None,
+) -> dict[str, float]:
+    """Every metric of the task from predictions (training and realised metrics share this)."""
     y = np.asarray(y)
-    return {name: fn(y, pred, proba, classes) for name, (fn, _) in METRICS[task].items()}
+    return {
+        name: fn(y, np.asarray(pred), proba, classes) for name, (fn, _) in METRICS[task].items()
+    }

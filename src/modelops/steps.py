@@ -346,3 +346,17 @@ def drift_step(scored: Scored, drift_share: float, group: str) -> Any:
             | {f"drift/{c}": v["score"] for c, v in drift.columns.items()}
         )
     return drift
+
+
+def performance_step(scored: Scored, labels: str) -> Any:
+    """Realised metrics once labels arrive: the output's `labels` column vs its predictions."""
+    from modelops.data import read_table
+    from modelops.monitoring import compute_performance
+    from modelops.schema import Schema
+
+    r = scored.result
+    out = Path(r.output)
+    html = out.with_name(out.name.rsplit(".", 1)[0] + ".performance.html")
+    schema = Schema.from_dict(scored.model_metadata["schema"])
+    training = scored.model_metadata.get("metrics", {}).get("holdout", {})
+    return compute_performance(read_table(out), labels, schema, training, html)

@@ -209,14 +209,19 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
     drift_config = ROOT / "tests" / "integration" / "drift_config.json"
     r = run_flow("train_flow.py", "--sample-rows", "8000", *model, config=drift_config)
     assert r.ok, r.output[-4000:]
-    fresh = pd.read_csv(ROOT / "data" / "diamonds.csv.gz").drop(columns="price")
-    fresh = fresh.sample(4000, random_state=99)
-    fresh.to_csv(state / "fresh.csv", index=False)
+    labelled = pd.read_csv(ROOT / "data" / "diamonds.csv.gz").sample(4000, random_state=99)
+    labelled.to_csv(state / "fresh.csv", index=False)  # labels arrived: price is in the file
     r = run_flow(
-        "score_flow.py", "--input", str(state / "fresh.csv"), *model, "--fail-on-drift", "True"
-    )
+        "score_flow.py", "--input", str(state / "fresh.csv"), *model, "--fail-on-drift", "True",
+        "--labels", "price",
+    )  # fmt: skip
     assert r.ok, r.output[-4000:]
-    assert not _run(r.run_id, "ScoreFlow").data.drift_result.drifted
+    data = _run(r.run_id, "ScoreFlow").data
+    assert not data.drift_result.drifted
+    perf = data.performance
+    assert perf.rows == 4000 and perf.realised["r2"] > 0.8 and "rmse" in perf.training
+    assert (state / "fresh.predictions.performance.html").exists()
+    fresh = labelled.drop(columns="price")
 
     fresh.assign(carat=fresh["carat"] * 1.5).to_csv(state / "drifted.csv", index=False)
     r = run_flow(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from modelops.data import BUNDLED
-from modelops.monitoring import DriftDetected, compute_drift, drift_gate
+from modelops.errors import DataError
+from modelops.monitoring import DriftDetected, compute_drift, compute_performance, drift_gate
 from modelops.schema import infer_schema
 
 
@@ -32,3 +34,29 @@ def test_scaled_carat_is_drift_and_fresh_sample_is_not(diamonds, tmp_path):
         drift_gate(shifted, fail_on_drift=True)
     drift_gate(shifted, fail_on_drift=False)  # reported, not enforced
     drift_gate(same, fail_on_drift=True)
+
+
+def test_realised_performance_from_labels(diamonds, tmp_path):
+    X, schema = diamonds
+    df = pd.read_csv(BUNDLED["diamonds"][0]).head(2000)
+    scored = pd.DataFrame({"price": df["price"], "prediction": df["price"] * 1.1})
+    scored.loc[0, "price"] = None  # unlabelled rows are ignored
+    perf = compute_performance(scored, "price", schema, {"rmse": 500.0}, tmp_path / "p.html")
+    expected = float(np.sqrt(np.mean((0.1 * df["price"].iloc[1:]) ** 2)))
+    assert perf.rows == 1999 and perf.realised["rmse"] == pytest.approx(expected)
+    assert perf.training == {"rmse": 500.0}
+    assert (tmp_path / "p.html").stat().st_size > 1000
+    with pytest.raises(DataError, match="labels column 'nope'"):
+        compute_performance(scored, "nope", schema, {})
+
+
+def test_realised_performance_binary(tmp_path):
+    frame = pd.DataFrame({"a": [0.0, 1.0] * 50, "y": ["no", "yes"] * 50})
+    schema = infer_schema(frame, "y", "binary")
+    scored = pd.DataFrame(
+        {"y": ["no", "yes"] * 50, "prediction": ["no", "yes"] * 49 + ["yes", "no"],
+         "proba_no": [0.9, 0.1] * 49 + [0.4, 0.6], "proba_yes": [0.1, 0.9] * 49 + [0.6, 0.4]}
+    )  # fmt: skip
+    perf = compute_performance(scored, "y", schema, {}, tmp_path / "p.html")
+    assert perf.realised["accuracy"] == pytest.approx(0.98)
+    assert (tmp_path / "p.html").exists()
