@@ -37,7 +37,7 @@ train: $(STAMP) ## Run TrainFlow (extra flags: make train ARGS="--sample-rows 20
 	$(PY) flows/train_flow.py run $(ARGS)
 
 score: $(STAMP) ## Run ScoreFlow on INPUT (default data/new_diamonds.csv)
-	$(PY) flows/score_flow.py run --input $(INPUT)
+	$(PY) flows/score_flow.py run --input $(INPUT) --overwrite True
 
 test: lint unit integration ## The whole test suite: lint, unit tests, flow integration tests
 

@@ -132,16 +132,6 @@ class Tracker:
         if tracking_mode() == "online":
             self._safe(f"use_artifact {ref}", lambda: self.run.use_artifact(ref))
 
-    @property
-    def url(self) -> str | None:
-        if self.run is None or tracking_mode() != "online":
-            return None
-        return getattr(self.run, "url", None)
-
-    @property
-    def dir(self) -> str | None:
-        return getattr(self.run, "dir", None) if self.run else None
-
 
 def _settings() -> dict[str, Any]:
     """Quiet runs; system-metric sampling off unless asked for (WANDB_X_DISABLE_STATS=false).
