@@ -1,0 +1,76 @@
+"""The GitHub workflows cannot drift from the code: every command they run exists, dispatch
+inputs are TrainFlow parameters, and the security rules zizmor checks hold."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from metaflow import Parameter
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def _load(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def _steps(wf: dict) -> list[dict]:
+    return [s for job in wf["jobs"].values() for s in job.get("steps", [])]
+
+
+def _make_targets() -> set[str]:
+    return set(re.findall(r"^([a-zA-Z_-]+):", (ROOT / "Makefile").read_text(), re.M))
+
+
+def _flow_parameters(flow_file: str, cls: str) -> set[str]:
+    spec = importlib.util.spec_from_file_location(cls, ROOT / "flows" / flow_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {v.name for v in vars(getattr(module, cls)).values() if isinstance(v, Parameter)}
+
+
+def test_there_are_workflows():
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "train.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_security_rules(path):
+    wf = _load(path)
+    assert "permissions" in wf, "least privilege: declare permissions"
+    for step in _steps(wf):
+        if "run" in step:
+            assert "${{" not in step["run"], f"template expansion inside run: {step['run']!r}"
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_make_target_exists(path):
+    targets = _make_targets()
+    for step in _steps(_load(path)):
+        for target in re.findall(r"\bmake\s+([a-z][\w-]*)", step.get("run", "")):
+            assert target in targets, f"{path.name} runs `make {target}`, not in the Makefile"
+
+
+def test_train_dispatch_inputs_are_train_flow_parameters():
+    wf = _load(ROOT / ".github" / "workflows" / "train.yml")
+    params = _flow_parameters("train_flow.py", "TrainFlow")
+    dispatch = wf["on"]["workflow_dispatch"]["inputs"]
+    assert set(dispatch) <= params
+    assert set(wf["on"]["workflow_call"]["inputs"]) == set(dispatch)
+    run = " ".join(s.get("run", "") for s in _steps(wf))
+    env = wf["jobs"]["train"]["env"]
+    for name in dispatch:
+        var = name.upper().replace("-", "_")
+        assert env[var] == f"${{{{ inputs.{name} }}}}"  # inputs reach the shell only via env
+        assert f"--{name} ${var}" in run
+    assert wf["concurrency"]["cancel-in-progress"] is False
