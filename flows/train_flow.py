@@ -138,7 +138,6 @@ class TrainFlow(FlowSpec):
     def register(self):
         """Register the best candidate, compare it with production, promote it if it wins."""
         from modelops import configure_logging, steps
-        from modelops.cards import selection_components
         from modelops.registry import open_registry
 
         configure_logging()
@@ -151,15 +150,11 @@ class TrainFlow(FlowSpec):
         print(f"{o.model_name} v{o.version} ({self.selection.best.label}) {verdict}:")
         for reason in o.decision.reasons:
             print(f"  - {reason}")
-        figures = steps.selection_figures(self.selection, self.prepared, self.seed)
         self.registered_version = o.version
         self.promoted = o.decision.promote
         self.production_version = o.production_version
-        self.champion_metrics = self.selection.best.holdout
-        for part in selection_components(
-            self.selection.board, self.prepared.metric, o.decision.to_dict(),
-            f"{o.model_name} v{o.version}", figures,
-        ):  # fmt: skip
+        self.challenger_metrics = self.selection.best.holdout
+        for part in steps.selection_card(self.selection, self.prepared, o, self.seed):
             current.card.append(part)
         self.next(self.end)
 

@@ -211,6 +211,16 @@ def selection_figures(sel: Selection, prep: Prepared, seed: int) -> dict[str, An
     }
 
 
+def selection_card(sel: Selection, prep: Prepared, outcome: Outcome, seed: int) -> list[Any]:
+    """The register step's card: decision, leaderboard, champion diagnostics and importance."""
+    from modelops.cards import selection_components
+
+    return selection_components(
+        sel.board, prep.metric, outcome.decision.to_dict(),
+        f"{outcome.model_name} v{outcome.version}", selection_figures(sel, prep, seed),
+    )  # fmt: skip
+
+
 def register_step(
     registry: Registry,
     prep: Prepared,
