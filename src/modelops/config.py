@@ -7,7 +7,7 @@ enough (validation thresholds) and promotion margins live here, reviewed like co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ class TrainConfig:
     min_class_rows: int = 10
     reference_rows: int = 5000
     n_jobs: int = -1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> TrainConfig:

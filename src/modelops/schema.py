@@ -7,7 +7,7 @@ it was not trained on.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import pandas as pd
@@ -37,7 +37,6 @@ class Schema:
     target: str
     task: Task
     classes: tuple[Any, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
@@ -78,7 +77,6 @@ class Schema:
             target=d["target"],
             task=d["task"],
             classes=tuple(d.get("classes", ())),
-            extra=dict(d.get("extra", {})),
         )
 
     def compatible_with(self, other: Schema) -> list[str]:

@@ -34,9 +34,18 @@ def default_output(input_path: Path | str) -> Path:
     return p.with_name(f"{p.name.split('.')[0]}.predictions.csv")
 
 
+def sibling(output: Path | str, suffix: str) -> Path:
+    """A file next to the output named after it: `x.predictions.csv` -> `x.predictions<suffix>`.
+
+    Rejects, the drift report and the performance report all live beside the predictions.
+    """
+    out = Path(output)
+    return out.with_name(out.name.rsplit(".", 1)[0] + suffix)
+
+
 def rejects_path(output: Path) -> Path:
     """`x.predictions.csv` -> `x.predictions.rejects.csv`, next to the output."""
-    return output.with_name(f"{output.name.rsplit('.', 1)[0]}.rejects.csv")
+    return sibling(output, ".rejects.csv")
 
 
 def predict_frame(model: LoadedModel, df: pd.DataFrame) -> pd.DataFrame:
@@ -65,6 +74,24 @@ class Accounting:
     rows_rejected: int = 0
     missing_values: dict[str, int] = field(default_factory=dict)
     unseen_categories: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def for_schema(cls, schema: Any) -> Accounting:
+        """Zero counts for every model column (missing) and categorical column (unseen)."""
+        return cls(
+            missing_values=dict.fromkeys(schema.feature_names, 0),
+            unseen_categories=dict.fromkeys(schema.categorical, 0),
+        )
+
+    def merge(self, other: Accounting) -> None:
+        """Add another shard's counts to these."""
+        self.rows_read += other.rows_read
+        self.rows_scored += other.rows_scored
+        self.rows_rejected += other.rows_rejected
+        for k, v in other.missing_values.items():
+            self.missing_values[k] = self.missing_values.get(k, 0) + v
+        for k, v in other.unseen_categories.items():
+            self.unseen_categories[k] = self.unseen_categories.get(k, 0) + v
 
     @property
     def reject_rate(self) -> float:
@@ -234,10 +261,7 @@ def _score_into(
     block_bytes: int,
 ) -> tuple[Accounting, _Stats, _Sample]:
     schema = model.schema
-    acct = Accounting(
-        missing_values=dict.fromkeys(schema.feature_names, 0),
-        unseen_categories=dict.fromkeys(schema.categorical, 0),
-    )
+    acct = Accounting.for_schema(schema)
     known = {c.name: set(c.categories) for c in schema.columns if c.kind == "categorical"}
     stats, sample = _Stats(), _Sample(sample_rows, seed + (shard.index if shard else 0))
     for chunk in iter_chunks(src, schema, block_bytes, shard):
@@ -365,20 +389,10 @@ def merge_shards(
     src, dest = Path(input_path), Path(output_path)
     check_output(dest, overwrite)
     results = sorted(results, key=lambda r: r.shard.index if r.shard else 0)
-    acct = Accounting(
-        missing_values=dict.fromkeys(model.schema.feature_names, 0),
-        unseen_categories=dict.fromkeys(model.schema.categorical, 0),
-    )
+    acct = Accounting.for_schema(model.schema)
     stats, sample = _Stats(), _Sample(sample_rows, 0)
     for r in results:
-        a = r.accounting
-        acct.rows_read += a.rows_read
-        acct.rows_scored += a.rows_scored
-        acct.rows_rejected += a.rows_rejected
-        for k, v in a.missing_values.items():
-            acct.missing_values[k] += v
-        for k, v in a.unseen_categories.items():
-            acct.unseen_categories[k] += v
+        acct.merge(r.accounting)
         stats.merge(r.stats)
         sample.add(r.sample)
     rejects = rejects_path(dest)

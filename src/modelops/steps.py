@@ -338,9 +338,10 @@ def drift_step(scored: Scored, drift_share: float, group: str) -> Any:
     """Compare the scored rows with the model's training reference; log the summary to W&B."""
     from modelops.monitoring import compute_drift
     from modelops.schema import Schema
+    from modelops.scoring import sibling
 
     r = scored.result
-    html = Path(r.output).with_name(Path(r.output).name.rsplit(".", 1)[0] + ".drift.html")
+    html = sibling(r.output, ".drift.html")
     schema = Schema.from_dict(scored.model_metadata["schema"])
     drift = compute_drift(scored.reference, r.sample, schema, drift_share, html)
     config = {"model": scored.model_ref, "input": r.input, "output": r.output}
@@ -363,10 +364,11 @@ def performance_step(scored: Scored, labels: str) -> Any:
     from modelops.data import read_table
     from modelops.monitoring import compute_performance
     from modelops.schema import Schema
+    from modelops.scoring import sibling
 
     r = scored.result
     out = Path(r.output)
-    html = out.with_name(out.name.rsplit(".", 1)[0] + ".performance.html")
+    html = sibling(out, ".performance.html")
     schema = Schema.from_dict(scored.model_metadata["schema"])
     training = scored.model_metadata.get("metrics", {}).get("holdout", {})
     return compute_performance(read_table(out), labels, schema, training, html)

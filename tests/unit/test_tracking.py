@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from modelops.errors import ConfigError
 from modelops.registry import LocalRegistry, open_registry
 from modelops.tracking import Tracker, tracking_mode, wandb_run
 
@@ -29,7 +30,7 @@ def test_registry_is_local_unless_online(monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     assert isinstance(open_registry(), LocalRegistry)
     monkeypatch.setenv("MODELOPS_REGISTRY", "nonsense")
-    with pytest.raises(Exception, match="auto, local or wandb"):
+    with pytest.raises(ConfigError, match="auto, local or wandb"):
         open_registry()
 
 

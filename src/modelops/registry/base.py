@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ class ModelVersion:
     files: dict[str, str]
     created_at: str
     location: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
