@@ -18,8 +18,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 INPUT ?= data/new_diamonds.csv
 ARGS ?=
+MODEL ?= diamonds-price
+MODE ?= auto
+COOLDOWN_HOURS ?= 72
+LAST_RETRAIN ?=
+TO ?=
+MONITOR_OUT := monitor/predictions.csv
 
-.PHONY: help install run train score test unit integration lint format clean
+.PHONY: help install run train score monitor rollback test unit integration lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -39,6 +45,16 @@ train: $(STAMP) ## Run TrainFlow (extra flags: make train ARGS="--sample-rows 20
 score: $(STAMP) ## Run ScoreFlow on INPUT (default data/new_diamonds.csv)
 	$(PY) flows/score_flow.py run --input $(INPUT) --overwrite True
 
+monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (MODE=auto|report-only)
+	@mkdir -p $(dir $(MONITOR_OUT))
+	$(PY) flows/score_flow.py run --input $(INPUT) --model-name $(MODEL) \
+		--output $(MONITOR_OUT) --overwrite True
+	$(PY) -m modelops.automation decide --drift $(MONITOR_OUT:.csv=.drift.json) --mode $(MODE) \
+		--cooldown-hours $(COOLDOWN_HOURS) --last-retrain "$(LAST_RETRAIN)"
+
+rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or the previous one)
+	$(PY) -m modelops.registry rollback $(MODEL) $(if $(TO),--to $(TO))
+
 test: lint unit integration ## The whole test suite: lint, unit tests, flow integration tests
 
 unit: $(STAMP) ## Unit tests of the library (fast)
@@ -47,9 +63,11 @@ unit: $(STAMP) ## Unit tests of the library (fast)
 integration: $(STAMP) ## Run both flows for real on small data (Metaflow local, W&B offline)
 	$(PY) -m pytest tests/integration
 
-lint: $(STAMP) ## black --check and ruff check
+lint: $(STAMP) ## black --check, ruff check, and the workflows: zizmor (offline) and their JSON schema
 	$(VENV)/bin/black --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows/
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 format: $(STAMP) ## Reformat with black and apply ruff's fixes
 	$(VENV)/bin/ruff check --fix .

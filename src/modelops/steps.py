@@ -336,6 +336,7 @@ def merge_step(
 
 def drift_step(scored: Scored, drift_share: float, group: str) -> Any:
     """Compare the scored rows with the model's training reference; log the summary to W&B."""
+    from modelops.files import write_json_atomic
     from modelops.monitoring import compute_drift
     from modelops.schema import Schema
     from modelops.scoring import sibling
@@ -344,6 +345,7 @@ def drift_step(scored: Scored, drift_share: float, group: str) -> Any:
     html = sibling(r.output, ".drift.html")
     schema = Schema.from_dict(scored.model_metadata["schema"])
     drift = compute_drift(scored.reference, r.sample, schema, drift_share, html)
+    write_json_atomic(sibling(r.output, ".drift.json"), drift.to_dict())  # for automation
     config = {"model": scored.model_ref, "input": r.input, "output": r.output}
     with wandb_run("scoring", group, "scoring", config) as tracker:
         tracker.use_artifact(f"wandb-registry-model/{r.model_name}:v{r.model_version}")

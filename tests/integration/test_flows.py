@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -231,3 +234,18 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
     assert len(pd.read_csv(state / "drifted.predictions.csv")) == 4000  # written before failing
     html = (state / "drifted.predictions.drift.html").read_text()
     assert "carat" in html
+
+    # The monitor workflow's decision reads the summary ScoreFlow saved beside the output.
+    for name, expected in (("fresh", "false"), ("drifted", "true")):
+        summary = state / f"{name}.predictions.drift.json"
+        assert json.loads(summary.read_text())["drifted"] is (expected == "true")
+        gh_output = state / f"{name}.gh_output"
+        gh_output.write_text("")
+        decided = subprocess.run(
+            [sys.executable, "-m", "modelops.automation", "decide", "--drift", str(summary)],
+            env=os.environ | {"GITHUB_OUTPUT": str(gh_output)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert gh_output.read_text() == f"retrain={expected}\n", decided.stdout

@@ -57,8 +57,10 @@ def test_conditional_alias_move_detects_a_concurrent_change(tmp_path):
 
 def test_unknown_references_and_names(tmp_path):
     reg = LocalRegistry(tmp_path / "reg")
-    with pytest.raises(RegistryError, match="no registered versions"):
+    with pytest.raises(RegistryError, match="no registered versions") as err:
         reg.get("m", PRODUCTION)
+    # a fresh CI runner's empty registry says where it looked and what to do
+    assert str(tmp_path / "reg") in str(err.value) and "WANDB_API_KEY" in str(err.value)
     assert reg.find("m") is None
     reg.register("m", _files(tmp_path, "a"), {})
     with pytest.raises(RegistryError, match="no alias 'production'"):

@@ -37,7 +37,7 @@ def _flow_parameters(flow_file: str, cls: str) -> set[str]:
 
 
 def test_there_are_workflows():
-    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "train.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "train.yml", "monitor.yml", "rollback.yml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -74,3 +74,34 @@ def test_train_dispatch_inputs_are_train_flow_parameters():
         assert env[var] == f"${{{{ inputs.{name} }}}}"  # inputs reach the shell only via env
         assert f"--{name} ${var}" in run
     assert wf["concurrency"]["cancel-in-progress"] is False
+
+
+def test_monitor_retrains_through_train_yml_with_least_privilege():
+    from modelops.automation import MODES
+
+    wf = _load(ROOT / ".github" / "workflows" / "monitor.yml")
+    assert wf["permissions"] == {} and "schedule" in wf["on"]
+    inputs = wf["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["mode"]["options"] == list(MODES)
+    monitor, retrain = wf["jobs"]["monitor"], wf["jobs"]["retrain"]
+    assert monitor["permissions"] == {"contents": "read", "actions": "read"}
+    assert retrain["permissions"] == {"actions": "write"}  # only the job that dispatches
+    assert retrain["if"] == "needs.monitor.outputs.retrain == 'true'"
+    assert monitor["outputs"]["retrain"] == "${{ steps.decide.outputs.retrain }}"
+    decide = next(s for s in monitor["steps"] if s.get("id") == "decide")
+    assert "make monitor" in decide["run"]
+    assert 'if [ -z "$WANDB_API_KEY" ]' in monitor["steps"][0]["run"]  # fails clearly offline
+    (run,) = [s["run"] for s in retrain["steps"]]
+    train = _load(ROOT / ".github" / "workflows" / "train.yml")
+    assert "gh workflow run train.yml" in run
+    for name in re.findall(r"-f ([\w-]+)=", run):
+        assert name in train["on"]["workflow_dispatch"]["inputs"], name
+
+
+def test_rollback_shares_the_registry_cli_and_the_promotion_lock():
+    wf = _load(ROOT / ".github" / "workflows" / "rollback.yml")
+    train = _load(ROOT / ".github" / "workflows" / "train.yml")
+    assert wf["concurrency"]["group"] == train["concurrency"]["group"]
+    assert any("make rollback" in s.get("run", "") for s in _steps(wf))
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-m modelops.registry rollback" in makefile

@@ -108,6 +108,10 @@ class Registry(ABC):
     def download(self, mv: ModelVersion, dest: Path) -> Path:
         """Copy the version's files into `dest`, verified against their digests."""
 
+    def missing_hint(self) -> str:
+        """What to do when a model is not found (backends know where they looked)."""
+        return ""
+
     def models(self) -> list[str]:
         """Names of registered models (backends that can list them override this)."""
         return []
@@ -119,6 +123,7 @@ class Registry(ABC):
         if not all_versions:
             raise RegistryError(
                 f"model {name!r} has no registered versions ({self.backend} registry)"
+                + self.missing_hint()
             )
         if kind == "latest":
             return all_versions[-1]

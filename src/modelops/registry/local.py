@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from modelops.errors import RegistryError
+from modelops.files import write_json_atomic
 from modelops.registry.base import (
     ANY,
     AliasConflict,
@@ -53,15 +53,6 @@ def default_root() -> Path:
     return cwd / ".metaflow" / "registry"
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class LocalRegistry(Registry):
     """The default backend whenever W&B is offline or disabled."""
 
@@ -69,6 +60,12 @@ class LocalRegistry(Registry):
 
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root else default_root()
+
+    def missing_hint(self) -> str:
+        return (
+            f" at {self.root}. A fresh clone or CI runner starts with an empty local registry: "
+            "train first (make train), or set WANDB_API_KEY to use the W&B Registry."
+        )
 
     def _dir(self, name: str) -> Path:
         if not _NAME.match(name):
@@ -127,7 +124,7 @@ class LocalRegistry(Registry):
                     "files": digests,
                     "metadata": dict(metadata),
                 }
-                _write_json_atomic(staging / "metadata.json", record)
+                write_json_atomic(staging / "metadata.json", record)
                 os.rename(staging, d / f"v{version:04d}")
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -148,7 +145,7 @@ class LocalRegistry(Registry):
                 "another run moved it first"
             )
         current[alias] = version
-        _write_json_atomic(d / "aliases.json", current)
+        write_json_atomic(d / "aliases.json", current)
         self._event(d, kind="alias", alias=alias, version=version, previous=held_by)
 
     def set_alias(self, name: str, alias: str, version: int, expected: int | None = ANY) -> None:

@@ -1,0 +1,146 @@
+"""When monitoring should retrain: drift verdict, mode and cooldown, decided in one place.
+
+The monitor workflow and `make retrain-demo` both ask `retrain_decision`, so the rule a user
+reads in the README is the rule that runs on GitHub:
+
+    python -m modelops.automation decide --drift out.predictions.drift.json \
+        --mode auto --cooldown-hours 72 --last-retrain 2026-11-20T06:17:00Z
+
+prints the decision as JSON and, on GitHub Actions, writes `retrain=true|false` to
+`$GITHUB_OUTPUT` and the reason to the job summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from modelops.errors import ConfigError, ModelOpsError
+
+MODES = ("auto", "report-only")
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """Whether to start a retrain, and the sentence that says why (shown to the user)."""
+
+    retrain: bool
+    reason: str
+    drifted: bool
+    share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def retrain_decision(
+    drift: dict[str, Any],
+    mode: str = "auto",
+    last_retrain: datetime | None = None,
+    cooldown: timedelta = timedelta(hours=72),
+    now: datetime | None = None,
+) -> RetrainDecision:
+    """Retrain on drift, unless in report-only mode or a retrain started within the cooldown.
+
+    `drift` is ScoreFlow's drift summary (`DriftResult.to_dict()`, saved next to the output as
+    `<output>.drift.json`). The cooldown counts from the last retrain *started* (queued or
+    running ones included), so drift on consecutive days queues one retrain, not one a day.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    drifted, share = bool(drift["drifted"]), float(drift["share"])
+    columns = [c for c, v in drift.get("columns", {}).items() if v.get("drifted")]
+    found = f"drift in {len(columns)} column(s) {columns} (share {share:.0%})"
+    if not drifted:
+        return RetrainDecision(False, f"no drift (share {share:.0%})", drifted, share)
+    if mode == "report-only":
+        return RetrainDecision(False, f"{found}; report-only mode, no retrain", drifted, share)
+    now = now or datetime.now(UTC)
+    if last_retrain is not None and now - last_retrain < cooldown:
+        wait = last_retrain + cooldown - now
+        return RetrainDecision(
+            False,
+            f"{found}; a retrain started {_hours(now - last_retrain)} ago, within the "
+            f"{_hours(cooldown)} cooldown (next allowed in {_hours(wait)})",
+            drifted,
+            share,
+        )
+    return RetrainDecision(True, f"{found}; retraining", drifted, share)
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"
+
+
+def parse_time(text: str) -> datetime | None:
+    """ISO-8601 time (GitHub's `2026-11-20T06:17:00Z` included); empty means never."""
+    if not text.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as err:
+        raise ConfigError(f"--last-retrain {text!r}: expected an ISO-8601 time") from err
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def load_drift(path: Path) -> dict[str, Any]:
+    """ScoreFlow's drift summary; a clear error when the scoring run did not produce one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ModelOpsError(f"{path}: no drift summary; did ScoreFlow finish?") from err
+    except json.JSONDecodeError as err:
+        raise ModelOpsError(f"{path}: not a drift summary ({err})") from err
+    missing = {"drifted", "share"} - set(data)
+    if missing:
+        raise ModelOpsError(f"{path}: drift summary lacks {sorted(missing)}")
+    return data
+
+
+def publish(decision: RetrainDecision, env: dict[str, str] | None = None) -> None:
+    """Write the decision where GitHub Actions reads it (step output, job summary)."""
+    env = os.environ if env is None else env
+    if out := env.get("GITHUB_OUTPUT"):
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(f"retrain={str(decision.retrain).lower()}\n")
+    if summary := env.get("GITHUB_STEP_SUMMARY"):
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(f"### Monitoring\n\n{decision.reason}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m modelops.automation", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("decide", help="retrain or not, from a drift summary")
+    p.add_argument("--drift", required=True, type=Path, help="<output>.drift.json from ScoreFlow")
+    p.add_argument("--mode", default="auto", choices=MODES, help="report-only never retrains")
+    p.add_argument(
+        "--cooldown-hours", type=float, default=72.0, help="minimum hours between retrains"
+    )
+    p.add_argument(
+        "--last-retrain", default="", help="ISO time the last retrain started (empty: never)"
+    )
+    args = ap.parse_args(argv)
+    try:
+        decision = retrain_decision(
+            load_drift(args.drift),
+            args.mode,
+            parse_time(args.last_retrain),
+            timedelta(hours=args.cooldown_hours),
+        )
+    except ModelOpsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    publish(decision)
+    print(json.dumps(decision.to_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

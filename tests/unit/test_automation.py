@@ -1,0 +1,82 @@
+"""The retrain rule the monitor workflow runs: drift, mode, cooldown."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from modelops.automation import load_drift, main, parse_time, publish, retrain_decision
+from modelops.errors import ConfigError, ModelOpsError
+
+NOW = datetime(2026, 11, 23, 6, 17, tzinfo=UTC)
+DRIFT = {"drifted": True, "share": 0.4, "columns": {"carat": {"drifted": True}, "cut": {}}}
+CALM = {"drifted": False, "share": 0.0, "columns": {}}
+
+
+def test_drift_with_no_earlier_retrain_retrains():
+    d = retrain_decision(DRIFT, "auto", None, now=NOW)
+    assert d.retrain and "carat" in d.reason and "40%" in d.reason
+
+
+def test_no_drift_never_retrains():
+    assert not retrain_decision(CALM, "auto", None, now=NOW).retrain
+
+
+def test_report_only_reports_but_does_not_retrain():
+    d = retrain_decision(DRIFT, "report-only", None, now=NOW)
+    assert not d.retrain and d.drifted and "report-only" in d.reason
+
+
+@pytest.mark.parametrize(
+    "hours_ago, retrain", [(1, False), (71.9, False), (72, True), (24 * 7, True)]
+)
+def test_cooldown_counts_from_the_last_retrain_started(hours_ago, retrain):
+    last = NOW - timedelta(hours=hours_ago)
+    d = retrain_decision(DRIFT, "auto", last, timedelta(hours=72), now=NOW)
+    assert d.retrain is retrain
+    if not retrain:
+        assert "cooldown" in d.reason
+
+
+def test_unknown_mode_is_an_error():
+    with pytest.raises(ConfigError, match="always"):
+        retrain_decision(DRIFT, "always")
+
+
+def test_parse_time_reads_github_timestamps():
+    assert parse_time("2026-11-20T06:17:00Z") == datetime(2026, 11, 20, 6, 17, tzinfo=UTC)
+    assert parse_time("") is None
+    with pytest.raises(ConfigError, match="ISO-8601"):
+        parse_time("yesterday")
+
+
+def test_load_drift_names_the_file(tmp_path):
+    with pytest.raises(ModelOpsError, match="did ScoreFlow finish"):
+        load_drift(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"share": 0.1}')
+    with pytest.raises(ModelOpsError, match="drifted"):
+        load_drift(bad)
+
+
+def test_publish_writes_github_output_and_summary(tmp_path):
+    out, summary = tmp_path / "out", tmp_path / "summary"
+    publish(retrain_decision(DRIFT, "auto", None, now=NOW), {
+        "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)
+    })  # fmt: skip
+    assert out.read_text() == "retrain=true\n"
+    assert "carat" in summary.read_text()
+
+
+def test_cli_decides_from_a_drift_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    path = tmp_path / "x.drift.json"
+    path.write_text(json.dumps(DRIFT))
+    recent = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    assert main(["decide", "--drift", str(path), "--last-retrain", recent]) == 0
+    assert json.loads(capsys.readouterr().out)["retrain"] is False
+    assert main(["decide", "--drift", str(path), "--mode", "auto"]) == 0
+    assert json.loads(capsys.readouterr().out)["retrain"] is True
+    assert main(["decide", "--drift", str(tmp_path / "none.json")]) == 1
