@@ -25,7 +25,7 @@ LAST_RETRAIN ?=
 TO ?=
 MONITOR_OUT := monitor/predictions.csv
 
-.PHONY: help install run train score monitor rollback test unit integration lint format clean
+.PHONY: help install run train score monitor rollback retrain-demo test unit integration lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (
 
 rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or the previous one)
 	$(PY) -m modelops.registry rollback $(MODEL) $(if $(TO),--to $(TO))
+
+retrain-demo: $(STAMP) ## The retraining loop locally: train, drift, retrain, promote if better, score
+	$(PY) flows/retrain_demo.py $(ARGS)
 
 test: lint unit integration ## The whole test suite: lint, unit tests, flow integration tests
 

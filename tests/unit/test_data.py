@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from modelops.data import (
+    BUNDLED,
     frame_digest,
     infer_task,
     read_table,
@@ -108,3 +109,14 @@ def test_frame_digest_tracks_content(frame):
     changed = df.copy()
     changed.loc[changed.index[0], "num_a"] += 1
     assert frame_digest(df) != frame_digest(changed)
+
+
+def test_demo_periods_drift_apart_and_hide_the_target(tmp_path):
+    from modelops.demo import make_periods
+
+    frame = pd.read_csv(BUNDLED["diamonds"][0]).head(4000)
+    data = make_periods(frame, tmp_path, rows=500, seed=1)
+    old, labelled, recent = (pd.read_csv(p) for p in (data.old, data.recent_labelled, data.recent))
+    assert len(old) == len(labelled) == len(recent) == 500
+    assert old["carat"].max() < 1.0 < labelled["carat"].max()
+    assert "price" in labelled and "price" not in recent
