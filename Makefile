@@ -66,11 +66,14 @@ unit: $(STAMP) ## Unit tests of the library (fast)
 integration: $(STAMP) ## Run both flows for real on small data (Metaflow local, W&B offline)
 	$(PY) -m pytest tests/integration
 
-lint: $(STAMP) ## black --check, ruff check, and the workflows: zizmor (offline) and their JSON schema
+lint: $(STAMP) ## black --check, ruff, zizmor, workflow schema; then every pre-commit hook on all files
 	$(VENV)/bin/black --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure; \
+	else echo "not a git checkout: pre-commit hygiene hooks skipped"; fi
 
 format: $(STAMP) ## Reformat with black and apply ruff's fixes
 	$(VENV)/bin/ruff check --fix .
