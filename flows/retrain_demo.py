@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from modelops.automation import retrain_decision
+from modelops.automation import load_drift, retrain_decision
 from modelops.data import BUNDLED
 from modelops.demo import make_periods
 from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.scoring import sibling
 
 HERE = Path(__file__).resolve().parent
 MODEL = "retrain-demo"
@@ -56,28 +57,27 @@ def main(argv: list[str] | None = None) -> int:
     registry = LocalRegistry(work / "registry")
     env = os.environ | {"MODELOPS_REGISTRY": "local", "MODELOPS_REGISTRY_DIR": str(registry.root)}
     train = ["--model-name", MODEL, "--target", "price", "--candidates", args.candidates]
-    score = ["--model-name", MODEL, "--overwrite", "True"]
+    score_args = ["--model-name", MODEL, "--overwrite", "True"]
+
+    def score(version: int) -> dict:
+        """ScoreFlow with production (v`version`); its drift summary, read as monitor.yml does."""
+        output = work / f"recent.v{version}.predictions.csv"
+        flow(
+            "score_flow.py",
+            ["--input", str(data.recent), "--output", str(output), *score_args],
+            env,
+        )
+        return load_drift(sibling(output, ".drift.json"))
 
     flow("train_flow.py", ["--data", str(data.old), *train], env, args.config)
     first = registry.get(MODEL, PRODUCTION).version
-    out = work / "recent.v{}.predictions.csv"
-    flow(
-        "score_flow.py",
-        ["--input", str(data.recent), "--output", str(out).format(first), *score],
-        env,
-    )
-    drift = json.loads((work / f"recent.v{first}.predictions.drift.json").read_text())
+    drift = score(first)
     decision = retrain_decision(drift)
     print(f"\nmonitor: {decision.reason}")
     if decision.retrain:
         flow("train_flow.py", ["--data", str(data.recent_labelled), *train], env, args.config)
     second = registry.get(MODEL, PRODUCTION).version
-    flow(
-        "score_flow.py",
-        ["--input", str(data.recent), "--output", str(out).format(second), *score],
-        env,
-    )
-    after = json.loads((work / f"recent.v{second}.predictions.drift.json").read_text())
+    after = score(second)
 
     summary = {
         "first_production": first,
