@@ -75,9 +75,10 @@ lint: $(STAMP) ## black --check, ruff, zizmor, workflow schema; then every pre-c
 		$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure; \
 	else echo "not a git checkout: pre-commit hygiene hooks skipped"; fi
 
-format: $(STAMP) ## Reformat with black and apply ruff's fixes
+format: $(STAMP) ## Reformat with black, apply ruff's fixes, strip notebook outputs
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/black .
+	$(VENV)/bin/nbstripout notebooks/*.ipynb
 
 clean: ## Remove the environment and local run state (keeps the data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache wandb

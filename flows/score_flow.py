@@ -92,7 +92,7 @@ class ScoreFlow(FlowSpec):
         print(f"{p.input}: {len(p.shards)} shard(s), {p.model_name} v{p.version} -> {p.output}")
         self.next(self.score_shard, foreach="shards")
 
-    @resources(cpu=2, memory=4000)
+    @resources(cpu=2, memory=4096)
     @step
     def score_shard(self):
         """Score one shard block by block; rejected rows go to the shard's rejects part."""

@@ -6,15 +6,19 @@
 
 Each step calls one function of `modelops.steps`; the logic and its tests live there. The
 library is imported inside steps so that each task's process starts fast.
+
+`@schedule` only matters to a scheduler: `argo-workflows create` deploys a weekly retrain
+(`run` ignores it). Drift-triggered retraining is the monitor workflow's job.
 """
 
 import os
 
-from metaflow import Config, FlowSpec, Parameter, card, current, resources, step
+from metaflow import Config, FlowSpec, Parameter, card, current, resources, schedule, step
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+@schedule(weekly=True)
 class TrainFlow(FlowSpec):
     """Train candidate models, pick the best, and promote it if it beats production."""
 

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +60,54 @@ def run_flow(flow: str, *args: str, config: Path | None = FAST_CONFIG) -> FlowRu
 @pytest.fixture(scope="session")
 def state() -> Path:
     return STATE
+
+
+@dataclass
+class S3Server:
+    """A local S3-compatible server (moto) and the environment that points Metaflow at it."""
+
+    endpoint: str
+    bucket: str
+    env: dict[str, str]
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 in server mode stands in for S3: Metaflow's own S3 client talks to it over HTTP.
+
+    Only for what needs no cluster: the S3 datastore and `argo-workflows create --only-json`.
+    """
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    creds = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    os.environ.update(creds)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    s3 = S3Server(
+        f"http://127.0.0.1:{port}",
+        "modelops-ci",
+        creds
+        | {
+            "METAFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "METAFLOW_DATASTORE_SYSROOT_S3": "s3://modelops-ci/metaflow",
+            "METAFLOW_DATATOOLS_S3ROOT": "s3://modelops-ci/data",
+            "METAFLOW_S3_RETRY_COUNT": "1",  # fail in seconds, not minutes, if it is down
+        },
+    )
+    s3.client().create_bucket(Bucket=s3.bucket)
+    yield s3
+    server.stop()
