@@ -15,12 +15,18 @@ from metaflow import FlowSpec, Parameter, card, current, resources, step
 class ScoreFlow(FlowSpec):
     """Score a CSV or Parquet file with a registered model version and report data drift."""
 
-    input_path = Parameter("input", required=True, help="CSV or Parquet file of rows to score.")
+    input_path = Parameter(
+        "input",
+        required=True,
+        help="CSV or Parquet file of rows to score: a local path, or s3://bucket/key when the "
+        "steps run on separate workers (then the shard parts go to the run's S3 prefix).",
+    )
     output = Parameter(
         "output",
         default="",
-        help="Where to write predictions (.csv or .parquet; default: <input>.predictions.csv "
-        "next to the input). Rejected rows go to <output>.rejects.csv beside it.",
+        help="Where to write predictions (.csv or .parquet, local or s3://; default: "
+        "<input>.predictions.csv next to the input). Rejected rows go to <output>.rejects.csv, "
+        "the drift report to <output>.drift.html and .drift.json, beside it.",
     )
     model_name = Parameter(
         "model-name",
@@ -85,7 +91,7 @@ class ScoreFlow(FlowSpec):
         self.started = time.time()
         self.plan = steps.plan_scoring(
             open_registry(), self.model_name, self.model, self.input_path, self.output,
-            self.overwrite, self.shard_mb, current.run_id,
+            self.overwrite, self.shard_mb, current.run_id, current.flow_name,
         )  # fmt: skip
         p = self.plan
         self.shards = p.shards
@@ -136,15 +142,14 @@ class ScoreFlow(FlowSpec):
     @step
     def drift(self):
         """Evidently drift against the training reference; realised metrics if labelled."""
-        from modelops import steps
+        from modelops import steps, storage
 
         self.drift_result = steps.drift_step(self.scored, self.drift_share, current.run_id)
         d = self.drift_result
         verdict = "DRIFT" if d.drifted else "no drift"
         print(f"{verdict}: {d.n_drifted}/{d.n_columns} columns drifted {d.drifted_columns}")
         print(f"Evidently report: {d.html}")
-        with open(d.html, encoding="utf-8") as f:
-            self.html = f.read()
+        self.html = storage.read_text(d.html)
         self.performance = None
         if self.labels:
             self.performance = steps.performance_step(self.scored, self.labels)

@@ -14,15 +14,17 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from modelops import storage
 from modelops.errors import DataError
 from modelops.schema import Schema, check_columns
+from modelops.storage import Location
 
 BLOCK_BYTES = 8 << 20  # ~100k diamonds rows per block
 
@@ -43,22 +45,23 @@ class Chunk:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def _is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in (".parquet", ".pq")
+def _is_parquet(path: Location) -> bool:
+    return storage.suffix(path) in (".parquet", ".pq")
 
 
-def read_header(path: Path) -> list[str]:
+def read_header(path: Location) -> list[str]:
     """Column names, or a DataError that names the file and says what is wrong with it."""
-    if not path.exists():
+    if not storage.exists(path):
         raise DataError(f"{path}: file not found")
     if _is_parquet(path):
         import pyarrow.parquet as pq
 
         try:
-            return list(pq.ParquetFile(path).schema_arrow.names)
+            with storage.open_binary(path) as f:
+                return list(pq.ParquetFile(f).schema_arrow.names)
         except (pa.ArrowInvalid, OSError) as err:
             raise DataError(f"{path}: not a readable Parquet file: {err}") from err
-    with open(path, "rb") as f:
+    with storage.open_binary(path) as f:
         first = f.readline()
         if not first.strip():
             raise DataError(f"{path}: file is empty (no header)")
@@ -74,7 +77,7 @@ def read_header(path: Path) -> list[str]:
     return [h.strip() for h in header]
 
 
-def check_input(path: Path, schema: Schema) -> list[str]:
+def check_input(path: Location, schema: Schema) -> list[str]:
     """File-level checks before any scoring: readable, has rows, has the model's columns."""
     header = read_header(path)
     if len(set(header)) != len(header):
@@ -102,15 +105,15 @@ class Shard:
     first_line: int
 
 
-def plan_shards(path: Path, shard_bytes: int) -> list[Shard]:
+def plan_shards(path: Location, shard_bytes: int) -> list[Shard]:
     """Cut a CSV into ~`shard_bytes` ranges at line ends; count lines so numbers stay global.
 
     One pass over the file that only counts newlines; Parquet files are a single shard.
     """
     if _is_parquet(path):
         return [Shard(0, 0, None, 1)]
-    size = path.stat().st_size
-    with open(path, "rb") as f:
+    size = storage.size(path)
+    with storage.open_binary(path) as f:
         start = len(f.readline())
         shards, line = [], 2
         while start < size:
@@ -131,7 +134,7 @@ def plan_shards(path: Path, shard_bytes: int) -> list[Shard]:
 
 
 def iter_chunks(
-    path: Path, schema: Schema, block_bytes: int = BLOCK_BYTES, shard: Shard | None = None
+    path: Location, schema: Schema, block_bytes: int = BLOCK_BYTES, shard: Shard | None = None
 ) -> Iterator[Chunk]:
     """Chunks of the file (or one shard of it) in order; rows and rejects cover every line."""
     header = check_input(path, schema)
@@ -142,9 +145,9 @@ def iter_chunks(
         yield _parse_block(block, start_line, header, schema)
 
 
-def _blocks(path: Path, block_bytes: int, shard: Shard | None) -> Iterator[tuple[int, bytes]]:
+def _blocks(path: Location, block_bytes: int, shard: Shard | None) -> Iterator[tuple[int, bytes]]:
     """(line number of the block's first line, bytes of whole lines), header skipped."""
-    with open(path, "rb") as f:
+    with storage.open_binary(path) as f:
         if shard is None:
             f.readline()
             line, end = 2, None
@@ -273,12 +276,17 @@ def _check_values(
     return frame, rejects
 
 
-def _parquet_chunks(path: Path, header: list[str], schema: Schema) -> Iterator[Chunk]:
+def _parquet_chunks(path: Location, header: list[str], schema: Schema) -> Iterator[Chunk]:
     """Parquet is typed already; values of the wrong type are checked like CSV text."""
+    with storage.open_binary(path) as f:
+        yield from _parquet_batches(f, schema)
+
+
+def _parquet_batches(f: IO[bytes], schema: Schema) -> Iterator[Chunk]:
     import pyarrow.parquet as pq
 
     row = 1
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=100_000):
+    for batch in pq.ParquetFile(f).iter_batches(batch_size=100_000):
         frame = batch.to_pandas()
         lines = np.arange(row, row + len(frame))
         row += len(frame)

@@ -10,40 +10,39 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from modelops import storage
 from modelops.errors import DataError
 from modelops.ingest import BLOCK_BYTES, Reject, Shard, iter_chunks
 from modelops.packaging import LoadedModel
+from modelops.storage import Location
 
 log = logging.getLogger(__name__)
 
 
-def default_output(input_path: Path | str) -> Path:
-    """`new.csv` -> `new.predictions.csv`, next to the input."""
-    p = Path(input_path)
-    return p.with_name(f"{p.name.split('.')[0]}.predictions.csv")
+def default_output(input_path: Location) -> Location:
+    """`new.csv` -> `new.predictions.csv`, next to the input (local or S3)."""
+    return storage.with_name(
+        input_path, f"{storage.name(input_path).split('.')[0]}.predictions.csv"
+    )
 
 
-def sibling(output: Path | str, suffix: str) -> Path:
+def sibling(output: Location, suffix: str) -> Location:
     """A file next to the output named after it: `x.predictions.csv` -> `x.predictions<suffix>`.
 
     Rejects, the drift report and the performance report all live beside the predictions.
     """
-    out = Path(output)
-    return out.with_name(out.name.rsplit(".", 1)[0] + suffix)
+    return storage.with_name(output, storage.name(output).rsplit(".", 1)[0] + suffix)
 
 
-def rejects_path(output: Path) -> Path:
+def rejects_path(output: Location) -> Location:
     """`x.predictions.csv` -> `x.predictions.rejects.csv`, next to the output."""
     return sibling(output, ".rejects.csv")
 
@@ -106,14 +105,12 @@ class Accounting:
 
 
 class _AtomicTable:
-    """Append Arrow tables to a temporary CSV or Parquet file; `commit` renames it into place."""
+    """Append Arrow tables to a temporary CSV or Parquet file; `commit` publishes it."""
 
-    def __init__(self, dest: Path):
+    def __init__(self, dest: Location):
         self.dest = dest
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-        os.close(fd)
-        self.tmp = Path(tmp)
-        self.parquet = dest.suffix.lower() in (".parquet", ".pq")
+        self.tmp = storage.staging(dest)
+        self.parquet = storage.suffix(dest) in (".parquet", ".pq")
         self.writer: Any = None
         self.schema: pa.Schema | None = None
 
@@ -136,7 +133,7 @@ class _AtomicTable:
     def commit(self) -> None:
         if self.writer is not None:
             self.writer.close()
-        os.replace(self.tmp, self.dest)
+        storage.publish(self.tmp, self.dest)
 
     def discard(self) -> None:
         if self.writer is not None:
@@ -147,11 +144,11 @@ class _AtomicTable:
 class _Rejects:
     """Rejected rows streamed to a temporary CSV, published next to the output."""
 
-    def __init__(self, dest: Path):
+    def __init__(self, dest: Location):
         self.dest = dest
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-        self.tmp = Path(tmp)
-        self.file = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        self.tmp = storage.staging(dest)
+        # open for the object's life, closed by commit() or discard()
+        self.file = open(self.tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self.writer = csv.writer(self.file)
         self.writer.writerow(["line", "reason", "raw"])
 
@@ -160,7 +157,7 @@ class _Rejects:
 
     def commit(self) -> None:
         self.file.close()
-        os.replace(self.tmp, self.dest)
+        storage.publish(self.tmp, self.dest)
 
     def discard(self) -> None:
         if not self.file.closed:
@@ -252,7 +249,7 @@ class ShardResult:
 
 def _score_into(
     model: LoadedModel,
-    src: Path,
+    src: Location,
     out: _AtomicTable,
     rej: _Rejects,
     shard: Shard | None,
@@ -286,7 +283,9 @@ def _score_into(
     return acct, stats, sample
 
 
-def _check_rates(src: Path, acct: Accounting, max_reject_rate: float, rejects: Path) -> None:
+def _check_rates(
+    src: Location, acct: Accounting, max_reject_rate: float, rejects: Location
+) -> None:
     if acct.rows_read == 0:
         raise DataError(f"{src}: no rows to score")
     if acct.reject_rate > max_reject_rate:
@@ -297,15 +296,15 @@ def _check_rates(src: Path, acct: Accounting, max_reject_rate: float, rejects: P
         )
 
 
-def check_output(dest: Path, overwrite: bool) -> None:
-    if dest.exists() and not overwrite:
+def check_output(dest: Location, overwrite: bool) -> None:
+    if storage.exists(dest) and not overwrite:
         raise DataError(f"{dest}: output exists; pass --overwrite to replace it")
 
 
 def score_file(
     model: LoadedModel,
-    input_path: Path | str,
-    output_path: Path | str | None = None,
+    input_path: Location,
+    output_path: Location | None = None,
     *,
     overwrite: bool = False,
     max_reject_rate: float = 0.05,
@@ -320,10 +319,9 @@ def score_file(
     more than `max_reject_rate` of the rows were rejected (the predictions are not published).
     """
     t0 = time.perf_counter()
-    src = Path(input_path)
-    dest = Path(output_path) if output_path else default_output(src)
+    src = input_path
+    dest = output_path or default_output(src)
     check_output(dest, overwrite)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     out, rej = _AtomicTable(dest), _Rejects(rejects_path(dest))
     try:
         acct, stats, sample = _score_into(
@@ -345,23 +343,25 @@ def score_file(
 
 def score_shard(
     model: LoadedModel,
-    input_path: Path | str,
+    input_path: Location,
     shard: Shard,
-    parts_dir: Path | str,
+    parts_dir: Location,
     *,
     sample_rows: int = 10_000,
     seed: int = 0,
     block_bytes: int = BLOCK_BYTES,
     parquet: bool = False,
 ) -> ShardResult:
-    """Score one shard into numbered part files (merged in order by `merge_shards`)."""
-    parts = Path(parts_dir)
-    parts.mkdir(parents=True, exist_ok=True)
-    part = parts / f"part-{shard.index:05d}.{'parquet' if parquet else 'csv'}"
-    out, rej = _AtomicTable(part), _Rejects(parts / f"rejects-{shard.index:05d}.csv")
+    """Score one shard into numbered part files (merged in order by `merge_shards`).
+
+    `parts_dir` is a local folder when every step shares a disk, an S3 prefix otherwise.
+    """
+    part = storage.join(parts_dir, f"part-{shard.index:05d}.{'parquet' if parquet else 'csv'}")
+    out = _AtomicTable(part)
+    rej = _Rejects(storage.join(parts_dir, f"rejects-{shard.index:05d}.csv"))
     try:
         acct, stats, sample = _score_into(
-            model, Path(input_path), out, rej, shard, sample_rows, seed, block_bytes
+            model, input_path, out, rej, shard, sample_rows, seed, block_bytes
         )
         rej.commit()
         out.commit()
@@ -374,9 +374,9 @@ def score_shard(
 
 def merge_shards(
     model: LoadedModel,
-    input_path: Path | str,
+    input_path: Location,
     results: list[ShardResult],
-    output_path: Path | str,
+    output_path: Location,
     *,
     overwrite: bool = False,
     max_reject_rate: float = 0.05,
@@ -384,9 +384,7 @@ def merge_shards(
     seconds: float = 0.0,
 ) -> ScoreResult:
     """Concatenate shard parts in input order into the output, atomically; sum the accounting."""
-    import shutil
-
-    src, dest = Path(input_path), Path(output_path)
+    src, dest = input_path, output_path
     check_output(dest, overwrite)
     results = sorted(results, key=lambda r: r.shard.index if r.shard else 0)
     acct = Accounting.for_schema(model.schema)
@@ -399,29 +397,33 @@ def merge_shards(
     _concat([r.rejects for r in results], rejects, parquet=False)
     _check_rates(src, acct, max_reject_rate, rejects)
     _concat(
-        [r.part for r in results if Path(r.part).exists()],
+        [r.part for r in results if r.accounting.rows_scored],
         dest,
-        dest.suffix.lower() in (".parquet", ".pq"),
+        storage.suffix(dest) in (".parquet", ".pq"),
     )
     for r in results:
-        shutil.rmtree(Path(r.part).parent, ignore_errors=True)
+        storage.remove_tree(storage.parent(r.part))
     return ScoreResult(
         str(src), str(dest), str(rejects), model.version.name, model.version.version,
         model.schema.task, acct, stats.summary(model.schema.task), seconds, sample.frame(),
     )  # fmt: skip
 
 
-def _concat(parts: list[str], dest: Path, parquet: bool) -> None:
-    """Parts -> one file via a temporary file and a rename; CSV headers after the first dropped."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
+def _concat(parts: list[str], dest: Location, parquet: bool) -> None:
+    """Parts -> one file, published when complete; CSV headers after the first dropped.
+
+    Parts are fetched one at a time (from S3 when the steps ran on separate workers), so the
+    merge holds one part on disk and 16 MB in memory.
+    """
+    tmp = storage.staging(dest)
     try:
         if parquet:
             import pyarrow.parquet as pq
 
             writer = None
             for p in parts:
-                table = pq.read_table(p)
+                with storage.fetch(p) as local:
+                    table = pq.read_table(local)
                 writer = writer or pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table.cast(writer.schema))
             if writer is not None:
@@ -430,7 +432,7 @@ def _concat(parts: list[str], dest: Path, parquet: bool) -> None:
             with open(tmp, "wb") as out:
                 header_written = False
                 for p in parts:
-                    with open(p, "rb") as f:
+                    with storage.fetch(p) as local, open(local, "rb") as f:
                         first = f.readline()
                         if not first:  # a shard whose rows were all rejected
                             continue
@@ -439,7 +441,7 @@ def _concat(parts: list[str], dest: Path, parquet: bool) -> None:
                             header_written = True
                         while data := f.read(16 << 20):
                             out.write(data)
-        os.replace(tmp, dest)
+        storage.publish(tmp, dest)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from modelops import promotion
+from modelops import promotion, storage
 from modelops.candidates import parse_candidates
 from modelops.config import TrainConfig
 from modelops.data import (
@@ -282,6 +282,7 @@ def plan_scoring(
     overwrite: bool,
     shard_mb: float,
     run_id: str,
+    flow_name: str = "ScoreFlow",
 ) -> ScorePlan:
     """Resolve and verify the model, check the input against its schema, cut it into shards.
 
@@ -291,15 +292,18 @@ def plan_scoring(
     from modelops.scoring import check_output, default_output
 
     loaded = load_model(registry, model_name, ref)
-    src = Path(input_path)
+    src = input_path
     check_input(src, loaded.schema)
-    dest = Path(output) if output else default_output(src)
+    dest = output or default_output(src)
     check_output(dest, overwrite)
     shards = plan_shards(src, max(int(shard_mb * (1 << 20)), 1))
-    parts = dest.parent / f".{dest.name}.parts-{run_id}"
+    if storage.is_s3(src) or storage.is_s3(dest):  # workers share S3, not a disk
+        parts = storage.run_prefix(flow_name, run_id, "score-parts")
+    else:
+        parts = str(Path(dest).parent / f".{Path(dest).name}.parts-{run_id}")
     return ScorePlan(
         model_name, loaded.version.version, loaded.version.metadata, str(src), str(dest),
-        str(parts), shards, loaded.reference(),
+        parts, shards, loaded.reference(),
     )  # fmt: skip
 
 
@@ -344,7 +348,10 @@ def drift_step(scored: Scored, drift_share: float, group: str) -> Any:
     r = scored.result
     html = sibling(r.output, ".drift.html")
     schema = Schema.from_dict(scored.model_metadata["schema"])
-    drift = compute_drift(scored.reference, r.sample, schema, drift_share, html)
+    local = storage.staging(html)
+    drift = compute_drift(scored.reference, r.sample, schema, drift_share, local)
+    storage.publish(local, html)
+    drift.html = str(html)
     write_json_atomic(sibling(r.output, ".drift.json"), drift.to_dict())  # for automation
     config = {"model": scored.model_ref, "input": r.input, "output": r.output}
     with wandb_run("scoring", group, "scoring", config) as tracker:
@@ -369,8 +376,13 @@ def performance_step(scored: Scored, labels: str) -> Any:
     from modelops.scoring import sibling
 
     r = scored.result
-    out = Path(r.output)
-    html = sibling(out, ".performance.html")
+    html = sibling(r.output, ".performance.html")
     schema = Schema.from_dict(scored.model_metadata["schema"])
     training = scored.model_metadata.get("metrics", {}).get("holdout", {})
-    return compute_performance(read_table(out), labels, schema, training, html)
+    with storage.fetch(r.output) as out:
+        frame = read_table(out)
+    local = storage.staging(html)
+    result = compute_performance(frame, labels, schema, training, local)
+    storage.publish(local, html)
+    result.html = str(html)
+    return result

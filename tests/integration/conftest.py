@@ -45,14 +45,22 @@ class FlowRun:
         return self.returncode == 0
 
 
-def run_flow(flow: str, *args: str, config: Path | None = FAST_CONFIG) -> FlowRun:
-    """`python flows/<flow> [--config config FILE] run ARGS` in the test state folder."""
+def run_flow(
+    flow: str,
+    *args: str,
+    config: Path | None = FAST_CONFIG,
+    top: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> FlowRun:
+    """`python flows/<flow> [--config config FILE] TOP run ARGS` in the test state folder."""
     id_file = Path(tempfile.mktemp(dir=STATE, prefix="run-id-"))
-    cmd = [sys.executable, str(ROOT / "flows" / flow)]
+    cmd = [sys.executable, str(ROOT / "flows" / flow), *top]
     if config is not None and flow == "train_flow.py":
         cmd += ["--config", "config", str(config)]
     cmd += ["run", "--run-id-file", str(id_file), *args]
-    out = subprocess.run(cmd, cwd=STATE, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        cmd, cwd=STATE, capture_output=True, text=True, timeout=900, env=os.environ | (env or {})
+    )
     run_id = id_file.read_text().strip() if id_file.exists() else None
     return FlowRun(out.returncode, out.stdout + out.stderr, run_id)
 
@@ -82,9 +90,12 @@ def s3_server() -> Iterator[S3Server]:
 
     Only for what needs no cluster: the S3 datastore and `argo-workflows create --only-json`.
     """
+    import logging
     import socket
 
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not one line per request
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

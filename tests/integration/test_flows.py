@@ -207,6 +207,43 @@ def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, state):
     assert not r.ok and "output exists; pass --overwrite" in r.output
 
 
+def test_score_flow_on_s3_gives_the_same_bytes_as_on_one_disk(first, state, s3_server):
+    """Workers that share only S3: input read by ranged GETs, parts under the run's S3 prefix,
+    output, rejects and drift files published to S3; the result equals the local run's."""
+    good = (ROOT / "data" / "new_diamonds.csv").read_bytes().splitlines(keepends=True)[:51]
+    body = b"".join(good) + b"d1,0.5,Ideal,E,SI1,61,55,abc,5.1,3.1\nd2,0.5,Ideal\n"
+    local = state / "s3check.csv"
+    local.write_bytes(body)
+    shards = ("--max-reject-rate", "0.1", "--shard-mb", "0.001")  # same shards: same floats
+    r = run_flow("score_flow.py", "--input", str(local), *shards)
+    assert r.ok, r.output[-4000:]
+    s3, bucket = s3_server.client(), s3_server.bucket
+    s3.put_object(Bucket=bucket, Key="in/s3check.csv", Body=body)
+    r = run_flow(
+        "score_flow.py", "--input", f"s3://{bucket}/in/s3check.csv", *shards,
+        top=("--datastore=s3",), env=s3_server.env,
+    )  # fmt: skip
+    assert r.ok, r.output[-4000:]
+    assert "52 rows read = 50 scored + 2 rejected" in r.output
+
+    def get(key: str) -> bytes:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    assert get("in/s3check.predictions.csv") == (state / "s3check.predictions.csv").read_bytes()
+    assert (
+        get("in/s3check.predictions.rejects.csv")
+        == (state / "s3check.predictions.rejects.csv").read_bytes()
+    )
+    drift = json.loads(get("in/s3check.predictions.drift.json"))
+    assert drift["n_columns"] == 9 and b"<!DOCTYPE html>" in get(
+        "in/s3check.predictions.drift.html"
+    )
+    parts = s3.list_objects_v2(Bucket=bucket, Prefix=f"data/ScoreFlow/{r.run_id}/score-parts/")
+    names = [o["Key"].rsplit("/", 1)[1] for o in parts.get("Contents", [])]
+    assert len([n for n in names if n.startswith("part-")]) >= 3  # several shard workers
+    assert not list(state.glob(".s3check*parts-*"))  # nothing written to the local disk
+
+
 def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
     model = ["--model-name", "drift-demo"]
     drift_config = ROOT / "tests" / "integration" / "drift_config.json"

@@ -1,0 +1,70 @@
+"""Local paths and s3:// URLs behave alike where ScoreFlow names and publishes files.
+
+S3 transfers themselves are exercised end to end against moto's S3 server in
+tests/integration (Metaflow reads its S3 endpoint at import, so they run in the flows).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelops import storage
+from modelops.errors import DataError
+from modelops.scoring import default_output, rejects_path, sibling
+
+
+def test_names_beside_an_s3_output_keep_the_url_intact() -> None:
+    out = default_output("s3://bucket/extracts/2026-11-22.csv")
+    assert out == "s3://bucket/extracts/2026-11-22.predictions.csv"
+    assert rejects_path(out) == "s3://bucket/extracts/2026-11-22.predictions.rejects.csv"
+    assert sibling(out, ".drift.json") == "s3://bucket/extracts/2026-11-22.predictions.drift.json"
+    assert storage.suffix("s3://b/x/part.PARQUET") == ".parquet"
+    assert storage.parent("s3://b/run/parts/part-00001.csv") == "s3://b/run/parts"
+    assert storage.join("s3://b/run/parts/", "part-00001.csv") == "s3://b/run/parts/part-00001.csv"
+
+
+def test_local_names_are_paths(tmp_path: Path) -> None:
+    out = default_output(tmp_path / "new.csv")
+    assert out == tmp_path / "new.predictions.csv"
+    assert storage.parent(out) == tmp_path and storage.name(out) == "new.predictions.csv"
+
+
+def test_staged_file_appears_only_when_published(tmp_path: Path) -> None:
+    dest = tmp_path / "sub" / "out.csv"
+    tmp = storage.staging(dest)
+    assert tmp.parent == dest.parent  # same folder: the rename is atomic
+    tmp.write_text("a\n1\n")
+    assert not storage.exists(dest)
+    storage.publish(tmp, dest)
+    assert dest.read_text() == "a\n1\n" and not tmp.exists()
+    with storage.fetch(dest) as local:
+        assert local == dest
+    with storage.open_binary(dest) as f:
+        f.seek(2)
+        assert f.read() == b"1\n"
+
+
+def test_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "summary.json"
+    storage.write_text(dest, "old")
+
+    def broken(tmp: Path, url: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage, "publish", broken)
+    with pytest.raises(OSError):
+        storage.write_text(dest, "new")
+    assert dest.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temporary left
+
+
+def test_s3_parts_need_metaflow_s3_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import metaflow.metaflow_config as config
+
+    monkeypatch.setattr(config, "DATATOOLS_S3ROOT", None)
+    with pytest.raises(DataError, match="METAFLOW_DATASTORE_SYSROOT_S3"):
+        storage.run_prefix("ScoreFlow", "1", "score-parts")
+    monkeypatch.setattr(config, "DATATOOLS_S3ROOT", "s3://bucket/data/")
+    assert storage.run_prefix("ScoreFlow", "7", "p") == "s3://bucket/data/ScoreFlow/7/p"
