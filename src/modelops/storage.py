@@ -107,7 +107,9 @@ class _S3Range(io.RawIOBase):
         n = min(len(buffer), self.length - self.pos)
         if n <= 0:
             return 0
-        data = self.s3.get(S3GetObject(self.url, self.pos, n)).blob
+        obj = self.s3.get(S3GetObject(self.url, self.pos, n))
+        data = obj.blob
+        os.unlink(obj.path)  # a pass over a large object must not fill the temporary disk
         buffer[: len(data)] = data
         self.pos += len(data)
         return len(data)
