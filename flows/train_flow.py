@@ -87,7 +87,6 @@ class TrainFlow(FlowSpec):
         """Load and validate the data, split it, and decide what to fit."""
         from modelops import configure_logging, steps
         from modelops.config import TrainConfig
-        from modelops.selection import log_dataset
 
         configure_logging()
         self.train_config = TrainConfig.from_mapping(self.config)
@@ -99,10 +98,6 @@ class TrainFlow(FlowSpec):
         print(
             f"{p.source}: {p.n_rows} rows, task {p.task}, metric {p.metric}, model {p.model_name}"
         )
-        self.dataset_ref = log_dataset(
-            p.source, f"{p.model_name}-data", current.run_id,
-            {"rows": p.n_rows, "sha256": p.data_digest, "source": p.source},
-        )  # fmt: skip
         self.specs = p.candidates
         print(f"{len(self.specs)} candidate configurations: {[s.label for s in self.specs]}")
         self.next(self.train_candidate, foreach="specs")
@@ -123,28 +118,24 @@ class TrainFlow(FlowSpec):
 
     @step
     def select(self, inputs):
-        """Rank the candidates; log each, and the leaderboard, to W&B."""
+        """Rank the candidates on their scores; carry on only the winner's fitted pipeline."""
         from modelops import steps
-        from modelops.selection import log_candidates, log_selection
 
-        self.merge_artifacts(inputs, include=["prepared", "train_config", "dataset_ref"])
-        scores = [i.score for i in inputs]
-        self.selection = steps.select(scores, lambda k: inputs[k].result, self.prepared)
-        log_candidates(scores, self.prepared.task, current.run_id, self.dataset_ref)
-        log_selection(
-            self.selection.board, self.prepared.metric, current.run_id, self.selection.best.label
-        )
+        self.merge_artifacts(inputs, include=["prepared", "train_config"])
+        self.scores = [i.score for i in inputs]
+        self.selection = steps.select(self.scores, lambda k: inputs[k].result, self.prepared)
         print(self.selection.board.to_string(index=False))
         self.next(self.register)
 
     @card(type="blank", id="selection")
     @step
     def register(self):
-        """Register the best candidate, compare it with production, promote it if it wins."""
+        """Log the run to W&B, register the best candidate, promote it if it beats production."""
         from modelops import configure_logging, steps
         from modelops.registry import open_registry
 
         configure_logging()
+        steps.log_training(self.prepared, self.scores, self.selection, current.run_id)
         self.outcome = steps.register_step(
             open_registry(), self.prepared, self.selection.best, self.promotion,
             self.train_config, current.pathspec, current.run_id,

@@ -129,6 +129,23 @@ def select(
     return Selection(leaderboard(ranked), load(scores.index(ranked[0])))
 
 
+def log_training(prep: Prepared, scores: list[CandidateScore], sel: Selection, group: str) -> None:
+    """The dataset artifact, one run per candidate and the leaderboard run, in that order.
+
+    All of a training run's W&B logging happens in one task (the register step, which opens
+    W&B anyway for the model artifact): W&B's import and start-up cost seconds per process,
+    paid once here instead of in three steps.
+    """
+    from modelops.selection import log_candidates, log_dataset, log_selection
+
+    dataset = log_dataset(
+        prep.source, f"{prep.model_name}-data", group,
+        {"rows": prep.n_rows, "sha256": prep.data_digest, "source": prep.source},
+    )  # fmt: skip
+    log_candidates(scores, prep.task, group, dataset)
+    log_selection(sel.board, prep.metric, group, sel.best.label)
+
+
 @dataclass
 class Outcome:
     """What the register step leaves behind: the new version and the promotion decision."""

@@ -89,3 +89,24 @@ def test_candidates_are_logged_one_run_each_with_a_chart(tmp_path, frame, task):
     assert len(runs) == 2
     # The chart's data is written as a table file beside the run.
     assert all(list(r.rglob("*.table.json")) for r in runs)
+
+
+def test_training_run_logs_dataset_candidates_and_leaderboard_in_one_call(tmp_path):
+    """All of TrainFlow's W&B logging in one task: dataset, a run per candidate, leaderboard."""
+    from modelops.config import load_config
+    from modelops.steps import fit_candidate, log_training, prepare_training, select
+
+    prep = prepare_training(
+        "breast_cancer", "", "auto", "linear", "auto", 0.25, 0, 200, "", load_config()
+    )
+    results = [fit_candidate(s, prep, load_config(), 0, 0) for s in prep.candidates]
+    scores = [r.score() for r in results]
+    log_training(prep, scores, select(scores, results.__getitem__, prep), "g")
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == len(scores) + 2
+    # the job type is in each run's record file (protobuf; the string is stored as is)
+    kinds = [
+        next(k for k in ("load-data", "train_candidate", "select") if k.encode() in b)
+        for b in (next(r.glob("*.wandb")).read_bytes() for r in runs)
+    ]
+    assert sorted(kinds) == sorted(["load-data", "select"] + ["train_candidate"] * len(scores))
