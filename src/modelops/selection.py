@@ -38,8 +38,9 @@ def leaderboard(ranked: list[CandidateScore]) -> pd.DataFrame:
 def log_candidates(scores: list[CandidateScore], task: Task, group: str, dataset_ref: str) -> None:
     """One W&B run per candidate configuration: parameters, metrics and an interactive plot.
 
-    Logged from the join, in one process, rather than from each foreach task: every task would
-    otherwise pay W&B's import and service start-up, which costs more than the logging itself.
+    Logged after the foreach, in one process (see `steps.log_training`), rather than from each
+    foreach task: every task would otherwise pay W&B's import and service start-up, which costs
+    more than the logging itself.
     """
     for score in scores:
         config = {"candidate": score.name, "label": score.label, **score.params}
