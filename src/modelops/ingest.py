@@ -45,15 +45,11 @@ class Chunk:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def _is_parquet(path: Location) -> bool:
-    return storage.suffix(path) in (".parquet", ".pq")
-
-
 def read_header(path: Location) -> list[str]:
     """Column names, or a DataError that names the file and says what is wrong with it."""
     if not storage.exists(path):
         raise DataError(f"{path}: file not found")
-    if _is_parquet(path):
+    if storage.is_parquet(path):
         import pyarrow.parquet as pq
 
         try:
@@ -110,7 +106,7 @@ def plan_shards(path: Location, shard_bytes: int) -> list[Shard]:
 
     One pass over the file that only counts newlines; Parquet files are a single shard.
     """
-    if _is_parquet(path):
+    if storage.is_parquet(path):
         return [Shard(0, 0, None, 1)]
     size = storage.size(path)
     with storage.open_binary(path) as f:
@@ -138,7 +134,7 @@ def iter_chunks(
 ) -> Iterator[Chunk]:
     """Chunks of the file (or one shard of it) in order; rows and rejects cover every line."""
     header = check_input(path, schema)
-    if _is_parquet(path):
+    if storage.is_parquet(path):
         yield from _parquet_chunks(path, header, schema)
         return
     for start_line, block in _blocks(path, block_bytes, shard):

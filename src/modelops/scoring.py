@@ -110,7 +110,7 @@ class _AtomicTable:
     def __init__(self, dest: Location):
         self.dest = dest
         self.tmp = storage.staging(dest)
-        self.parquet = storage.suffix(dest) in (".parquet", ".pq")
+        self.parquet = storage.is_parquet(dest)
         self.writer: Any = None
         self.schema: pa.Schema | None = None
 
@@ -396,11 +396,8 @@ def merge_shards(
     rejects = rejects_path(dest)
     _concat([r.rejects for r in results], rejects, parquet=False)
     _check_rates(src, acct, max_reject_rate, rejects)
-    _concat(
-        [r.part for r in results if r.accounting.rows_scored],
-        dest,
-        storage.suffix(dest) in (".parquet", ".pq"),
-    )
+    # a shard whose rows were all rejected leaves an empty part: nothing to merge
+    _concat([r.part for r in results if r.accounting.rows_scored], dest, storage.is_parquet(dest))
     for r in results:
         storage.remove_tree(storage.parent(r.part))
     return ScoreResult(
@@ -434,8 +431,6 @@ def _concat(parts: list[str], dest: Location, parquet: bool) -> None:
                 for p in parts:
                     with storage.fetch(p) as local, open(local, "rb") as f:
                         first = f.readline()
-                        if not first:  # a shard whose rows were all rejected
-                            continue
                         if not header_written:
                             out.write(first)
                             header_written = True

@@ -317,7 +317,7 @@ def plan_scoring(
     if storage.is_s3(src) or storage.is_s3(dest):  # workers share S3, not a disk
         parts = storage.run_prefix(flow_name, run_id, "score-parts")
     else:
-        parts = str(Path(dest).parent / f".{Path(dest).name}.parts-{run_id}")
+        parts = str(storage.with_name(dest, f".{storage.name(dest)}.parts-{run_id}"))
     return ScorePlan(
         model_name, loaded.version.version, loaded.version.metadata, str(src), str(dest),
         parts, shards, loaded.reference(),
@@ -329,7 +329,7 @@ def score_shard_step(registry: Registry, plan: ScorePlan, shard: Any, drift_samp
     from modelops.scoring import score_shard
 
     loaded = load_model(registry, plan.model_name, plan.version)
-    parquet = plan.output.lower().endswith((".parquet", ".pq"))
+    parquet = storage.is_parquet(plan.output)
     return score_shard(
         loaded, plan.input, shard, plan.parts_dir, sample_rows=drift_sample, parquet=parquet
     )
@@ -357,7 +357,6 @@ def merge_step(
 
 def drift_step(scored: Scored, drift_share: float, group: str) -> Any:
     """Compare the scored rows with the model's training reference; log the summary to W&B."""
-    from modelops.files import write_json_atomic
     from modelops.monitoring import compute_drift
     from modelops.schema import Schema
     from modelops.scoring import sibling
@@ -369,7 +368,7 @@ def drift_step(scored: Scored, drift_share: float, group: str) -> Any:
     drift = compute_drift(scored.reference, r.sample, schema, drift_share, local)
     storage.publish(local, html)
     drift.html = str(html)
-    write_json_atomic(sibling(r.output, ".drift.json"), drift.to_dict())  # for automation
+    storage.write_json(sibling(r.output, ".drift.json"), drift.to_dict())  # for automation
     config = {"model": scored.model_ref, "input": r.input, "output": r.output}
     with wandb_run("scoring", group, "scoring", config) as tracker:
         tracker.use_artifact(f"wandb-registry-model/{r.model_name}:v{r.model_version}")

@@ -11,6 +11,7 @@ traffic goes through `metaflow.S3`, so the endpoint, credentials and retries are
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -37,6 +38,11 @@ def suffix(url: Location) -> str:
     """Lower-case extension: `.csv`, `.parquet`, ..."""
     base = name(url)
     return "." + base.rsplit(".", 1)[1].lower() if "." in base else ""
+
+
+def is_parquet(url: Location) -> bool:
+    """Parquet by extension; everything else is read and written as CSV."""
+    return suffix(url) in (".parquet", ".pq")
 
 
 def with_name(url: Location, new_name: str) -> Location:
@@ -82,10 +88,8 @@ class _S3Range(io.RawIOBase):
     """A seekable read-only file over an S3 object; each `readinto` is one ranged GET."""
 
     def __init__(self, url: str, length: int):
-        from metaflow import S3
-
         self.url, self.length, self.pos = url, length, 0
-        self.s3 = S3()
+        self.s3 = _s3()
 
     def readable(self) -> bool:
         return True
@@ -181,6 +185,11 @@ def write_text(url: Location, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json(url: Location, data: Any) -> None:
+    """JSON written atomically (see `write_text`): registry records, drift summaries."""
+    write_text(url, json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 def remove_tree(url: Location) -> None:

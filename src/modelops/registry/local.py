@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from modelops.errors import RegistryError
-from modelops.files import write_json_atomic
 from modelops.registry.base import (
     ANY,
     AliasConflict,
@@ -36,6 +35,7 @@ from modelops.registry.base import (
     sha256_file,
     verify_files,
 )
+from modelops.storage import write_json
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -124,7 +124,7 @@ class LocalRegistry(Registry):
                     "files": digests,
                     "metadata": dict(metadata),
                 }
-                write_json_atomic(staging / "metadata.json", record)
+                write_json(staging / "metadata.json", record)
                 os.rename(staging, d / f"v{version:04d}")
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -145,7 +145,7 @@ class LocalRegistry(Registry):
                 "another run moved it first"
             )
         current[alias] = version
-        write_json_atomic(d / "aliases.json", current)
+        write_json(d / "aliases.json", current)
         self._event(d, kind="alias", alias=alias, version=version, previous=held_by)
 
     def set_alias(self, name: str, alias: str, version: int, expected: int | None = ANY) -> None:
