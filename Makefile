@@ -49,14 +49,14 @@ monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (
 	@mkdir -p $(dir $(MONITOR_OUT))
 	$(PY) flows/score_flow.py run --input $(INPUT) --model-name $(MODEL) \
 		--output $(MONITOR_OUT) --overwrite True
-	$(PY) -m modelops.automation decide --drift $(MONITOR_OUT:.csv=.drift.json) --mode $(MODE) \
+	$(PY) -m modelops.monitoring.policy decide --drift $(MONITOR_OUT:.csv=.drift.json) --mode $(MODE) \
 		--cooldown-hours $(COOLDOWN_HOURS) --last-retrain "$(LAST_RETRAIN)"
 
 rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or the previous one)
 	$(PY) -m modelops.registry rollback $(MODEL) $(if $(TO),--to $(TO))
 
 retrain-demo: $(STAMP) ## The retraining loop locally: train, drift, retrain, promote if better, score
-	$(PY) flows/retrain_demo.py $(ARGS)
+	$(PY) examples/retrain_demo.py $(ARGS)
 
 test: lint unit integration ## The whole test suite: lint, unit tests, flow integration tests
 

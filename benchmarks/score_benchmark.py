@@ -44,10 +44,10 @@ def make_file(rows: int, path: Path) -> None:
 def train(registry: Path) -> None:
     import pandas as pd
 
-    from modelops.candidates import make_pipeline
-    from modelops.packaging import model_metadata, write_model_files
     from modelops.registry import PRODUCTION, LocalRegistry
+    from modelops.registry.packaging import model_metadata, write_model_files
     from modelops.schema import infer_schema
+    from modelops.training.candidates import make_pipeline
 
     df = pd.read_csv(ROOT / "data" / "diamonds.csv.gz")
     schema = infer_schema(df, "price", "regression")
@@ -56,15 +56,24 @@ def train(registry: Path) -> None:
     files = write_model_files(
         pipe, df.drop(columns="price").sample(5000, random_state=0), registry.parent / "m"
     )
-    meta = model_metadata(schema, "rmse", "catboost", {}, {}, "-", "diamonds", "bench")
+    meta = model_metadata(
+        schema=schema,
+        metric="rmse",
+        candidate="catboost",
+        params={},
+        metrics={},
+        data_digest="-",
+        data_source="diamonds",
+        run_pathspec="bench",
+    )
     LocalRegistry(registry).register("bench", files, meta, aliases=(PRODUCTION,))
 
 
 def measure(kind: str, src: str, out: str, registry: str) -> dict:
     """Run one measurement in this (fresh) process; report seconds and peak RSS."""
     os.environ["MODELOPS_REGISTRY_DIR"] = registry
-    from modelops.packaging import load_model
     from modelops.registry import LocalRegistry
+    from modelops.registry.packaging import load_model
 
     model = load_model(LocalRegistry(registry), "bench", "production")
     t0 = time.perf_counter()
@@ -75,7 +84,7 @@ def measure(kind: str, src: str, out: str, registry: str) -> dict:
         df["prediction"] = model.pipeline.predict(df)
         df.to_csv(out, index=False)
     elif kind == "library":
-        from modelops.scoring import score_file
+        from modelops.scoring.batch import score_file
 
         score_file(model, src, out, overwrite=True, sample_rows=0)
     seconds = time.perf_counter() - t0

@@ -22,21 +22,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def plain_script(sample_rows: int, cv_folds: int, seed: int) -> tuple[float, str, float]:
-    from modelops.config import load_config
-    from modelops.selection import rank
-    from modelops.steps import prepare_training
-    from modelops.training import train_candidate
+    from modelops.training.config import load_config
+    from modelops.training.fit import train_candidate
+    from modelops.training.selection import rank
+    from modelops.training.steps import prepare_training
 
     t0 = time.perf_counter()
     config = load_config()
     prep = prepare_training(
-        "diamonds", "", "auto", "linear,random_forest,hist_gradient_boosting,catboost",
-        "auto", 0.2, seed, sample_rows, "", config,
-    )  # fmt: skip
+        data="diamonds",
+        target="",
+        task="auto",
+        candidates="linear,random_forest,hist_gradient_boosting,catboost",
+        metric="auto",
+        test_size=0.2,
+        seed=seed,
+        sample=sample_rows,
+        model_name="",
+        config=config,
+    )
     results = []
     for spec in prep.candidates:
         t = time.perf_counter()
-        r = train_candidate(spec, prep.task, prep.schema, prep.split, cv_folds, seed, n_jobs=-1)
+        r = train_candidate(
+            spec, prep.task, prep.schema, prep.split, cv_folds=cv_folds, seed=seed, n_jobs=-1
+        )
         print(f"  script: {spec.label:<26} {time.perf_counter() - t:6.1f}s  holdout {r.holdout}")
         results.append(r)
     best = rank(results, prep.task, prep.metric)[0]

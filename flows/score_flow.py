@@ -84,15 +84,23 @@ class ScoreFlow(FlowSpec):
         """Resolve and verify the model, check the input file, cut it into shards."""
         import time
 
-        from modelops import configure_logging, steps
+        from modelops import configure_logging
         from modelops.registry import open_registry
+        from modelops.scoring import steps
 
         configure_logging()
         self.started = time.time()
         self.plan = steps.plan_scoring(
-            open_registry(), self.model_name, self.model, self.input_path, self.output,
-            self.overwrite, self.shard_mb, current.run_id, current.flow_name,
-        )  # fmt: skip
+            registry=open_registry(),
+            model_name=self.model_name,
+            ref=self.model,
+            input_path=self.input_path,
+            output=self.output,
+            overwrite=self.overwrite,
+            shard_mb=self.shard_mb,
+            run_id=current.run_id,
+            flow_name=current.flow_name,
+        )
         p = self.plan
         self.shards = p.shards
         print(f"{p.input}: {len(p.shards)} shard(s), {p.model_name} v{p.version} -> {p.output}")
@@ -102,12 +110,16 @@ class ScoreFlow(FlowSpec):
     @step
     def score_shard(self):
         """Score one shard block by block; rejected rows go to the shard's rejects part."""
-        from modelops import configure_logging, steps
+        from modelops import configure_logging
         from modelops.registry import open_registry
+        from modelops.scoring import steps
 
         configure_logging()
         self.shard_result = steps.score_shard_step(
-            open_registry(), self.plan, self.input, self.drift_sample
+            registry=open_registry(),
+            plan=self.plan,
+            shard=self.input,
+            drift_sample=self.drift_sample,
         )
         self.next(self.merge)
 
@@ -117,16 +129,19 @@ class ScoreFlow(FlowSpec):
         """Merge the parts in input order, account for every row, publish atomically."""
         import time
 
-        from modelops import steps
         from modelops.cards import scoring_components
-        from modelops.registry import open_registry
+        from modelops.scoring import steps
 
         self.merge_artifacts(inputs, include=["plan", "started"])
         self.scored = steps.merge_step(
-            open_registry(), self.plan, [i.shard_result for i in inputs], self.overwrite,
-            self.max_reject_rate, self.drift_sample, time.time() - self.started,
-        )  # fmt: skip
-        r = self.scored.result
+            plan=self.plan,
+            results=[i.shard_result for i in inputs],
+            overwrite=self.overwrite,
+            max_reject_rate=self.max_reject_rate,
+            drift_sample=self.drift_sample,
+            seconds=time.time() - self.started,
+        )
+        r = self.scored
         self.accounting = r.accounting.to_dict()
         self.model_version = r.model_version
         a = r.accounting
@@ -142,9 +157,17 @@ class ScoreFlow(FlowSpec):
     @step
     def drift(self):
         """Evidently drift against the training reference; realised metrics if labelled."""
-        from modelops import steps, storage
+        from modelops import storage
+        from modelops.monitoring import steps
 
-        self.drift_result = steps.drift_step(self.scored, self.drift_share, current.run_id)
+        self.drift_result = steps.drift_step(
+            result=self.scored,
+            reference=self.plan.reference,
+            schema=self.plan.schema,
+            model_ref=self.plan.model_ref,
+            drift_share=self.drift_share,
+            group=current.run_id,
+        )
         d = self.drift_result
         verdict = "DRIFT" if d.drifted else "no drift"
         print(f"{verdict}: {d.n_drifted}/{d.n_columns} columns drifted {d.drifted_columns}")
@@ -152,7 +175,12 @@ class ScoreFlow(FlowSpec):
         self.html = storage.read_text(d.html)
         self.performance = None
         if self.labels:
-            self.performance = steps.performance_step(self.scored, self.labels)
+            self.performance = steps.performance_step(
+                result=self.scored,
+                labels=self.labels,
+                schema=self.plan.schema,
+                training=self.plan.model_metadata.get("metrics", {}).get("holdout", {}),
+            )
             p = self.performance
             for metric, value in p.realised.items():
                 print(
@@ -165,7 +193,7 @@ class ScoreFlow(FlowSpec):
     @step
     def end(self):
         """Fail for automation when asked to and drift was found; predictions are already out."""
-        from modelops.monitoring import drift_gate
+        from modelops.monitoring.policy import drift_gate
 
         drift_gate(self.drift_result, self.fail_on_drift)
 

@@ -4,7 +4,7 @@
     python flows/train_flow.py run --help               # every parameter explained
     python flows/train_flow.py card view register       # leaderboard, plots, decision
 
-Each step calls one function of `modelops.steps`; the logic and its tests live there. The
+Each step calls one function of `modelops.training.steps`; the logic and its tests live there. The
 library is imported inside steps so that each task's process starts fast.
 
 `@schedule` only matters to a scheduler: `argo-workflows create` deploys a weekly retrain
@@ -85,15 +85,24 @@ class TrainFlow(FlowSpec):
     @step
     def start(self):
         """Load and validate the data, split it, and decide what to fit."""
-        from modelops import configure_logging, steps
-        from modelops.config import TrainConfig
+        from modelops import configure_logging
+        from modelops.training import steps
+        from modelops.training.config import TrainConfig
 
         configure_logging()
         self.train_config = TrainConfig.from_mapping(self.config)
         self.prepared = steps.prepare_training(
-            self.data, self.target, self.task, self.candidates, self.metric,
-            self.test_size, self.seed, self.sample_rows, self.model_name, self.train_config,
-        )  # fmt: skip
+            data=self.data,
+            target=self.target,
+            task=self.task,
+            candidates=self.candidates,
+            metric=self.metric,
+            test_size=self.test_size,
+            seed=self.seed,
+            sample=self.sample_rows,
+            model_name=self.model_name,
+            config=self.train_config,
+        )
         p = self.prepared
         print(
             f"{p.source}: {p.n_rows} rows, task {p.task}, metric {p.metric}, model {p.model_name}"
@@ -106,11 +115,16 @@ class TrainFlow(FlowSpec):
     @step
     def train_candidate(self):
         """Fit one candidate configuration: CV, refit, holdout metrics (W&B logs it in the join)."""
-        from modelops import configure_logging, steps
+        from modelops import configure_logging
+        from modelops.training import steps
 
         configure_logging()
         self.result = steps.fit_candidate(
-            self.input, self.prepared, self.train_config, self.cv_folds, self.seed
+            spec=self.input,
+            prep=self.prepared,
+            config=self.train_config,
+            cv_folds=self.cv_folds,
+            seed=self.seed,
         )
         self.score = self.result.score()
         print(self.result.summary())
@@ -119,11 +133,13 @@ class TrainFlow(FlowSpec):
     @step
     def select(self, inputs):
         """Rank the candidates on their scores; carry on only the winner's fitted pipeline."""
-        from modelops import steps
+        from modelops.training import steps
 
         self.merge_artifacts(inputs, include=["prepared", "train_config"])
         self.scores = [i.score for i in inputs]
-        self.selection = steps.select(self.scores, lambda k: inputs[k].result, self.prepared)
+        self.selection = steps.select(
+            scores=self.scores, load=lambda k: inputs[k].result, prep=self.prepared
+        )
         print(self.selection.board.to_string(index=False))
         self.next(self.register)
 
@@ -131,15 +147,23 @@ class TrainFlow(FlowSpec):
     @step
     def register(self):
         """Log the run to W&B, register the best candidate, promote it if it beats production."""
-        from modelops import configure_logging, steps
+        from modelops import configure_logging
         from modelops.registry import open_registry
+        from modelops.training import steps
 
         configure_logging()
-        steps.log_training(self.prepared, self.scores, self.selection, current.run_id)
+        steps.log_training(
+            prep=self.prepared, scores=self.scores, sel=self.selection, group=current.run_id
+        )
         self.outcome = steps.register_step(
-            open_registry(), self.prepared, self.selection.best, self.promotion,
-            self.train_config, current.pathspec, current.run_id,
-        )  # fmt: skip
+            registry=open_registry(),
+            prep=self.prepared,
+            best=self.selection.best,
+            policy=self.promotion,
+            config=self.train_config,
+            run_pathspec=current.pathspec,
+            group=current.run_id,
+        )
         o = self.outcome
         verdict = "promoted to production" if o.decision.promote else "not promoted"
         print(f"{o.model_name} v{o.version} ({self.selection.best.label}) {verdict}:")
@@ -149,7 +173,9 @@ class TrainFlow(FlowSpec):
         self.promoted = o.decision.promote
         self.production_version = o.production_version
         self.challenger_metrics = self.selection.best.holdout
-        for part in steps.selection_card(self.selection, self.prepared, o, self.seed):
+        for part in steps.selection_card(
+            sel=self.selection, prep=self.prepared, outcome=o, seed=self.seed
+        ):
             current.card.append(part)
         self.next(self.end)
 

@@ -1,6 +1,7 @@
 """Figures and Metaflow card components: what a person would rather look at than read.
 
-Functions build matplotlib figures from plain data and return card components; the flow
+Functions build matplotlib figures (plain `Figure` objects: no pyplot state, no backend to
+choose, nothing to close) from plain data and return card components; the flow
 only appends them to `current.card`, so everything here is testable without a running flow.
 """
 
@@ -8,26 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn import metrics as skm
+from sklearn.inspection import permutation_importance
+from sklearn.pipeline import Pipeline
 
-matplotlib.use("Agg")  # no display on workers or CI
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
-from sklearn.inspection import permutation_importance  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-
-from modelops.schema import Task  # noqa: E402
+from modelops.schema import Task
 
 
 def diagnostic_figure(
     pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task, title: str = ""
 ) -> Figure:
     """Predicted vs actual (regression), ROC curve (binary) or confusion matrix (multiclass)."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+    fig = Figure(figsize=(5.5, 4.5), dpi=100)  # no pyplot: no backend, no global state
+    ax = fig.subplots()
     if task == "regression":
         pred = pipeline.predict(X)
         ax.scatter(y, pred, s=4, alpha=0.3)
@@ -64,7 +61,10 @@ def feature_importance(
 
 def importance_figure(importance: pd.Series, title: str = "permutation importance") -> Figure:
     imp = importance.head(20).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(5.5, 0.3 * len(imp) + 1.2), dpi=100)
+    fig = Figure(
+        figsize=(5.5, 0.3 * len(imp) + 1.2), dpi=100
+    )  # no pyplot: no backend, no global state
+    ax = fig.subplots()
     ax.barh(imp.index.astype(str), imp.values)
     ax.set_xlabel("score drop when the column is shuffled")
     ax.set_title(title)
@@ -74,7 +74,10 @@ def importance_figure(importance: pd.Series, title: str = "permutation importanc
 
 def leaderboard_figure(board: pd.DataFrame, metric: str) -> Figure:
     """Holdout and CV metric per candidate, best first."""
-    fig, ax = plt.subplots(figsize=(6, 0.45 * len(board) + 1.2), dpi=100)
+    fig = Figure(
+        figsize=(6, 0.45 * len(board) + 1.2), dpi=100
+    )  # no pyplot: no backend, no global state
+    ax = fig.subplots()
     labels = board["candidate"].astype(str).iloc[::-1]
     y = np.arange(len(board))
     ax.barh(y + 0.2, board[f"holdout_{metric}"].iloc[::-1], height=0.4, label="holdout")

@@ -131,28 +131,39 @@ def open_binary(url: Location) -> IO[bytes]:
     return io.BufferedReader(_S3Range(str(url), size(url)), buffer_size=READ_BUFFER)
 
 
-def staging(url: Location) -> Path:
-    """A local temporary file to write what will be published at `url`.
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
-    Beside the destination for a local path (so the rename is atomic), in the temporary
-    folder for S3.
+
+@contextmanager
+def atomic_output(url: Location) -> Iterator[Path]:
+    """A local path to write what will appear at `url` all at once, or not at all.
+
+    On success the file is published: renamed into place beside the destination (same
+    filesystem, so atomic), or uploaded with one PUT for S3. On any failure the temporary file
+    is removed and the destination is untouched. The published file gets the permissions the
+    umask gives a new file (not mkstemp's 0600), so teammates can read a shared folder.
     """
     folder = None if is_s3(url) else Path(url).parent
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name(url)}.", suffix=".tmp")
+    fd, name_ = tempfile.mkstemp(dir=folder, prefix=f".{name(url)}.", suffix=".tmp")
     os.close(fd)
-    return Path(tmp)
-
-
-def publish(tmp: Path, url: Location) -> None:
-    """Move a finished temporary file to `url`: a rename on disk, one PUT to S3."""
-    if not is_s3(url):
-        os.replace(tmp, url)
-        return
-    with _s3() as s3:
-        s3.put_files([(str(url), str(tmp))])
-    tmp.unlink(missing_ok=True)
+    tmp = Path(name_)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        if is_s3(url):
+            with _s3() as s3:
+                s3.put_files([(str(url), str(tmp))])
+            tmp.unlink()
+        else:
+            os.replace(tmp, url)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
@@ -175,16 +186,10 @@ def read_text(url: Location) -> str:
 
 def write_text(url: Location, text: str) -> None:
     """Write through a temporary file, flushed to disk, then published: never half a file."""
-    tmp = staging(url)
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        publish(tmp, url)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_output(url) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_json(url: Location, data: Any) -> None:

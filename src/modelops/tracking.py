@@ -18,6 +18,13 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEFAULT_PROJECT = "modelops"
+# W&B's model registry collections live in this project namespace
+REGISTRY_PREFIX = "wandb-registry-model/"
+
+
+def registry_ref(name: str, version: int) -> str:
+    """The W&B reference of a registered model version: `wandb-registry-model/<name>:v<n>`."""
+    return f"{REGISTRY_PREFIX}{name}:v{version}"
 
 
 def has_credentials() -> bool:
@@ -183,3 +190,35 @@ def wandb_run(
     finally:
         if run is not None:
             tracker._safe("finish", run.finish)
+
+
+def log_dataset(source: str, name: str, group: str, metadata: dict[str, Any]) -> str:
+    """The training data as a W&B `dataset` artifact; returns the reference candidates use."""
+    with wandb_run("load-data", group, "dataset", metadata) as tracker:
+        tracker.log_artifact(name, "dataset", {Path(source).name: Path(source)}, metadata)
+    return f"{name}:latest"
+
+
+def log_selection(board: Any, metric: str, group: str, best: str) -> None:
+    """A W&B run whose leaderboard table compares the candidates side by side."""
+    with wandb_run("select", group, "selection", {"metric": metric}) as tracker:
+        tracker.log_table("leaderboard", board.to_dict("records"))
+        tracker.summary(
+            {"best_candidate": best, f"best_{metric}": board.iloc[0].get(f"holdout_{metric}")}
+        )
+
+
+def log_scoring(result: Any, drift: Any, *, model_ref: str, group: str) -> None:
+    """One `scoring` run per ScoreFlow run: accounting and drift, linked to the model used."""
+    config = {"model": model_ref, "input": result.input, "output": result.output}
+    with wandb_run("scoring", group, "scoring", config) as tracker:
+        tracker.use_artifact(registry_ref(result.model_name, result.model_version))
+        tracker.summary(
+            {
+                f"accounting/{k}": v
+                for k, v in result.accounting.to_dict().items()
+                if not isinstance(v, dict)
+            }
+            | {"drift/drifted": drift.drifted, "drift/share": drift.share}
+            | {f"drift/{c}": v["score"] for c, v in drift.columns.items()}
+        )

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from metaflow import Run, namespace
 
-from modelops.config import TrainConfig
 from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.training.config import TrainConfig
 
 from .conftest import FAST_CONFIG, ROOT, run_flow
 

@@ -19,7 +19,7 @@ def test_retrain_loop_promotes_the_retrained_model(state):
     work = state / "retrain-demo"
     done = subprocess.run(
         [
-            sys.executable, str(ROOT / "flows" / "retrain_demo.py"), "--workdir", str(work),
+            sys.executable, str(ROOT / "examples" / "retrain_demo.py"), "--workdir", str(work),
             "--rows", "1500", "--config", str(FAST_CONFIG),
             "--candidates", "linear,hist_gradient_boosting",
         ],

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from modelops.automation import load_drift, main, parse_time, publish, retrain_decision
+from modelops.cli import monitor_main as main
 from modelops.errors import ConfigError, ModelOpsError
+from modelops.monitoring.policy import load_drift, parse_time, publish, retrain_decision
 
 NOW = datetime(2026, 11, 23, 6, 17, tzinfo=UTC)
 DRIFT = {"drifted": True, "share": 0.4, "columns": {"carat": {"drifted": True}, "cut": {}}}

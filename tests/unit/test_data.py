@@ -3,8 +3,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from modelops.data import (
-    BUNDLED,
+from modelops.errors import DataError
+from modelops.training.data import (
+    bundled_path,
     frame_digest,
     infer_task,
     read_table,
@@ -12,7 +13,7 @@ from modelops.data import (
     split,
     validate_training_data,
 )
-from modelops.errors import DataError
+from tests.conftest import load_example
 
 
 @pytest.mark.parametrize(
@@ -112,9 +113,9 @@ def test_frame_digest_tracks_content(frame):
 
 
 def test_demo_periods_drift_apart_and_hide_the_target(tmp_path):
-    from modelops.demo import make_periods
+    make_periods = load_example("demo_data").make_periods
 
-    frame = pd.read_csv(BUNDLED["diamonds"][0]).head(4000)
+    frame = pd.read_csv(bundled_path("diamonds")).head(4000)
     data = make_periods(frame, tmp_path, rows=500, seed=1)
     old, labelled, recent = (pd.read_csv(p) for p in (data.old, data.recent_labelled, data.recent))
     assert len(old) == len(labelled) == len(recent) == 500

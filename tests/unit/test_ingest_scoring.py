@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelops.candidates import make_pipeline
 from modelops.errors import DataError, SchemaError
-from modelops.ingest import iter_chunks
-from modelops.packaging import load_model, model_metadata, write_model_files
 from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.registry.packaging import load_model, model_metadata, write_model_files
 from modelops.schema import infer_schema
-from modelops.scoring import rejects_path, score_file
+from modelops.scoring.batch import score_file
+from modelops.scoring.outputs import rejects_path
+from modelops.scoring.reader import iter_chunks
+from modelops.training.candidates import make_pipeline
 
 HEADER = b"id,num_a,num_b,colour\n"
 
@@ -26,10 +27,19 @@ def model(tmp_path, frame):
     schema = infer_schema(df, "y", "regression")
     pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(df.drop(columns="y"), df["y"])
     files = write_model_files(pipe, df.drop(columns="y").head(50), tmp_path / "files")
-    meta = model_metadata(schema, "rmse", "linear", {}, {}, "digest", "f.csv", "TrainFlow/1")
+    meta = model_metadata(
+        schema=schema,
+        metric="rmse",
+        candidate="linear",
+        params={},
+        metrics={},
+        data_digest="digest",
+        data_source="f.csv",
+        run_pathspec="TrainFlow/1",
+    )
     reg = LocalRegistry(tmp_path / "reg")
     reg.register("m", files, meta, aliases=(PRODUCTION,))
-    return load_model(reg, "m", PRODUCTION, tmp_path / "work")
+    return load_model(reg, "m", PRODUCTION)
 
 
 def _rejects(path):

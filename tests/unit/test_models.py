@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from modelops.candidates import CANDIDATES, make_pipeline, parse_candidates
-from modelops.config import TrainConfig
-from modelops.data import split
 from modelops.errors import ConfigError
-from modelops.evaluation import evaluate, is_better, resolve_metric
+from modelops.metrics import evaluate, is_better, resolve_metric
 from modelops.schema import infer_schema
-from modelops.selection import leaderboard, rank
-from modelops.training import CandidateSpec, train_candidate
+from modelops.training.candidates import CANDIDATES, make_pipeline, parse_candidates
+from modelops.training.config import TrainConfig
+from modelops.training.data import split
+from modelops.training.fit import CandidateSpec, train_candidate
+from modelops.training.selection import leaderboard, rank
 
 FAST = {"random_forest": {"n_estimators": 20}, "catboost": {"iterations": 60}}
 
@@ -77,12 +77,16 @@ def test_train_candidate_reports_cv_holdout_and_fit_time(frame):
     df = frame(n=300)
     schema = infer_schema(df, "y", "regression")
     data = split(df, "y", "regression", 0.2, 0)
-    res = train_candidate(CandidateSpec("linear", "linear", {}), "regression", schema, data, 3, 0)
+    res = train_candidate(
+        CandidateSpec("linear", "linear", {}), "regression", schema, data, cv_folds=3, seed=0
+    )
     assert set(res.cv) == {"rmse", "mae", "r2"} and res.cv_std["rmse"] > 0
     assert res.holdout["r2"] > 0.9 and res.fit_seconds > 0
     expected = evaluate(res.pipeline, data.X_test, data.y_test, "regression")
     assert res.holdout == expected
-    no_cv = train_candidate(CandidateSpec("linear", "linear", {}), "regression", schema, data, 0, 0)
+    no_cv = train_candidate(
+        CandidateSpec("linear", "linear", {}), "regression", schema, data, cv_folds=0, seed=0
+    )
     assert no_cv.cv == {} and no_cv.holdout == expected
 
 
@@ -98,7 +102,7 @@ def test_grid_search_ranks_points_by_cv_not_holdout(frame):
         ("linear", {"alpha": 1e6}),
         ("linear-1", {"alpha": 0.1}),
     ]
-    results = [train_candidate(s, "regression", schema, data, 3, 0) for s in specs]
+    results = [train_candidate(s, "regression", schema, data, cv_folds=3, seed=0) for s in specs]
     ranked = rank(results, "regression", "rmse")
     assert ranked[0].label == "linear-1"
     # The ranking key is the CV score: make the holdout disagree and the order must not change.

@@ -6,15 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelops.data import BUNDLED
 from modelops.errors import DataError
-from modelops.monitoring import DriftDetected, compute_drift, compute_performance, drift_gate
+from modelops.monitoring.drift import compute_drift
+from modelops.monitoring.performance import compute_performance
+from modelops.monitoring.policy import DriftDetected, drift_gate
 from modelops.schema import infer_schema
+from modelops.training.data import bundled_path
 
 
 @pytest.fixture(scope="module")
 def diamonds():
-    df = pd.read_csv(BUNDLED["diamonds"][0])
+    df = pd.read_csv(bundled_path("diamonds"))
     return df.drop(columns="price"), infer_schema(df, "price", "regression")
 
 
@@ -38,7 +40,7 @@ def test_scaled_carat_is_drift_and_fresh_sample_is_not(diamonds, tmp_path):
 
 def test_realised_performance_from_labels(diamonds, tmp_path):
     X, schema = diamonds
-    df = pd.read_csv(BUNDLED["diamonds"][0]).head(2000)
+    df = pd.read_csv(bundled_path("diamonds")).head(2000)
     scored = pd.DataFrame({"price": df["price"], "prediction": df["price"] * 1.1})
     scored.loc[0, "price"] = None  # unlabelled rows are ignored
     perf = compute_performance(scored, "price", schema, {"rmse": 500.0}, tmp_path / "p.html")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from modelops.errors import ConfigError
-from modelops.promotion import Champion, check_policy, decide, promote, threshold_failures
 from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.training.promotion import Champion, check_policy, decide, promote, threshold_failures
 
 GOOD = {"rmse": 500.0, "mae": 300.0, "r2": 0.98}
 
@@ -22,36 +22,94 @@ def test_thresholds_use_metric_direction():
 
 
 def test_first_model_is_promoted_when_it_passes_thresholds():
-    d = decide("auto", "regression", "rmse", GOOD, {"r2": 0.5}, Champion(None))
+    d = decide(
+        policy="auto",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={"r2": 0.5},
+        champion=Champion(None),
+    )
     assert d.promote and d.reasons == ["no production model yet"]
-    d = decide("auto", "regression", "rmse", GOOD, {"r2": 0.99}, Champion(None))
+    d = decide(
+        policy="auto",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={"r2": 0.99},
+        champion=Champion(None),
+    )
     assert not d.promote
 
 
 @pytest.mark.parametrize("champion_rmse, promoted", [(600.0, True), (400.0, False), (500.0, False)])
 def test_challenger_must_beat_champion_on_same_holdout(champion_rmse, promoted):
     champ = Champion(3, {"rmse": champion_rmse, "mae": 1.0, "r2": 0.9})
-    d = decide("auto", "regression", "rmse", GOOD, {}, champ)
+    d = decide(
+        policy="auto",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={},
+        champion=champ,
+    )
     assert d.promote is promoted
     assert "production v3" in d.reasons[-1] and d.champion_version == 3
 
 
 def test_min_improvement_margin():
     champ = Champion(0, {"rmse": 505.0})
-    assert not decide("auto", "regression", "rmse", GOOD, {}, champ, min_improvement=0.02).promote
-    assert decide("auto", "regression", "rmse", GOOD, {}, champ, min_improvement=0.0).promote
+    assert not decide(
+        policy="auto",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={},
+        champion=champ,
+        min_improvement=0.02,
+    ).promote
+    assert decide(
+        policy="auto",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={},
+        champion=champ,
+        min_improvement=0.0,
+    ).promote
 
 
 def test_incompatible_champion_is_reported_not_compared():
     champ = Champion(1, problem="columns ['carat'] are missing from the new data")
-    d = decide("auto", "regression", "rmse", GOOD, {}, champ)
+    d = decide(
+        policy="auto",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={},
+        champion=champ,
+    )
     assert d.promote and "not compared" in d.reasons[-1] and "carat" in d.reasons[-1]
 
 
 def test_policies():
     champ = Champion(0, {"rmse": 1.0})
-    assert not decide("never", "regression", "rmse", GOOD, {}, Champion(None)).promote
-    assert decide("always", "regression", "rmse", GOOD, {}, champ).promote
+    assert not decide(
+        policy="never",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={},
+        champion=Champion(None),
+    ).promote
+    assert decide(
+        policy="always",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={},
+        champion=champ,
+    ).promote
     with pytest.raises(ConfigError, match="--promotion"):
         check_policy("sometimes")
 
@@ -63,12 +121,26 @@ def test_promote_recompares_after_a_concurrent_promotion(tmp_path):
     for _ in range(3):
         reg.register("m", {"model.joblib": src}, {})
     # We compared against "no champion", but v1 was promoted meanwhile and is better than us.
-    stale = decide("auto", "regression", "rmse", GOOD, {}, Champion(None))
+    stale = decide(
+        policy="auto",
+        task="regression",
+        metric="rmse",
+        challenger=GOOD,
+        thresholds={},
+        champion=Champion(None),
+    )
     reg.set_alias("m", PRODUCTION, 1)
     fresh_champ = Champion(1, {"rmse": 400.0})
 
     def recheck():
-        return fresh_champ, decide("auto", "regression", "rmse", GOOD, {}, fresh_champ)
+        return fresh_champ, decide(
+            policy="auto",
+            task="regression",
+            metric="rmse",
+            challenger=GOOD,
+            thresholds={},
+            champion=fresh_champ,
+        )
 
     final = promote(reg, "m", 2, stale, recheck)
     assert not final.promote and "re-decided after a concurrent promotion" in final.reasons
@@ -76,11 +148,11 @@ def test_promote_recompares_after_a_concurrent_promotion(tmp_path):
 
 
 def test_rescore_champion_on_this_holdout_or_report_why_not(tmp_path, frame):
-    from modelops.candidates import make_pipeline
-    from modelops.data import split
-    from modelops.packaging import load_model, model_metadata, write_model_files
-    from modelops.promotion import rescore_champion
+    from modelops.registry.packaging import load_model, model_metadata, write_model_files
     from modelops.schema import infer_schema
+    from modelops.training.candidates import make_pipeline
+    from modelops.training.data import split
+    from modelops.training.promotion import rescore_champion
 
     df = frame(n=200)
     schema = infer_schema(df, "y", "regression")
@@ -88,11 +160,20 @@ def test_rescore_champion_on_this_holdout_or_report_why_not(tmp_path, frame):
     pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(data.X_train, data.y_train)
     files = write_model_files(pipe, data.X_train.head(10), tmp_path / "f")
     reg = LocalRegistry(tmp_path / "reg")
-    meta = model_metadata(schema, "rmse", "linear", {}, {}, "d", "f.csv", "TrainFlow/1")
+    meta = model_metadata(
+        schema=schema,
+        metric="rmse",
+        candidate="linear",
+        params={},
+        metrics={},
+        data_digest="d",
+        data_source="f.csv",
+        run_pathspec="TrainFlow/1",
+    )
     reg.register("m", files, meta, aliases=(PRODUCTION,))
 
     def load(mv):
-        return load_model(reg, "m", mv.version, tmp_path / "w").pipeline
+        return load_model(reg, "m", mv.version).pipeline
 
     champ = rescore_champion(reg, "m", schema, data.X_test, data.y_test, load)
     expected = float(np.sqrt(np.mean((pipe.predict(data.X_test) - data.y_test) ** 2)))

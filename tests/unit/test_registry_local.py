@@ -113,7 +113,7 @@ def test_concurrent_runs_get_distinct_versions_and_one_production(tmp_path):
 
 
 def test_cli_rollback_returns_to_the_previous_production(tmp_path, capsys, monkeypatch):
-    from modelops.registry.__main__ import main
+    from modelops.cli import registry_main as main
 
     monkeypatch.setenv("MODELOPS_REGISTRY_DIR", str(tmp_path / "reg"))
     reg = LocalRegistry(tmp_path / "reg")

@@ -4,12 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelops.candidates import make_pipeline
 from modelops.errors import DataError, RegistryError, SchemaError
-from modelops.packaging import load_model, model_metadata, write_model_files
 from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.registry.packaging import load_model, model_metadata, write_model_files
 from modelops.schema import infer_schema
-from modelops.scoring import default_output, score_file
+from modelops.scoring.batch import score_file
+from modelops.scoring.outputs import default_output
+from modelops.training.candidates import make_pipeline
 
 
 def _registered(tmp_path, frame, task="regression"):
@@ -17,7 +18,16 @@ def _registered(tmp_path, frame, task="regression"):
     schema = infer_schema(df, "y", task)
     pipe = make_pipeline("linear", task, schema, {}, 0).fit(df.drop(columns="y"), df["y"])
     files = write_model_files(pipe, df.drop(columns="y").head(50), tmp_path / "files")
-    meta = model_metadata(schema, "rmse", "linear", {}, {}, "digest", "f.csv", "TrainFlow/1")
+    meta = model_metadata(
+        schema=schema,
+        metric="rmse",
+        candidate="linear",
+        params={},
+        metrics={},
+        data_digest="digest",
+        data_source="f.csv",
+        run_pathspec="TrainFlow/1",
+    )
     reg = LocalRegistry(tmp_path / "reg")
     reg.register("m", files, meta, aliases=(PRODUCTION,))
     return reg, df, pipe
@@ -25,7 +35,7 @@ def _registered(tmp_path, frame, task="regression"):
 
 def test_scores_every_row_with_the_fitted_pipeline(tmp_path, frame):
     reg, df, pipe = _registered(tmp_path, frame)
-    model = load_model(reg, "m", PRODUCTION, tmp_path / "work")
+    model = load_model(reg, "m", PRODUCTION)
     new = df.drop(columns="y").head(30).assign(id=range(30))
     src = tmp_path / "new.csv"
     new.to_csv(src, index=False)
@@ -41,7 +51,7 @@ def test_scores_every_row_with_the_fitted_pipeline(tmp_path, frame):
 
 def test_classification_output_has_class_and_probabilities(tmp_path, frame):
     reg, df, _ = _registered(tmp_path, frame, task="binary")
-    model = load_model(reg, "m", PRODUCTION, tmp_path / "work")
+    model = load_model(reg, "m", PRODUCTION)
     src = tmp_path / "new.csv"
     df.drop(columns="y").head(10).to_csv(src, index=False)
     out = pd.read_parquet(score_file(model, src, tmp_path / "p.parquet").output)
@@ -51,7 +61,7 @@ def test_classification_output_has_class_and_probabilities(tmp_path, frame):
 
 def test_missing_columns_and_empty_input_fail_before_scoring(tmp_path, frame):
     reg, df, _ = _registered(tmp_path, frame)
-    model = load_model(reg, "m", PRODUCTION, tmp_path / "work")
+    model = load_model(reg, "m", PRODUCTION)
     src = tmp_path / "new.csv"
     df.drop(columns=["y", "colour"]).to_csv(src, index=False)
     with pytest.raises(SchemaError, match=r"new.csv: missing required column\(s\) \['colour'\]"):
@@ -68,4 +78,4 @@ def test_load_model_refuses_a_tampered_model(tmp_path, frame):
     with open(f"{mv.location}/model.joblib", "ab") as f:
         f.write(b"\0")
     with pytest.raises(RegistryError, match="SHA-256"):
-        load_model(reg, "m", PRODUCTION, tmp_path / "work")
+        load_model(reg, "m", PRODUCTION)

@@ -6,13 +6,14 @@ tests/integration (Metaflow reads its S3 endpoint at import, so they run in the 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from modelops import storage
 from modelops.errors import DataError
-from modelops.scoring import default_output, rejects_path, sibling
+from modelops.scoring.outputs import default_output, rejects_path, sibling
 
 
 def test_names_beside_an_s3_output_keep_the_url_intact() -> None:
@@ -31,13 +32,12 @@ def test_local_names_are_paths(tmp_path: Path) -> None:
     assert storage.parent(out) == tmp_path and storage.name(out) == "new.predictions.csv"
 
 
-def test_staged_file_appears_only_when_published(tmp_path: Path) -> None:
+def test_atomic_output_appears_only_when_the_block_succeeds(tmp_path: Path) -> None:
     dest = tmp_path / "sub" / "out.csv"
-    tmp = storage.staging(dest)
-    assert tmp.parent == dest.parent  # same folder: the rename is atomic
-    tmp.write_text("a\n1\n")
-    assert not storage.exists(dest)
-    storage.publish(tmp, dest)
+    with storage.atomic_output(dest) as tmp:
+        assert tmp.parent == dest.parent  # same folder: the rename is atomic
+        tmp.write_text("a\n1\n")
+        assert not storage.exists(dest)
     assert dest.read_text() == "a\n1\n" and not tmp.exists()
     with storage.fetch(dest) as local:
         assert local == dest
@@ -46,18 +46,23 @@ def test_staged_file_appears_only_when_published(tmp_path: Path) -> None:
         assert f.read() == b"1\n"
 
 
-def test_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
     dest = tmp_path / "summary.json"
     storage.write_text(dest, "old")
-
-    def broken(tmp: Path, url: object) -> None:
+    with pytest.raises(OSError), storage.atomic_output(dest) as tmp:
+        tmp.write_text("half")
         raise OSError("disk full")
-
-    monkeypatch.setattr(storage, "publish", broken)
-    with pytest.raises(OSError):
-        storage.write_text(dest, "new")
     assert dest.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temporary left
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_published_files_follow_the_umask_not_mkstemp(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        storage.write_text(tmp_path / "shared.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.json").stat().st_mode & 0o777 == 0o644
 
 
 def test_s3_parts_need_metaflow_s3_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,39 +69,31 @@ def test_run_is_the_active_wandb_run_while_it_lasts():
     assert wandb.run is None
 
 
-@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
-def test_candidates_are_logged_one_run_each_with_a_chart(tmp_path, frame, task):
-    from modelops.data import split
-    from modelops.schema import infer_schema
-    from modelops.selection import log_candidates
-    from modelops.training import CandidateSpec, train_candidate
-
-    df = frame(task=task)
-    data = split(df, "y", task, 0.25, 0)
-    schema = infer_schema(df, "y", task)
-    scores = [
-        train_candidate(CandidateSpec("linear", label, {}), task, schema, data, 0, 0).score()
-        for label in ("linear", "linear-1")
-    ]
-    assert len(scores[0].sample) == len(data.X_test)
-    log_candidates(scores, task, "g", "ds:latest")
-    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
-    assert len(runs) == 2
-    # The chart's data is written as a table file beside the run.
-    assert all(list(r.rglob("*.table.json")) for r in runs)
-
-
 def test_training_run_logs_dataset_candidates_and_leaderboard_in_one_call(tmp_path):
-    """All of TrainFlow's W&B logging in one task: dataset, a run per candidate, leaderboard."""
-    from modelops.config import load_config
-    from modelops.steps import fit_candidate, log_training, prepare_training, select
+    """All of TrainFlow's W&B logging in one task: dataset, a run per candidate with its
+    interactive holdout chart, then the leaderboard."""
+    from modelops.training.config import load_config
+    from modelops.training.steps import fit_candidate, log_training, prepare_training, select
 
+    config = load_config()
     prep = prepare_training(
-        "breast_cancer", "", "auto", "linear", "auto", 0.25, 0, 200, "", load_config()
+        data="breast_cancer",
+        target="",
+        task="auto",
+        candidates="linear",
+        metric="auto",
+        test_size=0.25,
+        seed=0,
+        sample=200,
+        model_name="",
+        config=config,
     )
-    results = [fit_candidate(s, prep, load_config(), 0, 0) for s in prep.candidates]
+    results = [
+        fit_candidate(spec=s, prep=prep, config=config, cv_folds=0, seed=0) for s in prep.candidates
+    ]
     scores = [r.score() for r in results]
-    log_training(prep, scores, select(scores, results.__getitem__, prep), "g")
+    sel = select(scores=scores, load=results.__getitem__, prep=prep)
+    log_training(prep=prep, scores=scores, sel=sel, group="g")
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == len(scores) + 2
     # the job type is in each run's record file (protobuf; the string is stored as is)
@@ -110,3 +102,5 @@ def test_training_run_logs_dataset_candidates_and_leaderboard_in_one_call(tmp_pa
         for b in (next(r.glob("*.wandb")).read_bytes() for r in runs)
     ]
     assert sorted(kinds) == sorted(["load-data", "select"] + ["train_candidate"] * len(scores))
+    # each candidate's chart data is written as a table file beside its run
+    assert sum(bool(list(r.rglob("*.table.json"))) for r in runs) >= len(scores)

@@ -77,7 +77,7 @@ def test_train_dispatch_inputs_are_train_flow_parameters():
 
 
 def test_monitor_retrains_through_train_yml_with_least_privilege():
-    from modelops.automation import MODES
+    from modelops.monitoring.policy import MODES
 
     wf = _load(ROOT / ".github" / "workflows" / "monitor.yml")
     assert wf["permissions"] == {} and "schedule" in wf["on"]

@@ -15,8 +15,7 @@ from typing import Any
 
 from modelops.errors import RegistryError
 from modelops.registry.base import ANY, AliasConflict, ModelVersion, Registry, verify_files
-
-REGISTRY_PREFIX = "wandb-registry-model"
+from modelops.tracking import REGISTRY_PREFIX
 
 
 class WandbRegistry(Registry):
@@ -29,7 +28,7 @@ class WandbRegistry(Registry):
         self.project = project
 
     def _path(self, name: str, ref: str = "") -> str:
-        return f"{REGISTRY_PREFIX}/{name}" + (f":{ref}" if ref else "")
+        return f"{REGISTRY_PREFIX}{name}" + (f":{ref}" if ref else "")
 
     def _api(self) -> Any:
         return self.wandb.Api()

@@ -19,19 +19,20 @@ import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from modelops.errors import RegistryError
-from modelops.registry import ModelVersion, Registry
+from modelops import paths
+from modelops.errors import ConfigError, RegistryError
+from modelops.registry.base import ModelVersion, Registry
 from modelops.schema import Schema
 
 MODEL_FILE = "model.joblib"
 REFERENCE_FILE = "reference.parquet"
-_LIBRARIES = ("scikit-learn", "catboost", "pandas", "numpy", "modelops")
+_LIBRARIES = ("scikit-learn", "catboost", "lightgbm", "xgboost", "pandas", "numpy", "modelops")
 
 
 def code_version() -> str:
     """The git commit the code came from ('+dirty' if modified), or 'unknown' outside git."""
-    root = Path(__file__).resolve().parents[2]
     try:
+        root = paths.root()
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
@@ -39,7 +40,7 @@ def code_version() -> str:
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=root, capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
+    except (OSError, subprocess.CalledProcessError, ConfigError):
         return os.environ.get("GITHUB_SHA", "unknown")
     return sha + ("+dirty" if dirty else "")
 
@@ -68,6 +69,7 @@ def write_model_files(
 
 
 def model_metadata(
+    *,
     schema: Schema,
     metric: str,
     candidate: str,
@@ -100,20 +102,31 @@ class LoadedModel:
     version: ModelVersion
     pipeline: Pipeline
     schema: Schema
-    directory: Path
-
-    def reference(self) -> pd.DataFrame:
-        return pd.read_parquet(self.directory / REFERENCE_FILE)
 
 
-def load_model(
-    registry: Registry, name: str, ref: str | int, workdir: Path | None = None
-) -> LoadedModel:
-    """Resolve `ref`, download and digest-check the files, then unpickle the pipeline."""
+def _files(registry: Registry, name: str, ref: str | int, dest: Path) -> ModelVersion:
     mv = registry.get(name, ref)
     if MODEL_FILE not in mv.files:
         raise RegistryError(f"{mv.ref}: no {MODEL_FILE} registered (files: {sorted(mv.files)})")
-    dest = Path(workdir or tempfile.mkdtemp(prefix="modelops-")) / f"{name}-v{mv.version}"
     registry.download(mv, dest)
-    pipeline = joblib.load(dest / MODEL_FILE)
-    return LoadedModel(mv, pipeline, Schema.from_dict(mv.metadata["schema"]), dest)
+    return mv
+
+
+def load_model(registry: Registry, name: str, ref: str | int) -> LoadedModel:
+    """Resolve `ref`, download and digest-check the files, then unpickle the pipeline.
+
+    The download lives in a temporary folder that is gone when this returns.
+    """
+    with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
+        mv = _files(registry, name, ref, Path(tmp))
+        pipeline = joblib.load(Path(tmp) / MODEL_FILE)
+    return LoadedModel(mv, pipeline, Schema.from_dict(mv.metadata["schema"]))
+
+
+def load_reference(
+    registry: Registry, name: str, ref: str | int
+) -> tuple[ModelVersion, pd.DataFrame]:
+    """The version and its verified drift reference sample, without unpickling the model."""
+    with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
+        mv = _files(registry, name, ref, Path(tmp))
+        return mv, pd.read_parquet(Path(tmp) / REFERENCE_FILE)

@@ -3,7 +3,7 @@
 The monitor workflow and `make retrain-demo` both ask `retrain_decision`, so the rule a user
 reads in the README is the rule that runs on GitHub:
 
-    python -m modelops.automation decide --drift out.predictions.drift.json \
+    python -m modelops.monitoring.policy decide --drift out.predictions.drift.json \
         --mode auto --cooldown-hours 72 --last-retrain 2026-11-20T06:17:00Z
 
 prints the decision as JSON and, on GitHub Actions, writes `retrain=true|false` to
@@ -12,7 +12,6 @@ prints the decision as JSON and, on GitHub Actions, writes `retrain=true|false` 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from modelops.errors import ConfigError, ModelOpsError
+from modelops.monitoring.drift import DriftResult
 
 MODES = ("auto", "report-only")
 
@@ -114,33 +114,23 @@ def publish(decision: RetrainDecision, env: dict[str, str] | None = None) -> Non
             f.write(f"### Monitoring\n\n{decision.reason}\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m modelops.automation", description=__doc__)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("decide", help="retrain or not, from a drift summary")
-    p.add_argument("--drift", required=True, type=Path, help="<output>.drift.json from ScoreFlow")
-    p.add_argument("--mode", default="auto", choices=MODES, help="report-only never retrains")
-    p.add_argument(
-        "--cooldown-hours", type=float, default=72.0, help="minimum hours between retrains"
-    )
-    p.add_argument(
-        "--last-retrain", default="", help="ISO time the last retrain started (empty: never)"
-    )
-    args = ap.parse_args(argv)
-    try:
-        decision = retrain_decision(
-            load_drift(args.drift),
-            args.mode,
-            parse_time(args.last_retrain),
-            timedelta(hours=args.cooldown_hours),
+class DriftDetected(ModelOpsError):
+    """Raised by the gate when drift should stop automation (`--fail-on-drift`)."""
+
+
+def drift_gate(result: DriftResult, fail_on_drift: bool) -> None:
+    """Raise DriftDetected when asked to fail on drift and drift was found."""
+    if fail_on_drift and result.drifted:
+        raise DriftDetected(
+            f"--fail-on-drift: data drift in {result.n_drifted} of {result.n_columns} columns "
+            f"({', '.join(result.drifted_columns)}); share {result.share:.0%} >= "
+            f"{result.drift_share:.0%}. Predictions were written; see {result.html}"
         )
-    except ModelOpsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    publish(decision)
-    print(json.dumps(decision.to_dict()))
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if (
+    __name__ == "__main__"
+):  # `python -m modelops.monitoring.policy decide ...` = `modelops monitor decide`
+    from modelops.cli import monitor_main
+
+    sys.exit(monitor_main())

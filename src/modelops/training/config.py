@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelops.candidates import CANDIDATES
+from modelops import paths
 from modelops.errors import ConfigError
 from modelops.schema import Task
-from modelops.training import CandidateSpec
-
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train.json"
+from modelops.training.candidates import CANDIDATES
+from modelops.training.fit import CandidateSpec
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,8 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def load_config(path: Path | str = DEFAULT_CONFIG) -> TrainConfig:
+def load_config(path: Path | str | None = None) -> TrainConfig:
+    """The config file at `path`, by default the project's `configs/train.json`."""
     import json
 
-    return TrainConfig.from_mapping(json.loads(Path(path).read_text()))
+    return TrainConfig.from_mapping(json.loads(Path(path or paths.default_config()).read_text()))

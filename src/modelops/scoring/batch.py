@@ -1,17 +1,20 @@
 """Batch scoring with a registered model: every row accounted for, memory bounded.
 
-The file is read in blocks (`modelops.ingest`), each block is scored with the fitted pipeline
-(which does all preprocessing) and appended to a temporary output that is renamed into place
-only when the run succeeds. Rows that cannot be scored go to a rejects file with their line
-number and reason. `rows_read == rows_scored + rows_rejected` always holds.
+The file is cut into shards (one for a small file), each shard is read in blocks
+(`scoring.reader`), each block is scored with the fitted pipeline (which does all
+preprocessing) and appended to a part file; the parts are merged in input order into an
+output that appears only when the run succeeds. Rows that cannot be scored go to a rejects
+file with their line number and reason. `rows_read == rows_scored + rows_rejected` always holds.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,31 +23,13 @@ import pyarrow as pa
 
 from modelops import storage
 from modelops.errors import DataError
-from modelops.ingest import BLOCK_BYTES, Reject, Shard, iter_chunks
-from modelops.packaging import LoadedModel
+from modelops.registry.packaging import LoadedModel
+from modelops.schema import Schema
+from modelops.scoring.outputs import check_output, default_output, rejects_path
+from modelops.scoring.reader import BLOCK_BYTES, Shard, check_input, iter_chunks, plan_shards
 from modelops.storage import Location
 
 log = logging.getLogger(__name__)
-
-
-def default_output(input_path: Location) -> Location:
-    """`new.csv` -> `new.predictions.csv`, next to the input (local or S3)."""
-    return storage.with_name(
-        input_path, f"{storage.name(input_path).split('.')[0]}.predictions.csv"
-    )
-
-
-def sibling(output: Location, suffix: str) -> Location:
-    """A file next to the output named after it: `x.predictions.csv` -> `x.predictions<suffix>`.
-
-    Rejects, the drift report and the performance report all live beside the predictions.
-    """
-    return storage.with_name(output, storage.name(output).rsplit(".", 1)[0] + suffix)
-
-
-def rejects_path(output: Location) -> Location:
-    """`x.predictions.csv` -> `x.predictions.rejects.csv`, next to the output."""
-    return sibling(output, ".rejects.csv")
 
 
 def predict_frame(model: LoadedModel, df: pd.DataFrame) -> pd.DataFrame:
@@ -104,13 +89,11 @@ class Accounting:
         return asdict(self) | {"reject_rate": self.reject_rate, "balanced": self.balanced}
 
 
-class _AtomicTable:
-    """Append Arrow tables to a temporary CSV or Parquet file; `commit` publishes it."""
+class _TableWriter:
+    """Append Arrow tables to a local CSV or Parquet file (the staging file of an output)."""
 
-    def __init__(self, dest: Location):
-        self.dest = dest
-        self.tmp = storage.staging(dest)
-        self.parquet = storage.is_parquet(dest)
+    def __init__(self, path: Path, parquet: bool):
+        self.path, self.parquet = path, parquet
         self.writer: Any = None
         self.schema: pa.Schema | None = None
 
@@ -123,46 +106,16 @@ class _AtomicTable:
             if self.parquet:
                 import pyarrow.parquet as pq
 
-                self.writer = pq.ParquetWriter(self.tmp, self.schema)
+                self.writer = pq.ParquetWriter(self.path, self.schema)
             else:
                 import pyarrow.csv as pacsv
 
-                self.writer = pacsv.CSVWriter(self.tmp, self.schema)
+                self.writer = pacsv.CSVWriter(self.path, self.schema)
         self.writer.write_table(table.cast(self.schema))
 
-    def commit(self) -> None:
+    def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-        storage.publish(self.tmp, self.dest)
-
-    def discard(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-class _Rejects:
-    """Rejected rows streamed to a temporary CSV, published next to the output."""
-
-    def __init__(self, dest: Location):
-        self.dest = dest
-        self.tmp = storage.staging(dest)
-        # open for the object's life, closed by commit() or discard()
-        self.file = open(self.tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self.writer = csv.writer(self.file)
-        self.writer.writerow(["line", "reason", "raw"])
-
-    def write(self, rejects: list[Reject]) -> None:
-        self.writer.writerows((r.line, r.reason, r.raw) for r in rejects)
-
-    def commit(self) -> None:
-        self.file.close()
-        storage.publish(self.tmp, self.dest)
-
-    def discard(self) -> None:
-        if not self.file.closed:
-            self.file.close()
-            self.tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -248,11 +201,12 @@ class ShardResult:
 
 
 def _score_into(
+    *,
     model: LoadedModel,
     src: Location,
-    out: _AtomicTable,
-    rej: _Rejects,
-    shard: Shard | None,
+    out: _TableWriter,
+    rejects: csv.Writer,
+    shard: Shard,
     sample_rows: int,
     seed: int,
     block_bytes: int,
@@ -260,12 +214,12 @@ def _score_into(
     schema = model.schema
     acct = Accounting.for_schema(schema)
     known = {c.name: set(c.categories) for c in schema.columns if c.kind == "categorical"}
-    stats, sample = _Stats(), _Sample(sample_rows, seed + (shard.index if shard else 0))
+    stats, sample = _Stats(), _Sample(sample_rows, seed + shard.index)
     for chunk in iter_chunks(src, schema, block_bytes, shard):
         frame = chunk.frame
         acct.rows_read += len(frame) + len(chunk.rejects)
         acct.rows_rejected += len(chunk.rejects)
-        rej.write(chunk.rejects)
+        rejects.writerows((r.line, r.reason, r.raw) for r in chunk.rejects)
         if frame.empty:
             continue
         for c in schema.feature_names:
@@ -296,51 +250,6 @@ def _check_rates(
         )
 
 
-def check_output(dest: Location, overwrite: bool) -> None:
-    if storage.exists(dest) and not overwrite:
-        raise DataError(f"{dest}: output exists; pass --overwrite to replace it")
-
-
-def score_file(
-    model: LoadedModel,
-    input_path: Location,
-    output_path: Location | None = None,
-    *,
-    overwrite: bool = False,
-    max_reject_rate: float = 0.05,
-    sample_rows: int = 10_000,
-    seed: int = 0,
-    block_bytes: int = BLOCK_BYTES,
-) -> ScoreResult:
-    """Check, read in blocks, predict and write atomically; reject rows that cannot be scored.
-
-    Raises DataError before scoring for file-level problems (missing columns, empty file,
-    not CSV/Parquet, output exists without `overwrite`) and after writing the rejects file when
-    more than `max_reject_rate` of the rows were rejected (the predictions are not published).
-    """
-    t0 = time.perf_counter()
-    src = input_path
-    dest = output_path or default_output(src)
-    check_output(dest, overwrite)
-    out, rej = _AtomicTable(dest), _Rejects(rejects_path(dest))
-    try:
-        acct, stats, sample = _score_into(
-            model, src, out, rej, None, sample_rows, seed, block_bytes
-        )
-        rej.commit()
-        _check_rates(src, acct, max_reject_rate, rej.dest)
-        out.commit()
-    except BaseException:
-        out.discard()
-        rej.discard()  # a no-op once committed: the rejects file explains a failed run
-        raise
-    return ScoreResult(
-        str(src), str(dest), str(rej.dest), model.version.name, model.version.version,
-        model.schema.task, acct, stats.summary(model.schema.task), time.perf_counter() - t0,
-        sample.frame(),
-    )  # fmt: skip
-
-
 def score_shard(
     model: LoadedModel,
     input_path: Location,
@@ -354,40 +263,53 @@ def score_shard(
 ) -> ShardResult:
     """Score one shard into numbered part files (merged in order by `merge_shards`).
 
-    `parts_dir` is a local folder when every step shares a disk, an S3 prefix otherwise.
+    Scoring a whole file is this with one shard (`whole_file`). `parts_dir` is a local folder
+    when every step shares a disk, an S3 prefix otherwise. Both parts appear only complete.
     """
     part = storage.join(parts_dir, f"part-{shard.index:05d}.{'parquet' if parquet else 'csv'}")
-    out = _AtomicTable(part)
-    rej = _Rejects(storage.join(parts_dir, f"rejects-{shard.index:05d}.csv"))
-    try:
-        acct, stats, sample = _score_into(
-            model, input_path, out, rej, shard, sample_rows, seed, block_bytes
-        )
-        rej.commit()
-        out.commit()
-    except BaseException:
-        out.discard()
-        rej.discard()
-        raise
-    return ShardResult(shard, str(part), str(rej.dest), acct, stats, sample.keyed())
+    rejects = storage.join(parts_dir, f"rejects-{shard.index:05d}.csv")
+    with storage.atomic_output(part) as part_tmp, storage.atomic_output(rejects) as rej_tmp:
+        out = _TableWriter(part_tmp, parquet)
+        with open(rej_tmp, "w", newline="", encoding="utf-8") as rej_file:
+            rej = csv.writer(rej_file)
+            rej.writerow(["line", "reason", "raw"])
+            try:
+                acct, stats, sample = _score_into(
+                    model=model,
+                    src=input_path,
+                    out=out,
+                    rejects=rej,
+                    shard=shard,
+                    sample_rows=sample_rows,
+                    seed=seed,
+                    block_bytes=block_bytes,
+                )
+            finally:
+                out.close()
+    return ShardResult(shard, str(part), str(rejects), acct, stats, sample.keyed())
 
 
 def merge_shards(
-    model: LoadedModel,
+    *,
+    schema: Schema,
+    model_name: str,
+    model_version: int,
     input_path: Location,
     results: list[ShardResult],
     output_path: Location,
-    *,
     overwrite: bool = False,
     max_reject_rate: float = 0.05,
     sample_rows: int = 10_000,
     seconds: float = 0.0,
 ) -> ScoreResult:
-    """Concatenate shard parts in input order into the output, atomically; sum the accounting."""
+    """Concatenate shard parts in input order into the output, atomically; sum the accounting.
+
+    Needs only the model's contract (schema, name, version), not the model itself.
+    """
     src, dest = input_path, output_path
     check_output(dest, overwrite)
-    results = sorted(results, key=lambda r: r.shard.index if r.shard else 0)
-    acct = Accounting.for_schema(model.schema)
+    results = sorted(results, key=lambda r: r.shard.index)
+    acct = Accounting.for_schema(schema)
     stats, sample = _Stats(), _Sample(sample_rows, 0)
     for r in results:
         acct.merge(r.accounting)
@@ -401,9 +323,17 @@ def merge_shards(
     for r in results:
         storage.remove_tree(storage.parent(r.part))
     return ScoreResult(
-        str(src), str(dest), str(rejects), model.version.name, model.version.version,
-        model.schema.task, acct, stats.summary(model.schema.task), seconds, sample.frame(),
-    )  # fmt: skip
+        input=str(src),
+        output=str(dest),
+        rejects=str(rejects),
+        model_name=model_name,
+        model_version=model_version,
+        task=schema.task,
+        accounting=acct,
+        prediction_summary=stats.summary(schema.task),
+        seconds=seconds,
+        sample=sample.frame(),
+    )
 
 
 def _concat(parts: list[str], dest: Location, parquet: bool) -> None:
@@ -412,8 +342,7 @@ def _concat(parts: list[str], dest: Location, parquet: bool) -> None:
     Parts are fetched one at a time (from S3 when the steps ran on separate workers), so the
     merge holds one part on disk and 16 MB in memory.
     """
-    tmp = storage.staging(dest)
-    try:
+    with storage.atomic_output(dest) as tmp:
         if parquet:
             import pyarrow.parquet as pq
 
@@ -436,7 +365,49 @@ def _concat(parts: list[str], dest: Location, parquet: bool) -> None:
                             header_written = True
                         while data := f.read(16 << 20):
                             out.write(data)
-        storage.publish(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+
+def score_file(
+    model: LoadedModel,
+    input_path: Location,
+    output_path: Location | None = None,
+    *,
+    overwrite: bool = False,
+    max_reject_rate: float = 0.05,
+    sample_rows: int = 10_000,
+    shard_bytes: int = 1 << 62,
+    block_bytes: int = BLOCK_BYTES,
+) -> ScoreResult:
+    """ScoreFlow's path in one process: plan shards, score each, merge (one shard by default).
+
+    For notebooks, benchmarks and tests: the same functions the flow's steps call, in order.
+    """
+    t0 = time.perf_counter()
+    dest = output_path or default_output(input_path)
+    check_output(dest, overwrite)
+    check_input(input_path, model.schema)
+    with tempfile.TemporaryDirectory(prefix="modelops-parts-") as parts:
+        results = [
+            score_shard(
+                model,
+                input_path,
+                shard,
+                parts,
+                sample_rows=sample_rows,
+                block_bytes=block_bytes,
+                parquet=storage.is_parquet(dest),
+            )
+            for shard in plan_shards(input_path, shard_bytes)
+        ]
+        return merge_shards(
+            schema=model.schema,
+            model_name=model.version.name,
+            model_version=model.version.version,
+            input_path=input_path,
+            results=results,
+            output_path=dest,
+            overwrite=overwrite,
+            max_reject_rate=max_reject_rate,
+            sample_rows=sample_rows,
+            seconds=time.perf_counter() - t0,
+        )

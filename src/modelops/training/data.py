@@ -15,23 +15,28 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from modelops import paths
 from modelops.errors import DataError
 from modelops.schema import Task
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+# name -> (file in the project's data folder, target)
 BUNDLED = {
-    "diamonds": (DATA_DIR / "diamonds.csv.gz", "price"),
-    "breast_cancer": (DATA_DIR / "breast_cancer.csv", "diagnosis"),
+    "diamonds": ("diamonds.csv.gz", "price"),
+    "breast_cancer": ("breast_cancer.csv", "diagnosis"),
 }
+
+
+def bundled_path(name: str) -> Path:
+    """The file of a bundled dataset (see `modelops.paths`)."""
+    return paths.data_dir() / BUNDLED[name][0]
 
 
 def resolve_dataset(data: str, target: str | None) -> tuple[Path, str]:
     """Map a bundled dataset name (or a path) and an optional target to (path, target)."""
     if data in BUNDLED:
-        path, default_target = BUNDLED[data]
-        return path, target or default_target
+        return bundled_path(data), target or BUNDLED[data][1]
     if not target:
         raise DataError(f"{data}: --target is required for a dataset that is not bundled")
     return Path(data), target

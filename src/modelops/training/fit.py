@@ -19,10 +19,10 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from modelops.candidates import make_pipeline
-from modelops.data import Split
-from modelops.evaluation import evaluate
+from modelops.metrics import evaluate
 from modelops.schema import Schema, Task
+from modelops.training.candidates import make_pipeline
+from modelops.training.data import Split
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ def train_candidate(
     task: Task,
     schema: Schema,
     data: Split,
+    *,
     cv_folds: int,
     seed: int,
     n_jobs: int = 1,

@@ -23,19 +23,20 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from demo_data import make_periods  # beside this script
 
-from modelops.automation import load_drift, retrain_decision
-from modelops.data import BUNDLED
-from modelops.demo import make_periods
+from modelops.monitoring.policy import load_drift, retrain_decision
 from modelops.registry import PRODUCTION, LocalRegistry
-from modelops.scoring import sibling
+from modelops.scoring.outputs import sibling
+from modelops.training.data import bundled_path
 
 HERE = Path(__file__).resolve().parent
+FLOWS = HERE.parent / "flows"
 MODEL = "retrain-demo"
 
 
 def flow(name: str, args: list[str], env: dict[str, str], config: str | None = None) -> None:
-    cmd = [sys.executable, str(HERE / name)]
+    cmd = [sys.executable, str(FLOWS / name)]
     if config and name == "train_flow.py":
         cmd += ["--config", "config", config]
     print(f"\n$ {' '.join(cmd[1:])} run {' '.join(args)}", flush=True)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     work = args.workdir.resolve()
-    data = make_periods(pd.read_csv(BUNDLED["diamonds"][0]), work, args.rows)
+    data = make_periods(pd.read_csv(bundled_path("diamonds")), work, args.rows)
     registry = LocalRegistry(work / "registry")
     env = os.environ | {"MODELOPS_REGISTRY": "local", "MODELOPS_REGISTRY_DIR": str(registry.root)}
     train = ["--model-name", MODEL, "--target", "price", "--candidates", args.candidates]

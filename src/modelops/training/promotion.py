@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from modelops.errors import ConfigError, ModelOpsError
-from modelops.evaluation import evaluate, greater_is_better, is_better
+from modelops.metrics import evaluate, greater_is_better, is_better
 from modelops.registry import PRODUCTION, AliasConflict, ModelVersion, Registry
 from modelops.schema import Schema, Task
 
@@ -95,6 +95,7 @@ def rescore_champion(
 
 
 def decide(
+    *,
     policy: Policy,
     task: Task,
     metric: str,

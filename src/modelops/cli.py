@@ -1,0 +1,160 @@
+"""The `modelops` command: the registry and the monitoring rule, from a terminal or a workflow.
+
+    modelops registry list [MODEL]            # models, or versions of one model
+    modelops registry show MODEL [REF]        # metadata of one version (alias or vN)
+    modelops registry promote MODEL REF       # give REF the production alias
+    modelops registry rollback MODEL [--to REF]
+    modelops monitor decide --drift X.drift.json [--mode auto] [--cooldown-hours 72]
+
+`python -m modelops.registry ...` and `python -m modelops.monitoring.policy decide ...` are
+aliases. User errors exit 1 with one line on stderr; the flows are run with `python flows/...`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelops.errors import ModelOpsError
+
+
+class _Group(click.Group):
+    """A group whose subcommands turn ModelOpsError into `error: ...` and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModelOpsError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, help=__doc__)
+def main() -> None:
+    pass
+
+
+@main.group(cls=_Group)
+@click.option("--backend", default=None, help="auto (default: W&B when online), local or wandb.")
+@click.pass_context
+def registry(ctx: click.Context, backend: str | None) -> None:
+    """Inspect the model registry and move `production` by hand."""
+    from modelops.registry import open_registry
+
+    ctx.obj = open_registry(backend)
+
+
+@registry.command("list")
+@click.argument("model", required=False)
+@click.pass_obj
+def list_(reg: Any, model: str | None) -> None:
+    """List models, or the versions of MODEL with aliases, metric and training run."""
+    if not model:
+        for name in reg.models():
+            click.echo(name)
+        return
+    for mv in reg.versions(model):
+        m = mv.metadata
+        metric = m.get("metric", "")
+        score = m.get("metrics", {}).get("holdout", {}).get(metric)
+        click.echo(
+            f"v{mv.version:<4} {','.join(mv.aliases):<12} {m.get('candidate', ''):<26} "
+            f"{metric}={score if score is None else round(score, 4)}  "
+            f"{mv.created_at[:19]}  {m.get('metaflow_run', '')}"
+        )
+
+
+@registry.command()
+@click.argument("model")
+@click.argument("ref", default="production")
+@click.pass_obj
+def show(reg: Any, model: str, ref: str) -> None:
+    """Metadata of one version of MODEL (REF: an alias such as production, or vN)."""
+    mv = reg.get(model, ref)
+    info = {"version": mv.version, "aliases": mv.aliases, "files": mv.files}
+    click.echo(json.dumps(info | {"metadata": mv.metadata}, indent=2, default=str))
+
+
+@registry.command()
+@click.argument("model")
+@click.argument("ref")
+@click.pass_obj
+def promote(reg: Any, model: str, ref: str) -> None:
+    """Give version REF of MODEL the production alias."""
+    from modelops.registry import PRODUCTION
+
+    version = reg.get(model, ref).version
+    reg.set_alias(model, PRODUCTION, version)
+    click.echo(f"{model}: production -> v{version}")
+
+
+@registry.command()
+@click.argument("model")
+@click.option("--to", default=None, help="Version or alias to roll back to (default: previous).")
+@click.pass_obj
+def rollback(reg: Any, model: str, to: str | None) -> None:
+    """Move MODEL's production alias back to the previous (or --to) version."""
+    from modelops.registry.history import rollback as do_rollback
+
+    old, new = do_rollback(reg, model, to)
+    click.echo(f"{model}: production v{old} -> v{new}")
+
+
+@main.group(cls=_Group)
+def monitor() -> None:
+    """The monitoring rule: retrain or not, from ScoreFlow's drift summary."""
+
+
+@monitor.command()
+@click.option("--drift", required=True, type=click.Path(path_type=Path), help="<output>.drift.json")
+@click.option(
+    "--mode",
+    default="auto",
+    type=click.Choice(["auto", "report-only"]),
+    help="report-only never retrains.",
+)
+@click.option("--cooldown-hours", default=72.0, type=float, help="Minimum hours between retrains.")
+@click.option(
+    "--last-retrain", default="", help="ISO time the last retrain started (empty: never)."
+)
+def decide(drift: Path, mode: str, cooldown_hours: float, last_retrain: str) -> None:
+    """Print the decision as JSON; on GitHub Actions also write retrain=true|false."""
+    from modelops.monitoring.policy import load_drift, parse_time, publish, retrain_decision
+
+    decision = retrain_decision(
+        load_drift(drift), mode, parse_time(last_retrain), timedelta(hours=cooldown_hours)
+    )
+    publish(decision)
+    click.echo(json.dumps(decision.to_dict()))
+
+
+def _run(group: click.Group, prog: str, argv: list[str] | None) -> int:
+    try:
+        # without standalone mode click returns ctx.exit()'s code instead of calling sys.exit
+        code = group.main(args=argv, prog_name=prog, standalone_mode=False)
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.exceptions.Abort:
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+def registry_main(argv: list[str] | None = None) -> int:
+    """`python -m modelops.registry` (an alias of `modelops registry`)."""
+    return _run(registry, "python -m modelops.registry", argv)
+
+
+def monitor_main(argv: list[str] | None = None) -> int:
+    """`python -m modelops.monitoring.policy` (an alias of `modelops monitor`)."""
+    return _run(monitor, "python -m modelops.monitoring.policy", argv)
+
+
+def entry() -> int:
+    """The `modelops` console script."""
+    return _run(main, "modelops", sys.argv[1:])

@@ -1,0 +1,27 @@
+"""Moving `production` back: the previous holder from the audit trail, or a named version."""
+
+from __future__ import annotations
+
+from modelops.errors import ModelOpsError
+from modelops.registry.base import PRODUCTION, Registry
+from modelops.registry.local import LocalRegistry
+
+
+def previous_production(registry: Registry, name: str) -> int:
+    """The version that held production before the current holder (local audit trail)."""
+    if not isinstance(registry, LocalRegistry):
+        raise ModelOpsError("rollback without --to needs the local registry's audit trail")
+    moves = [e for e in registry.events(name) if e["kind"] == "alias" and e["alias"] == PRODUCTION]
+    current = registry.get(name, PRODUCTION).version
+    for event in reversed(moves):
+        if event["version"] == current and event.get("previous") is not None:
+            return int(event["previous"])
+    raise ModelOpsError(f"{name}: no earlier production version to roll back to")
+
+
+def rollback(registry: Registry, name: str, to: str | None = None) -> tuple[int, int]:
+    """Move production back (to `to`, or to the previous holder); returns (from, to)."""
+    current = registry.get(name, PRODUCTION).version
+    target = registry.get(name, to).version if to else previous_production(registry, name)
+    registry.set_alias(name, PRODUCTION, target, expected=current)
+    return current, target

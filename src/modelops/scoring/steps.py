@@ -1,0 +1,120 @@
+"""ScoreFlow's step bodies: plan the shards, score one shard, merge the parts.
+
+Plain functions of typed values; the flow passes in its parameters and run id and stores what
+comes back as artifacts. The model is unpickled once per shard task and nowhere else: the plan
+and the merge need only its contract (schema, version) and drift reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from modelops import storage
+from modelops.registry import Registry
+from modelops.registry.packaging import load_model, load_reference
+from modelops.schema import Schema
+from modelops.scoring.batch import ScoreResult, ShardResult, merge_shards, score_shard
+from modelops.scoring.outputs import check_output, default_output
+from modelops.scoring.reader import Shard, check_input, plan_shards
+
+
+@dataclass
+class ScorePlan:
+    """What ScoreFlow decides before scoring: the verified model version and the shards."""
+
+    model_name: str
+    version: int
+    model_metadata: dict[str, Any]
+    input: str
+    output: str
+    parts_dir: str
+    shards: list[Shard]
+    reference: pd.DataFrame = field(repr=False)
+
+    @property
+    def schema(self) -> Schema:
+        return Schema.from_dict(self.model_metadata["schema"])
+
+    @property
+    def model_ref(self) -> str:
+        return f"{self.model_name}:v{self.version}"
+
+
+def plan_scoring(
+    *,
+    registry: Registry,
+    model_name: str,
+    ref: str,
+    input_path: str,
+    output: str,
+    overwrite: bool,
+    shard_mb: float,
+    run_id: str,
+    flow_name: str = "ScoreFlow",
+) -> ScorePlan:
+    """Resolve and verify the model, check the input against its schema, cut it into shards.
+
+    Everything that can fail for the whole file fails here, before any task scores a row.
+    """
+    mv, reference = load_reference(registry, model_name, ref)
+    schema = Schema.from_dict(mv.metadata["schema"])
+    check_input(input_path, schema)
+    dest = output or default_output(input_path)
+    check_output(dest, overwrite)
+    shards = plan_shards(input_path, max(int(shard_mb * (1 << 20)), 1))
+    if storage.is_s3(input_path) or storage.is_s3(dest):  # workers share S3, not a disk
+        parts = storage.run_prefix(flow_name, run_id, "score-parts")
+    else:
+        parts = str(storage.with_name(dest, f".{storage.name(dest)}.parts-{run_id}"))
+    return ScorePlan(
+        model_name=model_name,
+        version=mv.version,
+        model_metadata=mv.metadata,
+        input=str(input_path),
+        output=str(dest),
+        parts_dir=parts,
+        shards=shards,
+        reference=reference,
+    )
+
+
+def score_shard_step(
+    *, registry: Registry, plan: ScorePlan, shard: Shard, drift_sample: int
+) -> ShardResult:
+    """Score one shard with the planned version (its digest is checked again on this worker)."""
+    loaded = load_model(registry, plan.model_name, plan.version)
+    return score_shard(
+        loaded,
+        plan.input,
+        shard,
+        plan.parts_dir,
+        sample_rows=drift_sample,
+        parquet=storage.is_parquet(plan.output),
+    )
+
+
+def merge_step(
+    *,
+    plan: ScorePlan,
+    results: list[ShardResult],
+    overwrite: bool,
+    max_reject_rate: float,
+    drift_sample: int,
+    seconds: float,
+) -> ScoreResult:
+    """Merge shard parts in input order into the output; apply the reject-rate limit."""
+    return merge_shards(
+        schema=plan.schema,
+        model_name=plan.model_name,
+        model_version=plan.version,
+        input_path=plan.input,
+        results=results,
+        output_path=plan.output,
+        overwrite=overwrite,
+        max_reject_rate=max_reject_rate,
+        sample_rows=drift_sample,
+        seconds=seconds,
+    )

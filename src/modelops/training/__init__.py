@@ -1,0 +1,1 @@
+"""TrainFlow's library: data, candidates, fitting, selection, promotion; `steps` wires them."""
