@@ -1,6 +1,6 @@
-"""TrainFlow: validate data, fit candidates in parallel, select, register and promote.
+"""TrainFlow: validate data, search model families in parallel, ensemble, register, promote.
 
-    python flows/train_flow.py run                      # bundled diamonds, all candidates
+    python flows/train_flow.py run                      # bundled diamonds, all families
     python flows/train_flow.py run --help               # every parameter explained
     python flows/train_flow.py card view register       # leaderboard, plots, decision
 
@@ -25,7 +25,8 @@ class TrainFlow(FlowSpec):
     config = Config(
         "config",
         default=os.path.join(HERE, "..", "configs", "train.json"),
-        help="JSON file with candidate grids, validation thresholds and the promotion margin.",
+        help="JSON file with each family's search space and budget share, validation "
+        "thresholds and the promotion rule (configs/train.json).",
     )
     data = Parameter(
         "data",
@@ -43,9 +44,18 @@ class TrainFlow(FlowSpec):
     )
     candidates = Parameter(
         "candidates",
-        default="linear,random_forest,hist_gradient_boosting,catboost",
-        help="Comma-separated candidate models to fit in parallel: "
-        "linear, random_forest, hist_gradient_boosting, catboost.",
+        default="linear,random_forest,hist_gradient_boosting,catboost,lightgbm,xgboost",
+        help="Comma-separated model families, each searched in its own task: linear, "
+        "random_forest, hist_gradient_boosting, catboost, lightgbm, xgboost.",
+    )
+    budget_minutes = Parameter(
+        "budget-minutes",
+        default=2.0,
+        type=float,
+        help="Wall-clock minutes for the search. Each family task searches for its share of it "
+        "(search.families.<name>.share in the config) and refits its best trial inside it; "
+        "the tasks run side by side, so more workers (--with kubernetes) mean more trials, "
+        "not a longer run.",
     )
     metric = Parameter(
         "metric",
@@ -63,7 +73,9 @@ class TrainFlow(FlowSpec):
         "cv-folds",
         default=3,
         type=int,
-        help="Cross-validation folds used to rank candidates (<2: no CV, rank on the holdout).",
+        help="Cross-validation folds every family is scored on (the same folds for all, so "
+        "their out-of-fold predictions build the ensemble); fewer when the smallest class has "
+        "fewer training rows; repeated on small tables (config cv.small_rows).",
     )
     seed = Parameter("seed", default=42, type=int, help="Seed for the split, sampling and models.")
     model_name = Parameter(
@@ -75,8 +87,9 @@ class TrainFlow(FlowSpec):
     promotion = Parameter(
         "promotion",
         default="auto",
-        help="auto: promote if thresholds pass and it beats production on the same holdout; "
-        "never: register only; always: promote regardless.",
+        help="auto: promote if thresholds pass and it beats production on the same holdout "
+        "rows by more than noise (paired bootstrap, config promotion.*); never: register only; "
+        "always: promote regardless.",
     )
     sample_rows = Parameter(
         "sample-rows", default=0, type=int, help="Train on a random sample of N rows (0 = all)."
@@ -84,7 +97,7 @@ class TrainFlow(FlowSpec):
 
     @step
     def start(self):
-        """Load and validate the data, split it, and decide what to fit."""
+        """Load and validate the data and config, split, fix the folds and each family's time."""
         from modelops import configure_logging
         from modelops.training import steps
         from modelops.training.config import TrainConfig
@@ -98,6 +111,8 @@ class TrainFlow(FlowSpec):
             candidates=self.candidates,
             metric=self.metric,
             test_size=self.test_size,
+            cv_folds=self.cv_folds,
+            budget_minutes=self.budget_minutes,
             seed=self.seed,
             sample=self.sample_rows,
             model_name=self.model_name,
@@ -105,40 +120,44 @@ class TrainFlow(FlowSpec):
         )
         p = self.prepared
         print(
-            f"{p.source}: {p.n_rows} rows, task {p.task}, metric {p.metric}, model {p.model_name}"
+            f"{p.source}: {p.n_rows} rows, task {p.task}, metric {p.metric}, model {p.model_name}, "
+            f"{p.folds.description} CV"
         )
-        self.specs = p.candidates
-        print(f"{len(self.specs)} candidate configurations: {[s.label for s in self.specs]}")
-        self.next(self.train_candidate, foreach="specs")
+        for note in p.notes:
+            print(f"  note: {note}")
+        self.families = p.candidates
+        print("search seconds per family:", {k: round(v) for k, v in p.limits.items()})
+        self.next(self.search, foreach="families")
 
     @resources(cpu=2, memory=8000)
     @step
-    def train_candidate(self):
-        """Fit one candidate configuration: CV, refit, holdout metrics (W&B logs it in the join)."""
+    def search(self):
+        """Search one family's space within its share of the budget; refit the best trial."""
         from modelops import configure_logging
         from modelops.training import steps
 
         configure_logging()
-        self.result = steps.fit_candidate(
-            spec=self.input,
-            prep=self.prepared,
-            config=self.train_config,
-            cv_folds=self.cv_folds,
-            seed=self.seed,
+        self.result = steps.search_step(
+            name=self.input, prep=self.prepared, config=self.train_config, seed=self.seed
         )
+        steps.log_trials(result=self.result, group=current.run_id)
         self.score = self.result.score()
-        print(self.result.summary())
+        print(self.score.summary())
         self.next(self.select)
 
     @step
     def select(self, inputs):
-        """Rank the candidates on their scores; carry on only the winner's fitted pipeline."""
+        """Rank families, build the greedy ensemble from OOF predictions, keep the champion."""
         from modelops.training import steps
 
-        self.merge_artifacts(inputs, include=["prepared", "train_config"])
-        self.scores = [i.score for i in inputs]
+        # the same objects in every branch (taken from one: their pickles may differ in caches)
+        self.prepared, self.train_config = inputs[0].prepared, inputs[0].train_config
+        by_label = {i.score.label: i for i in inputs}
         self.selection = steps.select(
-            scores=self.scores, load=lambda k: inputs[k].result, prep=self.prepared
+            scores=[i.score for i in inputs],
+            load=lambda label: by_label[label].result,
+            prep=self.prepared,
+            config=self.train_config,
         )
         print(self.selection.board.to_string(index=False))
         self.next(self.register)
@@ -152,16 +171,15 @@ class TrainFlow(FlowSpec):
         from modelops.training import steps
 
         configure_logging()
-        steps.log_training(
-            prep=self.prepared, scores=self.scores, sel=self.selection, group=current.run_id
-        )
+        steps.log_training(prep=self.prepared, sel=self.selection, group=current.run_id)
         self.outcome = steps.register_step(
             registry=open_registry(),
             prep=self.prepared,
-            best=self.selection.best,
+            sel=self.selection,
             policy=self.promotion,
             config=self.train_config,
             run_pathspec=current.pathspec,
+            seed=self.seed,
             group=current.run_id,
         )
         o = self.outcome

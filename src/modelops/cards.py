@@ -90,12 +90,34 @@ def leaderboard_figure(board: pd.DataFrame, metric: str) -> Figure:
     return fig
 
 
+def search_figure(trials: dict[str, list[Any]], metric: str, higher: bool) -> Figure:
+    """Per family, the best CV score reached so far against search time (completed trials)."""
+    fig = Figure(figsize=(6.5, 4), dpi=100)
+    ax = fig.subplots()
+    for family, rows in trials.items():
+        done = [(t.started + t.seconds, t.value) for t in rows if t.value is not None]
+        if not done:
+            continue
+        done.sort()
+        values = np.array([v for _, v in done])
+        best = np.maximum.accumulate(values) if higher else np.minimum.accumulate(values)
+        ax.step([t for t, _ in done], best, where="post", label=f"{family} ({len(rows)} trials)")
+    ax.set_xlabel("seconds into the search")
+    ax.set_ylabel(f"best cv {metric} so far")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def selection_components(
     board: pd.DataFrame,
     metric: str,
     decision: dict[str, Any],
     registered: str,
     figures: dict[str, Figure],
+    *,
+    notes: list[str] = (),
+    ensemble: dict[str, float] | None = None,
 ) -> list[Any]:
     """Card components: decision first (what a reader wants), then leaderboard and plots."""
     from metaflow.cards import Image, Markdown, Table
@@ -104,9 +126,15 @@ def selection_components(
     parts: list[Any] = [
         Markdown(f"# {registered}: {verdict}"),
         Markdown("\n".join(f"- {r}" for r in decision["reasons"]) or "- (no reasons recorded)"),
-        Markdown(f"## Leaderboard (ranked by `{metric}`)"),
-        Table.from_dataframe(board.round(4)),
+        Markdown("## Data\n" + "\n".join(f"- {n}" for n in notes)),
+        Markdown(f"## Leaderboard (ranked by cross-validated `{metric}`)"),
+        Table.from_dataframe(board.drop(columns=["params"], errors="ignore").round(4)),
     ]
+    if ensemble:
+        parts += [
+            Markdown("## Ensemble members and weights (greedy selection on OOF predictions)"),
+            Table([[m, round(w, 4)] for m, w in ensemble.items()], headers=["member", "weight"]),
+        ]
     for title, fig in figures.items():
         parts += [Markdown(f"## {title}"), Image.from_matplotlib(fig)]
     return parts

@@ -20,7 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from modelops.schema import Schema
 
 MISSING = "__missing__"
-Encoding = Literal["onehot", "ordinal", "native"]
+Encoding = Literal["onehot", "ordinal", "native", "category"]
 
 
 class SchemaCoercer(TransformerMixin, BaseEstimator):
@@ -60,11 +60,16 @@ def coercer(schema: Schema) -> SchemaCoercer:
 def encoder(schema: Schema, encoding: Encoding) -> ColumnTransformer | str:
     """The encoder for a model family: one-hot for linear models, ordinal for trees.
 
-    'native' means the estimator takes the coerced frame as it is (CatBoost).
+    'native' means the estimator takes the coerced frame as it is (CatBoost); 'category'
+    gives pandas categories with the training category list (LightGBM, XGBoost).
     """
     cat, num = list(schema.categorical), list(schema.numeric)
     if encoding == "native":
         return "passthrough"
+    if encoding == "category":
+        from modelops.estimators import CategoryDtypes
+
+        return CategoryDtypes(tuple(cat))
     if encoding == "onehot":
         return ColumnTransformer(
             [

@@ -222,3 +222,22 @@ def log_scoring(result: Any, drift: Any, *, model_ref: str, group: str) -> None:
             | {"drift/drifted": drift.drifted, "drift/share": drift.share}
             | {f"drift/{c}": v["score"] for c, v in drift.columns.items()}
         )
+
+
+def log_trials(family: str, trials: list[Any], group: str) -> None:
+    """One run per trial (job_type `trial`): config = its parameters, summary = fold scores.
+
+    W&B's parallel-coordinates and parameter-importance panels read exactly this shape.
+    """
+    for t in trials:
+        config = {"family": family, "trial": t.number} | {
+            k: v for k, v in t.params.items() if isinstance(v, int | float | str | bool)
+        }
+        with wandb_run("trial", group, f"{family}-{t.number}", config) as tracker:
+            summary = {"state": t.state, "seconds": round(t.seconds, 3)}
+            summary |= {f"fold_{i}": v for i, v in enumerate(t.fold_scores)}
+            if t.value is not None:
+                summary["cv_score"] = t.value
+            if t.error:
+                summary["error"] = t.error
+            tracker.summary(summary)

@@ -15,13 +15,12 @@ import pytest
 from metaflow import Run, namespace
 
 from modelops.registry import PRODUCTION, LocalRegistry
-from modelops.training.config import TrainConfig
 
-from .conftest import FAST_CONFIG, ROOT, run_flow
+from .conftest import ROOT, run_flow
 
 pytestmark = pytest.mark.integration
 WORSE_CONFIG = ROOT / "tests" / "integration" / "worse_config.json"
-ALL = ["linear", "random_forest", "hist_gradient_boosting", "catboost"]
+ALL = ["linear", "random_forest", "hist_gradient_boosting", "catboost", "lightgbm", "xgboost"]
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +52,22 @@ def test_first_run_registers_and_promotes(first, registry, state):
     assert len(meta["training_data_sha256"]) == 64 and meta["git_commit"]
     assert set(mv.files) == {"model.joblib", "reference.parquet"}
     board = data.selection.board
-    specs = TrainConfig.from_mapping(json.loads(FAST_CONFIG.read_text())).specs(ALL, "regression")
-    assert sorted(board["candidate"]) == sorted(s.label for s in specs)
+    assert set(board["candidate"]) - {"ensemble"} == set(ALL)  # every family, none dropped
     assert board["cv_rmse"].is_monotonic_increasing
     assert board.loc[0, "candidate"] == mv.metadata["candidate"]
+    assert (board.loc[board["candidate"] != "ensemble", "trials"] >= 1).all()
+    weights = {m["member"]: m["weight"] for m in meta["ensemble"]}
+    if meta["candidate"] == "ensemble":  # the ensemble is chosen only when its CV is better
+        assert weights and sum(weights.values()) == pytest.approx(1.0)
+        assert board.loc[0, "cv_rmse"] <= board.loc[1, "cv_rmse"]
+    assert meta["search"]["folds"] == "2-fold" and set(meta["search"]["families"]) == set(ALL)
 
 
 def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first, state):
     runs = list((state / "wandb").glob("offline-run-*"))
-    n_candidates = len(_run(first.run_id).data.selection.board)
-    # dataset + one per candidate configuration + selection + register, each syncable
-    assert len(runs) == n_candidates + 3
+    board = _run(first.run_id).data.selection.board
+    # every trial + dataset + one per leaderboard row + selection + register, each syncable
+    assert len(runs) == int(board["trials"].sum()) + len(board) + 3
     assert all(list(r.glob("run-*.wandb")) for r in runs)
 
 
@@ -77,7 +81,9 @@ def test_selection_card_is_rendered(first):
     components = json.dumps(json.loads(base64.b64decode(payload)))
     assert "PROMOTED to production" in components and "Leaderboard" in components
     assert "feature importance" in components and "holdout diagnostics" in components
-    assert components.count('"type": "image"') == 3  # leaderboard, diagnostics, importance
+    assert "Search history" in components and "training rows" in components
+    # leaderboard, search history, diagnostics, importance
+    assert components.count('"type": "image"') == 4
 
 
 def test_worse_challenger_does_not_take_production(first, registry):
@@ -90,7 +96,9 @@ def test_worse_challenger_does_not_take_production(first, registry):
     assert data.registered_version == 1 and not data.promoted
     assert registry.get("diamonds-price", PRODUCTION).version == 0
     reasons = data.outcome.decision.reasons
-    assert any("does not beat production v0" in reason for reason in reasons), reasons
+    assert any("not clearly beat production v0" in reason for reason in reasons), reasons
+    improvement = data.outcome.decision.improvement
+    assert improvement.resamples == 200 and improvement.low < 0  # worse beyond doubt
 
 
 def test_score_flow_writes_one_prediction_per_row(first, state):
@@ -160,9 +168,9 @@ BAD_INPUTS = [
     ),
     (
         "rare_class.csv",
-        "a,label\n" + "".join(f"{i},{'x' if i < 3 else 'y'}\n" for i in range(60)),
+        "a,label\n" + "".join(f"{i},{'x' if i < 2 else 'y'}\n" for i in range(60)),
         ["--target", "label"],
-        "have fewer than 10 rows",
+        "have fewer than 3 rows",
     ),
 ]
 
@@ -175,13 +183,13 @@ def test_train_flow_rejects_bad_input_before_training(
     r = run_flow("train_flow.py", "--data", path, *args)
     assert not r.ok
     assert message in r.output and path in r.output
-    assert "train_candidate" not in r.output  # failed in start: nothing was fitted
+    assert "/search/" not in r.output  # failed in start: nothing was fitted
     assert registry.find(f"{name.split('.')[0]}-{args[1]}", "latest") is None
 
 
 def test_train_flow_rejects_unknown_candidate(state):
-    r = run_flow("train_flow.py", "--candidates", "linear,xgboost")
-    assert not r.ok and "unknown candidate(s) ['xgboost']" in r.output
+    r = run_flow("train_flow.py", "--candidates", "linear,svm")
+    assert not r.ok and "unknown candidate(s) ['svm']" in r.output
 
 
 def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, state):

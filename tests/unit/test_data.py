@@ -59,9 +59,11 @@ def test_validate_rejects_bad_data(frame, mutate, task, message):
 
 def test_validate_rejects_rare_class(frame):
     df = frame(task="binary")
-    df.loc[df.index[:3], "y"] = "rare"
-    with pytest.raises(DataError, match=r"\{'rare': 3\}.*at least 10"):
-        validate_training_data(df, "y", "auto", "f.csv", min_class_rows=10)
+    df.loc[df.index[:2], "y"] = "rare"
+    with pytest.raises(DataError, match=r"\{'rare': 2\}.*fewer than 3"):
+        validate_training_data(df, "y", "auto", "f.csv")
+    df.loc[df.index[2], "y"] = "rare"  # three rows: trained (with fewer folds, see test_search)
+    assert validate_training_data(df, "y", "auto", "f.csv") == "multiclass"
 
 
 def test_read_table_errors(tmp_path):

@@ -69,38 +69,36 @@ def test_run_is_the_active_wandb_run_while_it_lasts():
     assert wandb.run is None
 
 
-def test_training_run_logs_dataset_candidates_and_leaderboard_in_one_call(tmp_path):
-    """All of TrainFlow's W&B logging in one task: dataset, a run per candidate with its
-    interactive holdout chart, then the leaderboard."""
-    from modelops.training.config import load_config
-    from modelops.training.steps import fit_candidate, log_training, prepare_training, select
-
-    config = load_config()
-    prep = prepare_training(
-        data="breast_cancer",
-        target="",
-        task="auto",
-        candidates="linear",
-        metric="auto",
-        test_size=0.25,
-        seed=0,
-        sample=200,
-        model_name="",
-        config=config,
+def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
+    """Trials (job_type trial) from the family task; dataset, one run per family with its
+    interactive holdout chart, and the leaderboard from the register step."""
+    from modelops.training.steps import (
+        log_training,
+        log_trials,
+        prepare_training,
+        search_step,
+        select,
     )
-    results = [
-        fit_candidate(spec=s, prep=prep, config=config, cv_folds=0, seed=0) for s in prep.candidates
-    ]
-    scores = [r.score() for r in results]
-    sel = select(scores=scores, load=results.__getitem__, prep=prep)
-    log_training(prep=prep, scores=scores, sel=sel, group="g")
+    from tests.unit.test_search import _config
+
+    config = _config()
+    prep = prepare_training(
+        data="breast_cancer", target="", task="auto", candidates="linear", metric="auto",
+        test_size=0.25, cv_folds=2, budget_minutes=1, seed=0, sample=200, model_name="",
+        config=config,
+    )  # fmt: skip
+    result = search_step(name="linear", prep=prep, config=config, seed=0)
+    log_trials(result=result, group="g")
+    sel = select(scores=[result.score()], load=lambda _: result, prep=prep, config=config)
+    log_training(prep=prep, sel=sel, group="g")
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
-    assert len(runs) == len(scores) + 2
+    assert len(runs) == len(result.trials) + 3
     # the job type is in each run's record file (protobuf; the string is stored as is)
     kinds = [
-        next(k for k in ("load-data", "train_candidate", "select") if k.encode() in b)
+        next(k for k in ("load-data", "train_candidate", "select", "trial") if k.encode() in b)
         for b in (next(r.glob("*.wandb")).read_bytes() for r in runs)
     ]
-    assert sorted(kinds) == sorted(["load-data", "select"] + ["train_candidate"] * len(scores))
-    # each candidate's chart data is written as a table file beside its run
-    assert sum(bool(list(r.rglob("*.table.json"))) for r in runs) >= len(scores)
+    expected = ["load-data", "select", "train_candidate"] + ["trial"] * len(result.trials)
+    assert sorted(kinds) == sorted(expected)
+    # the family's chart data is written as a table file beside its run
+    assert sum(bool(list(r.rglob("*.table.json"))) for r in runs) >= 1

@@ -1,13 +1,16 @@
-"""Candidate models: a name -> an unfitted scikit-learn Pipeline for a schema and task.
+"""Model families: a name -> an unfitted scikit-learn Pipeline for a schema, task and parameters.
 
-Grids and defaults come from the versioned config file (configs/train.json), not from here, so
-changing what is tried is a reviewed config change.
+What is searched (spaces, defaults, shares of the budget) lives in the versioned config file
+(configs/train.json), not here; this module knows how to build each family and how to give a
+booster a validation set for early stopping.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
@@ -25,39 +28,33 @@ from modelops.schema import Schema, Task
 
 # HistGradientBoosting treats a column as categorical only below its bin count.
 _HGB_MAX_CATEGORIES = 250
+# How a family learns its iteration count from a validation fold (None: it has none).
+Boosting = Literal["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"] | None
 
 
-def _linear(
-    task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
-) -> BaseEstimator:
+def _linear(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
     if task == "regression":
-        return Ridge(**params)
-    return LogisticRegression(max_iter=2000, **params)
+        return Ridge()
+    return LogisticRegression(max_iter=2000)
 
 
-def _random_forest(
-    task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
-) -> BaseEstimator:
+def _random_forest(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
     cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
-    return cls(random_state=seed, n_jobs=n_jobs, **params)
+    return cls(random_state=seed, n_jobs=n_jobs)
 
 
-def _hist_gb(
-    task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
-) -> BaseEstimator:
-    # Threads: capped by train_candidate's threadpool_limits (HGB uses OpenMP).
+def _hist_gb(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
+    # Threads: capped by the search's threadpool_limits (HGB uses OpenMP).
     # The ordinal encoder puts categorical columns first, in schema order.
     mask = [
         len(c.categories) <= _HGB_MAX_CATEGORIES for c in schema.columns if c.kind == "categorical"
     ]
     mask += [False] * len(schema.numeric)
     cls = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
-    return cls(random_state=seed, categorical_features=mask if any(mask) else None, **params)
+    return cls(random_state=seed, categorical_features=mask if any(mask) else None)
 
 
-def _catboost(
-    task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
-) -> BaseEstimator:
+def _catboost(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
     from catboost import CatBoostClassifier, CatBoostRegressor
 
     # A tuple, not a list: scikit-learn >= 1.9 clone() rejects CatBoost's list parameters.
@@ -69,40 +66,90 @@ def _catboost(
         allow_writing_files=False,
     )
     if task == "regression":
-        return CatBoostRegressor(**common, **params)
+        return CatBoostRegressor(**common)
     loss = "Logloss" if task == "binary" else "MultiClass"
-    return CatBoostClassifier(loss_function=loss, **common, **params)
+    return CatBoostClassifier(loss_function=loss, **common)
 
 
-CANDIDATES: dict[str, tuple[Encoding, Callable[..., BaseEstimator]]] = {
-    "linear": ("onehot", _linear),
-    "random_forest": ("ordinal", _random_forest),
-    "hist_gradient_boosting": ("ordinal", _hist_gb),
-    "catboost": ("native", _catboost),
+def _lightgbm(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
+    cls = LGBMRegressor if task == "regression" else LGBMClassifier
+    return cls(random_state=seed, n_jobs=n_jobs, verbose=-1)
+
+
+def _xgboost(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
+    from xgboost import XGBClassifier, XGBRegressor
+
+    common = dict(tree_method="hist", enable_categorical=True, random_state=seed, n_jobs=n_jobs)
+    if task == "regression":
+        return XGBRegressor(**common)
+    return XGBClassifier(**common)
+
+
+@dataclass(frozen=True)
+class Family:
+    """How to build one model family: its encoder, its estimator, its early-stopping kind."""
+
+    encoding: Encoding
+    factory: Callable[[Task, Schema, int, int], BaseEstimator]
+    boosting: Boosting = None
+    iterations: str = ""  # the parameter early stopping learns ("n_estimators", ...)
+
+
+FAMILIES: dict[str, Family] = {
+    "linear": Family("onehot", _linear),
+    "random_forest": Family("ordinal", _random_forest),
+    "hist_gradient_boosting": Family("ordinal", _hist_gb, "hist_gradient_boosting", "max_iter"),
+    "catboost": Family("native", _catboost, "catboost", "iterations"),
+    "lightgbm": Family("category", _lightgbm, "lightgbm", "n_estimators"),
+    "xgboost": Family("category", _xgboost, "xgboost", "n_estimators"),
 }
 
 
 def parse_candidates(spec: str) -> list[str]:
     """'linear, catboost' -> ['linear', 'catboost'], rejecting unknown and duplicate names."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CANDIDATES]
+    unknown = [n for n in names if n not in FAMILIES]
     if unknown:
         raise ConfigError(
-            f"--candidates: unknown candidate(s) {unknown}; known: {sorted(CANDIDATES)}"
+            f"--candidates: unknown candidate(s) {unknown}; known: {sorted(FAMILIES)}"
         )
     if not names:
-        raise ConfigError(f"--candidates is empty; choose from {sorted(CANDIDATES)}")
+        raise ConfigError(f"--candidates is empty; choose from {sorted(FAMILIES)}")
     return list(dict.fromkeys(names))
+
+
+def estimator(
+    name: str, task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
+) -> BaseEstimator:
+    """The family's estimator with `params` set (XGBoost classifiers learn on label codes)."""
+    est = FAMILIES[name].factory(task, schema, seed, n_jobs).set_params(**params)
+    if name == "xgboost" and task != "regression":
+        from modelops.estimators import EncodedLabels
+
+        return EncodedLabels(est)
+    return est
 
 
 def make_pipeline(
     name: str, task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int = -1
 ) -> Pipeline:
-    """An unfitted pipeline (coerce -> encode -> estimator) for candidate `name`.
+    """An unfitted pipeline (coerce -> encode -> estimator) for family `name`.
 
     `n_jobs` caps the estimator's threads (-1: all cores).
     """
-    if name not in CANDIDATES:
-        raise ConfigError(f"unknown candidate {name!r}; known: {sorted(CANDIDATES)}")
-    encoding, factory = CANDIDATES[name]
-    return build_pipeline(schema, encoding, factory(task, schema, dict(params), seed, n_jobs))
+    if name not in FAMILIES:
+        raise ConfigError(f"unknown candidate {name!r}; known: {sorted(FAMILIES)}")
+    est = estimator(name, task, schema, dict(params), seed, n_jobs)
+    return build_pipeline(schema, FAMILIES[name].encoding, est)
+
+
+def parameter_names(name: str, task: Task, schema: Schema) -> set[str]:
+    """Every parameter the family's estimator accepts (to reject a misspelt config key)."""
+    est = FAMILIES[name].factory(task, schema, 0, 1)
+    return set(est.get_params()) | set(inspect.signature(type(est).__init__).parameters) - {
+        "self",
+        "kwargs",
+        "args",
+    }

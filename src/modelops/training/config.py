@@ -1,85 +1,276 @@
 """The versioned training configuration (configs/train.json), loaded by Metaflow's `Config`.
 
-Per-run choices are flow Parameters; what is tried (candidate grids), what counts as good
-enough (validation thresholds) and promotion margins live here, reviewed like code.
+Per-run choices are flow Parameters (`--budget-minutes`, `--candidates`, ...); what is searched
+(each family's space, its first trial, its share of the budget), what counts as good enough
+(thresholds) and how promotion weighs noise live here, reviewed like code.
+
+The file is validated with pydantic before anything is fitted: an unknown key, a wrong type, a
+threshold on a metric the task does not report or a parameter the estimator does not take is a
+`ConfigError` naming the key's path (`search.families.catboost.space.depht`). Keys that start
+with `_` are comments.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelops import paths
 from modelops.errors import ConfigError
-from modelops.schema import Task
-from modelops.training.candidates import CANDIDATES
-from modelops.training.fit import CandidateSpec
+from modelops.metrics import METRICS
+from modelops.schema import Schema, Task
+from modelops.training.candidates import parameter_names
+
+FamilyName = Literal[
+    "linear", "random_forest", "hist_gradient_boosting", "catboost", "lightgbm", "xgboost"
+]
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    candidates: dict[str, dict[str, Any]]
-    thresholds: dict[str, dict[str, float]]
-    min_improvement: float = 0.0
-    min_class_rows: int = 10
-    reference_rows: int = 5000
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Space(_Strict):
+    """One searched parameter: an int or float range (optionally log-scaled) or choices."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Space:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical space needs non-empty 'choices'")
+        elif self.low is None or self.high is None or self.low > self.high:
+            raise ValueError("a numeric space needs 'low' <= 'high'")
+        elif self.log and self.low <= 0:
+            raise ValueError("a log-scaled space needs 'low' > 0")
+        return self
+
+
+class Bounds(_Strict):
+    """A tier's change to a space: new bounds or choices."""
+
+    low: float | None = None
+    high: float | None = None
+    choices: list[Any] | None = None
+
+
+class TaskBlock(_Strict):
+    """Fixed parameters, the first trial (`defaults`) and the searched `space`."""
+
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    space: dict[str, Space] = Field(default_factory=dict)
+
+
+class FamilySearch(TaskBlock):
+    """A family's search: shared block, per-task blocks, tier overrides, budget share, cost."""
+
+    share: float = Field(gt=0, le=1)
+    seconds_per_mcell: float = Field(default=1.0, gt=0)  # one fold fit, per million cells
+    n_jobs: int | None = None
+    regression: TaskBlock | None = None
+    classification: TaskBlock | None = None
+    overrides: dict[str, dict[str, Bounds]] = Field(default_factory=dict)
+
+    def for_task(self, task: Task) -> TaskBlock:
+        """Shared block with the task family's block (`regression` / `classification`) on top."""
+        extra = self.regression if task == "regression" else self.classification
+        extra = extra or TaskBlock()
+        return TaskBlock(
+            fixed=self.fixed | extra.fixed,
+            defaults=self.defaults | extra.defaults,
+            space=self.space | extra.space,
+        )
+
+
+class Tier(_Strict):
+    """A data profile a tier applies to (every given bound must hold)."""
+
+    min_rows: int | None = None
+    max_rows: int | None = None
+    min_columns: int | None = None
+    max_columns: int | None = None
+    min_cardinality: int | None = None
+    max_cardinality: int | None = None
+
+    def matches(self, profile: DataProfile) -> bool:
+        checks = [
+            (self.min_rows, profile.rows, 1),
+            (self.max_rows, profile.rows, -1),
+            (self.min_columns, profile.columns, 1),
+            (self.max_columns, profile.columns, -1),
+            (self.min_cardinality, profile.max_cardinality, 1),
+            (self.max_cardinality, profile.max_cardinality, -1),
+        ]
+        return all(bound is None or (value - bound) * sign >= 0 for bound, value, sign in checks)
+
+
+class DataProfile(_Strict):
+    """What the search spaces scale with."""
+
+    rows: int
+    columns: int
+    max_cardinality: int
+
+    @classmethod
+    def of(cls, schema: Schema, rows: int) -> DataProfile:
+        cards = [len(c.categories) for c in schema.columns if c.kind == "categorical"]
+        return cls(rows=rows, columns=len(schema.columns), max_cardinality=max(cards, default=0))
+
+
+class SearchConfig(_Strict):
+    early_stopping_rounds: int = Field(default=50, ge=5)
+    max_trials: int = Field(default=200, ge=1)
+    tiers: dict[str, Tier] = Field(default_factory=dict)
+    families: dict[FamilyName, FamilySearch]
+
+    @model_validator(mode="after")
+    def _tiers_exist(self) -> SearchConfig:
+        for name, fam in self.families.items():
+            unknown = sorted(set(fam.overrides) - set(self.tiers))
+            if unknown:
+                raise ValueError(f"families.{name}.overrides: unknown tier(s) {unknown}")
+        return self
+
+
+class CVConfig(_Strict):
+    small_rows: int = Field(default=1000, ge=0)  # below this many training rows ...
+    small_repeats: int = Field(default=3, ge=1)  # ... repeat the CV this many times
+
+
+class PromotionConfig(_Strict):
+    min_improvement: float = Field(default=0.0, ge=0)
+    bootstrap_resamples: int = Field(default=1000, ge=0)  # 0: compare point estimates
+    confidence: float = Field(default=0.9, gt=0, lt=1)
+
+
+class EnsembleConfig(_Strict):
+    enabled: bool = True
+    iterations: int = Field(default=40, ge=1)
+
+
+class TrainConfig(_Strict):
+    thresholds: dict[Task, dict[str, float]] = Field(default_factory=dict)
+    promotion: PromotionConfig = PromotionConfig()
+    min_class_rows: int = Field(default=10, ge=2)
+    reference_rows: int = Field(default=5000, ge=1)
     n_jobs: int = -1
+    cv: CVConfig = CVConfig()
+    ensemble: EnsembleConfig = EnsembleConfig()
+    search: SearchConfig
+
+    @model_validator(mode="after")
+    def _thresholds_are_reported(self) -> TrainConfig:
+        for task, bounds in self.thresholds.items():
+            for metric in bounds:
+                if metric not in METRICS[task]:
+                    raise ValueError(
+                        f"thresholds.{task}.{metric}: {task} does not report {metric!r}; "
+                        f"it reports {sorted(METRICS[task])}"
+                    )
+        return self
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> TrainConfig:
-        raw = _plain(raw)
-        unknown = sorted(set(raw.get("candidates", {})) - set(CANDIDATES))
-        if unknown:
-            raise ConfigError(
-                f"config: unknown candidate(s) {unknown}; known: {sorted(CANDIDATES)}"
+        try:
+            return cls.model_validate(_plain(raw))
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in err.errors()
             )
-        return cls(
-            candidates=raw.get("candidates", {}),
-            thresholds=raw.get("thresholds", {}),
-            min_improvement=float(raw.get("promotion", {}).get("min_improvement", 0.0)),
-            min_class_rows=int(raw.get("min_class_rows", 10)),
-            reference_rows=int(raw.get("reference_rows", 5000)),
-            n_jobs=int(raw.get("n_jobs", -1)),
-        )
+            raise ConfigError(f"config: {problems}") from None
 
-    def candidate_grid(self, name: str, task: Task) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """(base parameters, search overrides) of a candidate for a task.
-
-        An entry holds shared `params`, task-family overrides under `regression` or
-        `classification`, and a `search` list (or a per-family `search_<family>` list).
-        """
-        entry = self.candidates.get(name, {})
-        family = "regression" if task == "regression" else "classification"
-        params = dict(entry.get("params", {})) | dict(entry.get(family, {}))
-        search = list(entry.get(f"search_{family}", entry.get("search", [])))
-        return params, search
-
-    def specs(self, names: list[str], task: Task) -> list[CandidateSpec]:
-        """One foreach item per grid point: `catboost` (base parameters), `catboost-1`, ..."""
-        out = []
-        for name in names:
-            params, search = self.candidate_grid(name, task)
-            out.append(CandidateSpec(name, name, params))
-            out += [
-                CandidateSpec(name, f"{name}-{i}", params | override)
-                for i, override in enumerate(search, 1)
-            ]
-        return out
+    def family(self, name: str) -> FamilySearch:
+        if name not in self.search.families:
+            raise ConfigError(
+                f"search.families.{name}: --candidates names {name!r}, which the config does not "
+                f"search; configured: {sorted(self.search.families)}"
+            )
+        return self.search.families[name]
 
     def threads(self, name: str) -> int:
-        """Threads for one candidate task: its own `n_jobs`, else the global one (-1: all)."""
-        return int(self.candidates.get(name, {}).get("n_jobs", self.n_jobs))
+        """Threads for one family's task: its own `n_jobs`, else the global one (-1: all)."""
+        own = self.family(name).n_jobs
+        return self.n_jobs if own is None else own
 
     def task_thresholds(self, task: Task) -> dict[str, float]:
         return dict(self.thresholds.get(task, {}))
 
+    def space(self, name: str, task: Task, profile: DataProfile) -> TaskBlock:
+        """The family's block for this task, its bounds moved by every tier the data is in."""
+        block = self.family(name).for_task(task)
+        space = dict(block.space)
+        for tier, changes in self.family(name).overrides.items():
+            if not self.search.tiers[tier].matches(profile):
+                continue
+            for param, bounds in changes.items():
+                if param not in space:
+                    raise ConfigError(
+                        f"search.families.{name}.overrides.{tier}.{param}: not in the space"
+                    )
+                space[param] = space[param].model_copy(update=bounds.model_dump(exclude_none=True))
+        return block.model_copy(update={"space": space})
+
+    def check_parameters(self, names: list[str], task: Task, schema: Schema) -> None:
+        """Every fixed, default and searched parameter is one the estimator takes."""
+        for name in names:
+            fam = self.family(name)
+            known = parameter_names(name, task, schema)
+            block = fam.for_task(task)
+            for kind, params in (
+                ("fixed", block.fixed),
+                ("defaults", block.defaults),
+                ("space", block.space),
+            ):
+                for param in params:
+                    if param not in known:
+                        where = "regression" if task == "regression" else "classification"
+                        raise ConfigError(
+                            f"search.families.{name}.{kind}.{param} (or .{where}.{kind}): "
+                            f"unknown parameter of {name}'s {task} estimator"
+                        )
+
+    def check_budget(
+        self, names: list[str], *, budget_seconds: float, profile: DataProfile, fits: int
+    ) -> dict[str, float]:
+        """Each family's time limit; an error if a share cannot hold even one trial.
+
+        A trial is `fits` fold fits; its cost is estimated from the family's
+        `seconds_per_mcell` and the table's size (rows x columns).
+        """
+        limits = {}
+        cells = profile.rows * max(profile.columns, 1) / 1e6
+        for name in names:
+            fam = self.family(name)
+            limit = budget_seconds * fam.share
+            need = fam.seconds_per_mcell * cells * fits + 1.0
+            if limit < need:
+                raise ConfigError(
+                    f"search.families.{name}.share: {fam.share:g} of --budget-minutes "
+                    f"{budget_seconds / 60:g} is {limit:.1f} s, less than one trial needs "
+                    f"(about {need:.1f} s for {fits} fold fits on {profile.rows} rows x "
+                    f"{profile.columns} columns); raise --budget-minutes to at least "
+                    f"{math.ceil(need / fam.share / 60 * 10) / 10:g} or drop {name} from "
+                    "--candidates"
+                )
+            limits[name] = limit
+        return limits
+
 
 def _plain(obj: Any) -> Any:
-    """Metaflow's ConfigValue -> plain dicts and lists (it is read-only and not JSON-able)."""
+    """Metaflow's ConfigValue -> plain dicts and lists; keys starting with `_` are comments."""
     if isinstance(obj, Mapping):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: _plain(v) for k, v in obj.items() if not str(k).startswith("_")}
     if isinstance(obj, list | tuple):
         return [_plain(v) for v in obj]
     return obj
@@ -87,6 +278,9 @@ def _plain(obj: Any) -> Any:
 
 def load_config(path: Path | str | None = None) -> TrainConfig:
     """The config file at `path`, by default the project's `configs/train.json`."""
-    import json
-
-    return TrainConfig.from_mapping(json.loads(Path(path or paths.default_config()).read_text()))
+    source = Path(path or paths.default_config())
+    try:
+        raw = json.loads(source.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{source}: cannot read the training config: {err}") from err
+    return TrainConfig.from_mapping(raw)

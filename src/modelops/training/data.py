@@ -71,9 +71,7 @@ def infer_task(y: pd.Series) -> Task:
     return "regression"
 
 
-def validate_training_data(
-    df: pd.DataFrame, target: str, task: str, source: str, min_class_rows: int = 10
-) -> Task:
+def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str) -> Task:
     """Check the frame can train a model for `task`; return the concrete task ('auto' resolved)."""
     if df.empty or len(df.columns) == 0:
         raise DataError(f"{source}: no rows to train on (header only or empty file)")
@@ -108,12 +106,12 @@ def validate_training_data(
             )
     else:
         counts = y.value_counts()
-        small = counts[counts < min_class_rows]
+        small = counts[counts < 3]
         if not small.empty:
             raise DataError(
-                f"{source}: class(es) {small.to_dict()} of target {target!r} have fewer than "
-                f"{min_class_rows} rows; each class needs at least {min_class_rows} to split "
-                "and cross-validate"
+                f"{source}: class(es) {small.to_dict()} of target {target!r} have fewer than 3 "
+                "rows; a class needs rows in the holdout and in at least two training folds "
+                "(add rows of those classes, merge them, or drop them)"
             )
     return resolved
 

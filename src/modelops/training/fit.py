@@ -1,143 +1,201 @@
-"""Fit one candidate configuration: cross-validate it, refit on all training rows, score holdout.
+"""Cross-validation with out-of-fold predictions, and early stopping for the boosters.
 
-A configuration (a model family with one parameter set) is the unit a TrainFlow `foreach`
-fans out over, so this function is all one Metaflow task runs, locally or on Kubernetes/Batch.
-Thread use is capped per task: Metaflow runs the tasks side by side, and OpenMP models
-(HistGradientBoosting) slow down badly when several processes each claim every core.
+Every family is scored on the same folds (fixed by the seed), so their out-of-fold (OOF)
+predictions line up row by row and greedy ensemble selection can combine them. Boosters get
+each fold's validation rows as their early-stopping set, so the iteration count is learned;
+the refit on all training rows uses the folds' mean best iteration.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
-from modelops.metrics import evaluate
-from modelops.schema import Schema, Task
-from modelops.training.candidates import make_pipeline
-from modelops.training.data import Split
+from modelops.metrics import score_predictions
+from modelops.schema import Task
+from modelops.training.candidates import FAMILIES
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class CandidateSpec:
-    """One foreach item: a model family, a label for the leaderboard and its parameters."""
+class Folds:
+    """The (train, validation) row positions every family is scored on, `repeats` times over."""
 
-    name: str
-    label: str
-    params: dict[str, Any]
+    splits: tuple[tuple[np.ndarray, np.ndarray], ...]
+    n_folds: int
+    repeats: int
+
+    @property
+    def description(self) -> str:
+        return f"{self.repeats}x{self.n_folds}-fold" if self.repeats > 1 else f"{self.n_folds}-fold"
+
+
+def make_folds(y: pd.Series, task: Task, *, n_folds: int, repeats: int, seed: int) -> Folds:
+    """Stratified for classifiers; `repeats` > 1 reshuffles (repeated CV for small tables)."""
+    cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
+    splitter = cls(n_splits=n_folds, n_repeats=repeats, random_state=seed)
+    splits = tuple(splitter.split(np.zeros(len(y)), y))
+    return Folds(splits, n_folds, repeats)
 
 
 @dataclass
-class CandidateScore:
-    """A candidate's parameters and scores: small, so the join can rank without the models."""
+class CVResult:
+    """Mean/std of every metric over folds, OOF predictions, learned iterations and timing."""
 
-    name: str
-    label: str
-    params: dict[str, Any]
     cv: dict[str, float]
     cv_std: dict[str, float]
-    holdout: dict[str, float]
-    fit_seconds: float
-    cv_seconds: float
-    sample: pd.DataFrame | None = None  # holdout actual vs predicted, for plots without the model
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-friendly row for leaderboards and W&B."""
-        row: dict[str, Any] = {"candidate": self.label, "family": self.name}
-        row |= {f"cv_{k}": v for k, v in self.cv.items()}
-        row |= {f"holdout_{k}": v for k, v in self.holdout.items()}
-        row |= {"fit_seconds": round(self.fit_seconds, 2), "cv_seconds": round(self.cv_seconds, 2)}
-        return row
+    oof: np.ndarray  # (n,) predictions or (n, k) probabilities in `classes` order
+    iterations: list[int]
+    fold_seconds: list[float]
 
 
-@dataclass
-class CandidateResult(CandidateScore):
-    """What a candidate task returns: its scores plus the fitted pipeline."""
+def classes_of(y: pd.Series) -> list[Any]:
+    """The canonical class order every family's probabilities are aligned to."""
+    return sorted(pd.unique(y), key=str)
 
-    pipeline: Pipeline | None = None
 
-    def score(self) -> CandidateScore:
-        fields = {k: v for k, v in vars(self).items() if k != "pipeline"}
-        return CandidateScore(**fields)
+def predict_aligned(model: Any, X: Any, task: Task, classes: list[Any]) -> np.ndarray:
+    """Predictions (regression) or probabilities with columns in `classes` order."""
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    have = [str(c) for c in model.classes_]
+    return proba[:, [have.index(str(c)) for c in classes]]
+
+
+def metrics_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> dict[str, float]:
+    """Every metric of the task from predictions or aligned probabilities."""
+    if task == "regression":
+        return score_predictions(task, y, pred)
+    labels = np.asarray(classes, dtype=object)[np.argmax(pred, axis=1)]
+    return score_predictions(task, np.asarray(y, dtype=object), labels, pred, list(classes))
+
+
+def fit_fold(
+    pipeline: Pipeline,
+    family: str,
+    X_tr: pd.DataFrame,
+    y_tr: pd.Series,
+    X_va: pd.DataFrame,
+    y_va: pd.Series,
+    *,
+    early_stopping_rounds: int,
+) -> tuple[Pipeline, int]:
+    """Fit on the training rows, early-stopping boosters on the validation rows.
+
+    Returns the fitted pipeline and the iteration count it learned (0: not a booster).
+    """
+    prep = Pipeline(clone(pipeline).steps[:-1])
+    est = clone(pipeline.steps[-1][1])
+    Z_tr = prep.fit_transform(X_tr, y_tr)
+    Z_va = prep.transform(X_va)
+    kind = FAMILIES[family].boosting
+    best = 0
+    if kind == "lightgbm":
+        import lightgbm
+
+        stop = lightgbm.early_stopping(early_stopping_rounds, verbose=False)
+        with warnings.catch_warnings():
+            # 4.7 prefers eval_X/eval_y, which do not label-encode string classes as eval_set does
+            warnings.simplefilter("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
+            est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], callbacks=[stop])
+        best = int(est.best_iteration_ or est.n_estimators)
+    elif kind == "xgboost":
+        inner = getattr(est, "estimator", est)  # classifiers are wrapped by EncodedLabels
+        inner.set_params(early_stopping_rounds=early_stopping_rounds)
+        est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], verbose=False)
+        fitted = getattr(est, "estimator_", est)
+        best = int(fitted.best_iteration) + 1
+    elif kind == "catboost":
+        est.fit(Z_tr, y_tr, eval_set=(Z_va, y_va), early_stopping_rounds=early_stopping_rounds)
+        best = int(est.get_best_iteration()) + 1
+    elif kind == "hist_gradient_boosting":
+        est.set_params(early_stopping=True, n_iter_no_change=max(early_stopping_rounds // 5, 10))
+        est.fit(Z_tr, y_tr, X_val=Z_va, y_val=y_va)
+        best = int(est.n_iter_)
+    else:
+        est.fit(Z_tr, y_tr)
+    return Pipeline(prep.steps + [("model", est)]), best
 
 
 def cross_validate(
-    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task, folds: int, seed: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and standard deviation of every metric over `folds` (stratified for classifiers)."""
-    splitter = (
-        KFold(folds, shuffle=True, random_state=seed)
-        if task == "regression"
-        else StratifiedKFold(folds, shuffle=True, random_state=seed)
-    )
-    scores: list[dict[str, float]] = []
-    for i, (train_idx, val_idx) in enumerate(splitter.split(X, y), 1):
-        model = clone(pipeline).fit(X.iloc[train_idx], y.iloc[train_idx])
-        scores.append(evaluate(model, X.iloc[val_idx], y.iloc[val_idx], task))
-        log.info("fold %d/%d: %s", i, folds, scores[-1])
-    frame = pd.DataFrame(scores)
-    return frame.mean().to_dict(), frame.std(ddof=0).fillna(0.0).to_dict()
-
-
-def train_candidate(
-    spec: CandidateSpec,
+    pipeline: Pipeline,
+    family: str,
+    X: pd.DataFrame,
+    y: pd.Series,
     task: Task,
-    schema: Schema,
-    data: Split,
+    folds: Folds,
     *,
-    cv_folds: int,
-    seed: int,
-    n_jobs: int = 1,
-) -> CandidateResult:
-    """Cross-validate (if `cv_folds` >= 2), refit on all training rows, score the holdout."""
-    X, y = data.X_train, data.y_train
-    pipe = make_pipeline(spec.name, task, schema, spec.params, seed, n_jobs)
-    with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
+    metric: str,
+    early_stopping_rounds: int = 50,
+    after_fold: Callable[[int, float], None] | None = None,
+) -> CVResult:
+    """Score `pipeline` on every fold; OOF predictions are averaged over repeats.
+
+    `after_fold(i, running_mean_of_metric)` runs after each fold: the search uses it to prune
+    a bad trial on its first folds and to stop at the deadline.
+    """
+    classes = classes_of(y) if task != "regression" else []
+    shape = (len(y),) if task == "regression" else (len(y), len(classes))
+    oof, seen = np.zeros(shape), np.zeros(len(y))
+    scores: list[dict[str, float]] = []
+    iterations, seconds = [], []
+    for i, (tr, va) in enumerate(folds.splits):
         t0 = time.perf_counter()
-        mean, std = cross_validate(pipe, X, y, task, cv_folds, seed) if cv_folds >= 2 else ({}, {})
-        cv_seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        pipe.fit(X, y)
-        fit_seconds = time.perf_counter() - t0
-        holdout = evaluate(pipe, data.X_test, data.y_test, task)
-        sample = holdout_sample(pipe, data, task, seed)
-    log.info("%s: cv %s, holdout %s, fit %.1fs", spec.label, mean, holdout, fit_seconds)
-    return CandidateResult(
-        spec.name,
-        spec.label,
-        spec.params,
-        mean,
-        std,
-        holdout,
-        fit_seconds,
-        cv_seconds,
-        sample,
-        pipe,
+        model, best = fit_fold(
+            pipeline,
+            family,
+            X.iloc[tr],
+            y.iloc[tr],
+            X.iloc[va],
+            y.iloc[va],
+            early_stopping_rounds=early_stopping_rounds,
+        )
+        pred = predict_aligned(model, X.iloc[va], task, classes)
+        seconds.append(time.perf_counter() - t0)
+        iterations.append(best)
+        oof[va] += pred
+        seen[va] += 1
+        scores.append(metrics_of(task, y.iloc[va], pred, classes))
+        if after_fold is not None:
+            after_fold(i, float(np.nanmean([s[metric] for s in scores])))
+    oof = oof / (seen if oof.ndim == 1 else seen[:, None])
+    frame = pd.DataFrame(scores)
+    return CVResult(
+        cv=frame.mean().to_dict(),
+        cv_std=frame.std(ddof=0).fillna(0.0).to_dict(),
+        oof=oof,
+        iterations=iterations,
+        fold_seconds=seconds,
     )
 
 
-def holdout_sample(
-    pipeline: Pipeline, data: Split, task: Task, seed: int, rows: int = 2000
-) -> pd.DataFrame:
-    """Up to `rows` holdout rows: `actual`, then `predicted` or one `proba_<class>` per class."""
-    X, y = data.X_test, data.y_test
-    if len(X) > rows:
-        X = X.sample(rows, random_state=seed)
-        y = y.loc[X.index]
-    out = pd.DataFrame({"actual": y.to_numpy()})
-    if task == "regression":
-        out["predicted"] = pipeline.predict(X)
-    else:
-        proba = pipeline.predict_proba(X)
-        for i, cls in enumerate(pipeline.classes_):
-            out[f"proba_{cls}"] = proba[:, i]
-    return out
+def refit(
+    pipeline: Pipeline, family: str, X: pd.DataFrame, y: pd.Series, iterations: list[int]
+) -> tuple[Pipeline, dict[str, Any]]:
+    """Fit on every training row; a booster gets its folds' mean best iteration (+10%: more
+    rows support a few more trees). Returns the pipeline and the parameters it was given."""
+    fam = FAMILIES[family]
+    model = clone(pipeline)
+    learned: dict[str, Any] = {}
+    if fam.iterations and any(iterations):
+        learned[fam.iterations] = max(1, round(float(np.mean(iterations)) * 1.1))
+        est = model.steps[-1][1]
+        target = getattr(est, "estimator", est)
+        target.set_params(**learned)
+        if fam.boosting == "hist_gradient_boosting":
+            target.set_params(early_stopping=False)
+    model.fit(X, y)
+    return model, learned

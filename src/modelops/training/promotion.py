@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from modelops.errors import ConfigError, ModelOpsError
-from modelops.metrics import evaluate, greater_is_better, is_better
+from modelops.metrics import METRICS, greater_is_better, is_better
 from modelops.registry import PRODUCTION, AliasConflict, ModelVersion, Registry
 from modelops.schema import Schema, Task
+from modelops.training.fit import metrics_of, predict_aligned
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,65 @@ class Champion:
     version: int | None
     metrics: dict[str, float] | None = None
     problem: str | None = None
+    pred: np.ndarray | None = field(default=None, repr=False)  # holdout predictions/probas
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A paired-bootstrap interval of the challenger's improvement (positive: better)."""
+
+    low: float
+    high: float
+    mean: float
+    confidence: float
+    resamples: int
+    seed: int
+
+
+def paired_bootstrap(
+    task: Task,
+    metric: str,
+    y: Any,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    classes: list[Any],
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> Interval:
+    """Resample holdout rows (the same rows for both models) and measure the improvement.
+
+    The holdout metric moves by more than most gaps between good models from one split to
+    another; comparing both models on the same resampled rows cancels the rows' own
+    difficulty, and the interval says whether the gap is more than luck.
+    """
+    fn = METRICS[task][metric][0]
+    sign = 1.0 if greater_is_better(task, metric) else -1.0
+    y = np.asarray(y, dtype=object if task != "regression" else float)
+    rng = np.random.default_rng(seed)
+
+    def value(pred: np.ndarray, idx: np.ndarray) -> float:
+        if task == "regression":
+            return fn(y[idx], pred[idx], None, None)
+        proba = pred[idx]
+        labels = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+        return fn(y[idx], labels, proba, list(classes))
+
+    diffs = []
+    for _ in range(resamples):
+        idx = rng.integers(0, len(y), len(y))
+        diffs.append(sign * (value(challenger, idx) - value(champion, idx)))
+    d = np.asarray(diffs)
+    tail = (1 - confidence) / 2
+    return Interval(
+        low=float(np.quantile(d, tail)),
+        high=float(np.quantile(d, 1 - tail)),
+        mean=float(d.mean()),
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
 @dataclass
@@ -44,6 +105,7 @@ class Decision:
     champion_version: int | None
     champion: dict[str, float] | None
     reasons: list[str] = field(default_factory=list)
+    improvement: Interval | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,7 +151,9 @@ def rescore_champion(
         return Champion(mv.version, problem="; ".join(problems))
     try:
         model = load(mv)
-        return Champion(mv.version, evaluate(model, X_test, y_test, schema.task))
+        classes = list(schema.classes) if schema.task != "regression" else []
+        pred = predict_aligned(model, X_test, schema.task, classes)
+        return Champion(mv.version, metrics_of(schema.task, y_test, pred, classes), pred=pred)
     except ModelOpsError as err:
         return Champion(mv.version, problem=f"could not be loaded: {err}")
 
@@ -103,8 +167,14 @@ def decide(
     thresholds: dict[str, float],
     champion: Champion,
     min_improvement: float = 0.0,
+    bootstrap: Callable[[np.ndarray], Interval] | None = None,
 ) -> Decision:
-    """Apply the policy; the reasons say what was compared with what."""
+    """Apply the policy; the reasons say what was compared with what.
+
+    With `bootstrap` (a function of the champion's holdout predictions), the challenger must
+    beat the champion by more than the margin at the interval's lower bound, not only on the
+    point estimate.
+    """
     d = Decision(False, policy, metric, challenger, champion.version, champion.metrics)
     if policy == "never":
         d.reasons.append("--promotion never: registered without promoting")
@@ -123,13 +193,26 @@ def decide(
         d.promote = not failures
     else:
         c, p = challenger[metric], (champion.metrics or {})[metric]
-        better = is_better(task, metric, c, p, min_improvement)
-        verdict = "beats" if better else "does not beat"
-        d.reasons.append(
-            f"challenger {metric}={c:.4g} {verdict} production v{champion.version} "
-            f"{metric}={p:.4g} "
-            f"on the same holdout (required improvement {min_improvement:.1%})"
-        )
+        margin = abs(p) * min_improvement
+        if bootstrap is not None and champion.pred is not None:
+            d.improvement = iv = bootstrap(champion.pred)
+            better = iv.low > margin
+            verdict = "beats" if better else "does not clearly beat"
+            d.reasons.append(
+                f"challenger {metric}={c:.4g} {verdict} production v{champion.version} "
+                f"{metric}={p:.4g} on the same holdout rows: improvement {iv.mean:.4g}, "
+                f"{iv.confidence:.0%} paired-bootstrap interval [{iv.low:.4g}, {iv.high:.4g}] "
+                f"({iv.resamples} resamples, seed {iv.seed}); its lower bound must exceed "
+                f"{margin:.4g} ({min_improvement:.1%} of production's {metric})"
+            )
+        else:
+            better = is_better(task, metric, c, p, min_improvement)
+            verdict = "beats" if better else "does not beat"
+            d.reasons.append(
+                f"challenger {metric}={c:.4g} {verdict} production v{champion.version} "
+                f"{metric}={p:.4g} "
+                f"on the same holdout (required improvement {min_improvement:.1%})"
+            )
         d.promote = better and not failures
     return d
 

@@ -8,11 +8,11 @@ import pandas as pd
 
 from modelops.metrics import greater_is_better
 from modelops.schema import Task
-from modelops.training.fit import CandidateScore
+from modelops.training.search import CandidateScore
 
 
 def rank(results: list[CandidateScore], task: Task, metric: str) -> list[CandidateScore]:
-    """Best first, by cross-validated metric (holdout when CV was off); ties by fit time.
+    """Best first, by cross-validated metric; ties by fit time; failed families last.
 
     The holdout stays out of the choice among candidates, so the champion comparison that uses
     it later is not biased towards the selected model.
@@ -20,7 +20,7 @@ def rank(results: list[CandidateScore], task: Task, metric: str) -> list[Candida
     sign = -1.0 if greater_is_better(task, metric) else 1.0
 
     def key(r: CandidateScore) -> tuple[float, float]:
-        value = r.cv.get(metric, r.holdout[metric])  # --cv-folds 0: the holdout decides
+        value = r.cv.get(metric, math.nan)
         return (sign * value if not math.isnan(value) else math.inf, r.fit_seconds)
 
     return sorted(results, key=key)

@@ -18,14 +18,14 @@ from typing import Any
 import pandas as pd
 
 from modelops import tracking
-from modelops.errors import ConfigError
+from modelops.errors import ConfigError, DataError
 from modelops.metrics import resolve_metric
 from modelops.registry import PRODUCTION, ModelVersion, Registry
 from modelops.registry.packaging import load_model, model_metadata, write_model_files
 from modelops.schema import Schema, Task, infer_schema
 from modelops.training import promotion
 from modelops.training.candidates import parse_candidates
-from modelops.training.config import TrainConfig
+from modelops.training.config import DataProfile, TrainConfig
 from modelops.training.data import (
     Split,
     frame_digest,
@@ -35,7 +35,9 @@ from modelops.training.data import (
     split,
     validate_training_data,
 )
-from modelops.training.fit import CandidateResult, CandidateScore, CandidateSpec, train_candidate
+from modelops.training.ensemble import blend, greedy_selection
+from modelops.training.fit import Folds, classes_of, make_folds, metrics_of
+from modelops.training.search import CandidateResult, CandidateScore, search_family
 from modelops.training.selection import leaderboard, rank
 
 log = logging.getLogger(__name__)
@@ -57,11 +59,19 @@ class Prepared:
     metric: str
     schema: Schema
     split: Split
-    candidates: list[CandidateSpec]
+    candidates: list[str]
+    limits: dict[str, float]  # seconds each family may search (refit included)
+    folds: Folds = field(repr=False)
+    profile: DataProfile
     data_digest: str
     model_name: str
     n_rows: int
+    notes: list[str]  # what was decided about the data (for the card and the log)
     reference: pd.DataFrame = field(repr=False)
+
+    @property
+    def classes(self) -> list[Any]:
+        return list(self.schema.classes) if self.task != "regression" else []
 
 
 def prepare_training(
@@ -72,26 +82,78 @@ def prepare_training(
     candidates: str,
     metric: str,
     test_size: float,
+    cv_folds: int,
+    budget_minutes: float,
     seed: int,
     sample: int,
     model_name: str,
     config: TrainConfig,
 ) -> Prepared:
-    """Load, validate and split; resolve 'auto' settings. Fails before any model is fitted."""
+    """Load, validate and split; resolve 'auto' settings; fix the folds and each family's time.
+
+    Everything that can be wrong with the data, the parameters or the config fails here,
+    before any model is fitted.
+    """
     names = parse_candidates(candidates)
+    for name in names:
+        config.family(name)
     if not 0.0 < test_size < 1.0:
         raise ConfigError(f"--test-size must be between 0 and 1, not {test_size}")
+    if cv_folds < 2:
+        raise ConfigError(
+            f"--cv-folds must be at least 2, not {cv_folds}: out-of-fold predictions rank the "
+            "families and build the ensemble"
+        )
+    if not budget_minutes > 0:
+        raise ConfigError(f"--budget-minutes must be positive, not {budget_minutes}")
+    if sample < 0:
+        raise ConfigError(f"--sample-rows must be 0 (all rows) or positive, not {sample}")
     path, target = resolve_dataset(data, target)
     df = read_table(path)
-    resolved = validate_training_data(df, target, task, str(path), config.min_class_rows)
+    resolved = validate_training_data(df, target, task, str(path))
     df = sample_rows(df, sample, seed)
-    resolved = validate_training_data(
-        df, target, resolved, f"{path} (--sample-rows {sample})", config.min_class_rows
-    )
+    source = f"{path} (--sample-rows {sample})" if sample else str(path)
+    resolved = validate_training_data(df, target, resolved, source)
     metric = resolve_metric(resolved, metric)
     schema = infer_schema(df, target, resolved)
     parts = split(df, target, resolved, test_size, seed)
+    notes: list[str] = []
+    n_folds = cv_folds
+    if resolved != "regression":
+        smallest = parts.y_train.value_counts()
+        n_folds = min(cv_folds, int(smallest.min()))
+        if n_folds < 2:
+            raise DataError(
+                f"{source}: class(es) {smallest[smallest < 2].to_dict()} of {target!r} have "
+                "too few rows to appear in both the training rows and the cross-validation "
+                "folds; add rows of those classes or merge them"
+            )
+        if n_folds < cv_folds:
+            notes.append(
+                f"{n_folds} folds instead of --cv-folds {cv_folds}: the smallest class has "
+                f"{int(smallest.min())} training rows"
+            )
+        small = smallest[smallest < config.min_class_rows]
+        if not small.empty:
+            notes.append(
+                f"class(es) {small.to_dict()} have fewer than {config.min_class_rows} training "
+                "rows: their scores are noisy"
+            )
+    repeats = config.cv.small_repeats if len(parts.X_train) < config.cv.small_rows else 1
+    if repeats > 1:
+        notes.append(
+            f"{len(parts.X_train)} training rows (< {config.cv.small_rows}): CV repeated "
+            f"{repeats} times so that the ranking is not noise"
+        )
+    folds = make_folds(parts.y_train, resolved, n_folds=n_folds, repeats=repeats, seed=seed)
+    config.check_parameters(names, resolved, schema)
+    profile = DataProfile.of(schema, len(parts.X_train))
+    limits = config.check_budget(
+        names, budget_seconds=budget_minutes * 60, profile=profile, fits=len(folds.splits)
+    )
     ref = parts.X_train.sample(min(config.reference_rows, len(parts.X_train)), random_state=seed)
+    for note in notes:
+        log.warning("%s", note)
     return Prepared(
         source=str(path),
         target=target,
@@ -99,64 +161,143 @@ def prepare_training(
         metric=metric,
         schema=schema,
         split=parts,
-        candidates=config.specs(names, resolved),
+        candidates=names,
+        limits=limits,
+        folds=folds,
+        profile=profile,
         data_digest=frame_digest(df),
         model_name=model_name or default_model_name(str(path), target),
         n_rows=len(df),
+        notes=notes,
         reference=ref,
     )
 
 
-def fit_candidate(
-    *, spec: CandidateSpec, prep: Prepared, config: TrainConfig, cv_folds: int, seed: int
-) -> CandidateResult:
-    """Train one grid point of one candidate (the unit a foreach task runs)."""
-    return train_candidate(
-        spec,
-        prep.task,
-        prep.schema,
-        prep.split,
-        cv_folds=cv_folds,
+def search_step(*, name: str, prep: Prepared, config: TrainConfig, seed: int) -> CandidateResult:
+    """Search one family within its time limit (the unit a foreach task runs)."""
+    return search_family(
+        name=name,
+        block=config.space(name, prep.task, prep.profile),
+        task=prep.task,
+        schema=prep.schema,
+        data=prep.split,
+        folds=prep.folds,
+        metric=prep.metric,
+        seconds=prep.limits[name],
         seed=seed,
-        n_jobs=config.threads(spec.name),
+        n_jobs=config.threads(name),
+        max_trials=config.search.max_trials,
+        early_stopping_rounds=config.search.early_stopping_rounds,
     )
+
+
+def log_trials(*, result: CandidateResult, group: str) -> None:
+    """Every trial of a family as a W&B run (job_type `trial`, group = the Metaflow run), so
+    W&B's parallel-coordinates and parameter-importance panels show the search."""
+    tracking.log_trials(result.name, result.trials, group)
 
 
 @dataclass
 class Selection:
-    """The leaderboard and the winner; the losers' fitted pipelines are not carried on."""
+    """The leaderboard and the champion; the losers' fitted pipelines are not carried on."""
 
     board: pd.DataFrame
     best: CandidateResult
+    scores: list[CandidateScore]  # every family and the ensemble, ranked
+    ensemble: dict[str, float]  # member -> weight ({} when no ensemble was built)
+
+
+def build_ensemble(
+    scores: list[CandidateScore], prep: Prepared, config: TrainConfig
+) -> CandidateScore | None:
+    """Greedy ensemble selection over the families' OOF predictions (ranked order)."""
+    members = [s for s in rank(scores, prep.task, prep.metric) if s.oof is not None]
+    if not config.ensemble.enabled or len(members) < 2:
+        return None
+    y = prep.split.y_train
+    classes = classes_of(y) if prep.task != "regression" else []
+    chosen = greedy_selection(
+        {m.label: m.oof for m in members},
+        y,
+        prep.task,
+        prep.metric,
+        classes,
+        iterations=config.ensemble.iterations,
+    )
+    oof = blend({m.label: m.oof for m in members}, chosen.weights)
+    holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
+    return CandidateScore(
+        name="ensemble",
+        label="ensemble",
+        params={"weights": chosen.weights},
+        cv=metrics_of(prep.task, y, oof, classes),
+        cv_std={},
+        holdout=metrics_of(prep.task, prep.split.y_test, holdout_pred, prep.classes),
+        fit_seconds=sum(m.fit_seconds for m in members if m.label in chosen.weights),
+        cv_seconds=0.0,
+        oof=oof,
+        holdout_pred=holdout_pred,
+        folds=prep.folds.description,
+    )
 
 
 def select(
-    *, scores: list[CandidateScore], load: Callable[[int], CandidateResult], prep: Prepared
+    *,
+    scores: list[CandidateScore],
+    load: Callable[[str], CandidateResult],
+    prep: Prepared,
+    config: TrainConfig,
 ) -> Selection:
-    """Rank on scores alone; load only the winner's fitted pipeline (`load(i)`: i-th input)."""
-    ranked = rank(scores, prep.task, prep.metric)
-    return Selection(leaderboard(ranked), load(scores.index(ranked[0])))
+    """Rank families and the ensemble on CV; load only the pipelines the champion needs.
+
+    The ensemble is chosen only when its OOF score beats the best single family's.
+    """
+    ensemble = build_ensemble(scores, prep, config)
+    ranked = rank(scores + ([ensemble] if ensemble else []), prep.task, prep.metric)
+    if ranked[0].failed:
+        raise ConfigError(
+            "every candidate family failed: "
+            + "; ".join(f"{s.label}: {s.failed}" for s in ranked if s.failed)
+        )
+    top = ranked[0]
+    if top.name != "ensemble":
+        return Selection(leaderboard(ranked), load(top.label), ranked, {})
+    from modelops.estimators import EnsembleClassifier, EnsembleRegressor
+
+    weights = top.params["weights"]
+    members = [load(label) for label in weights]
+    cls = EnsembleRegressor if prep.task == "regression" else EnsembleClassifier
+    model = cls(
+        members=[m.pipeline for m in members],
+        weights=list(weights.values()),
+        labels=list(weights),
+        task=prep.task,
+    )
+    best = CandidateResult(**vars(top), pipeline=model)
+    best.params = {"weights": weights} | {m.label: m.params for m in members}
+    return Selection(leaderboard(ranked), best, ranked, dict(weights))
 
 
-def log_training(
-    *, prep: Prepared, scores: list[CandidateScore], sel: Selection, group: str
-) -> None:
-    """The dataset artifact, one run per candidate and the leaderboard run, in that order.
+def log_training(*, prep: Prepared, sel: Selection, group: str) -> None:
+    """The dataset artifact, one run per family (and the ensemble), and the leaderboard run.
 
-    All of a training run's W&B logging happens in one task (the register step, which opens
-    W&B anyway for the model artifact): W&B's import and start-up cost seconds per process,
-    paid once here instead of in three steps.
+    Trials are logged by their family's task; this runs in the register step, which opens W&B
+    anyway for the model artifact, so W&B's start-up is paid once for all of these.
     """
     metadata = {"rows": prep.n_rows, "sha256": prep.data_digest, "source": prep.source}
     dataset = tracking.log_dataset(prep.source, f"{prep.model_name}-data", group, metadata)
-    for score in scores:
-        config = {"candidate": score.name, "label": score.label, **score.params}
+    for score in sel.scores:
+        config = {"candidate": score.name, "label": score.label, **_flat(score.params)}
         with tracking.wandb_run("train_candidate", group, score.label, config) as tracker:
             tracker.use_artifact(dataset)
             tracker.summary(score.summary())
             if score.sample is not None:
                 tracker.log_predictions("holdout", score.sample, prep.task, score.label)
     tracking.log_selection(sel.board, prep.metric, group, sel.best.label)
+
+
+def _flat(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, dict) else v) for k, v in params.items()}
 
 
 @dataclass
@@ -175,10 +316,11 @@ def register_and_promote(
     *,
     registry: Registry,
     prep: Prepared,
-    best: CandidateResult,
+    sel: Selection,
     policy: str,
     config: TrainConfig,
     run_pathspec: str,
+    seed: int,
     on_registered: Callable[[Outcome, dict[str, Path]], None] | None = None,
 ) -> Outcome:
     """Register the challenger as a new version, then promote it if the policy says so.
@@ -186,6 +328,7 @@ def register_and_promote(
     `on_registered(outcome, files)` runs while the model files still exist (W&B logging).
     """
     policy_ = promotion.check_policy(policy)
+    best = sel.best
     metadata = model_metadata(
         schema=prep.schema,
         metric=prep.metric,
@@ -200,7 +343,32 @@ def register_and_promote(
         data_digest=prep.data_digest,
         data_source=prep.source,
         run_pathspec=run_pathspec,
-    )
+    ) | {
+        "ensemble": [{"member": k, "weight": v} for k, v in sel.ensemble.items()],
+        "search": {
+            "folds": prep.folds.description,
+            "training_rows": len(prep.split.X_train),
+            "families": {
+                s.label: {"trials": len(s.trials), "failed": s.failed, "cv": s.cv}
+                for s in sel.scores
+                if s.name != "ensemble"
+            },
+        },
+    }
+    resampling = config.promotion
+
+    def bootstrap(champion_pred: Any) -> promotion.Interval:
+        return promotion.paired_bootstrap(
+            prep.task,
+            prep.metric,
+            prep.split.y_test,
+            best.holdout_pred,
+            champion_pred,
+            prep.classes,
+            resamples=resampling.bootstrap_resamples,
+            confidence=resampling.confidence,
+            seed=seed,
+        )
 
     def load(mv: ModelVersion) -> Any:
         return load_model(registry, prep.model_name, mv.version).pipeline
@@ -216,7 +384,8 @@ def register_and_promote(
             challenger=best.holdout,
             thresholds=config.task_thresholds(prep.task),
             champion=champ,
-            min_improvement=config.min_improvement,
+            min_improvement=resampling.min_improvement,
+            bootstrap=bootstrap if resampling.bootstrap_resamples > 0 else None,
         )
         return champ, decision
 
@@ -244,10 +413,11 @@ def register_step(
     *,
     registry: Registry,
     prep: Prepared,
-    best: CandidateResult,
+    sel: Selection,
     policy: str,
     config: TrainConfig,
     run_pathspec: str,
+    seed: int,
     group: str,
 ) -> Outcome:
     """register_and_promote inside a W&B `register` run that records the decision and model."""
@@ -273,10 +443,11 @@ def register_step(
         return register_and_promote(
             registry=registry,
             prep=prep,
-            best=best,
+            sel=sel,
             policy=policy,
             config=config,
             run_pathspec=run_pathspec,
+            seed=seed,
             on_registered=log_model,
         )
 
@@ -288,13 +459,19 @@ def selection_card(*, sel: Selection, prep: Prepared, outcome: Outcome, seed: in
         feature_importance,
         importance_figure,
         leaderboard_figure,
+        search_figure,
         selection_components,
     )
+    from modelops.metrics import greater_is_better
 
     best = sel.best
     X, y = prep.split.X_test, prep.split.y_test
+    trials = {s.label: s.trials for s in sel.scores if s.trials}
     figures = {
         "Candidates": leaderboard_figure(sel.board, prep.metric),
+        "Search history: best CV score so far, by family": search_figure(
+            trials, prep.metric, greater_is_better(prep.task, prep.metric)
+        ),
         f"{best.label}: holdout diagnostics": diagnostic_figure(
             best.pipeline, X, y, prep.task, best.label
         ),
@@ -308,4 +485,10 @@ def selection_card(*, sel: Selection, prep: Prepared, outcome: Outcome, seed: in
         outcome.decision.to_dict(),
         f"{outcome.model_name} v{outcome.version}",
         figures,
+        notes=[
+            f"{len(prep.split.X_train)} training rows, {len(prep.split.X_test)} holdout rows; "
+            f"families ranked by {prep.folds.description} cross-validation"
+        ]
+        + prep.notes,
+        ensemble=sel.ensemble,
     )

@@ -1,0 +1,272 @@
+"""One family's search inside its time limit: Optuna's TPE sampler, pruning on early folds.
+
+The first trial is the family's `defaults` from the config (a strong untuned point, so the
+search never ends worse than the library defaults); TPE proposes the rest, seeded. Each
+trial is cross-validated on the shared folds; the running mean after each fold is reported so
+the median pruner stops a bad trial early. A trial that raises is recorded as failed and the
+search goes on. The best trial is refitted on every training row within the same limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from modelops.metrics import greater_is_better
+from modelops.schema import Schema, Task
+from modelops.training.candidates import make_pipeline
+from modelops.training.config import Space, TaskBlock
+from modelops.training.data import Split
+from modelops.training.fit import Folds, classes_of, cross_validate, metrics_of, predict_aligned
+from modelops.training.fit import refit as refit_pipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Trial:
+    """One trial: its parameters, what happened and its scores (for W&B and the card)."""
+
+    number: int
+    params: dict[str, Any]
+    state: str  # complete | pruned | failed
+    value: float | None
+    fold_scores: list[float]
+    seconds: float
+    started: float  # seconds since the search began
+    error: str = ""
+
+
+@dataclass
+class CandidateScore:
+    """A family's (or the ensemble's) result without fitted models: small, so the join can
+    rank and build the ensemble without loading every pipeline."""
+
+    name: str
+    label: str
+    params: dict[str, Any]
+    cv: dict[str, float]
+    cv_std: dict[str, float]
+    holdout: dict[str, float]
+    fit_seconds: float
+    cv_seconds: float
+    oof: np.ndarray | None = field(default=None, repr=False)
+    holdout_pred: np.ndarray | None = field(default=None, repr=False)
+    trials: list[Trial] = field(default_factory=list, repr=False)
+    failed: str = ""
+    folds: str = ""
+    sample: pd.DataFrame | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly leaderboard row."""
+        row: dict[str, Any] = {"candidate": self.label, "family": self.name}
+        row |= {f"cv_{k}": v for k, v in self.cv.items()}
+        row |= {f"holdout_{k}": v for k, v in self.holdout.items()}
+        row |= {
+            "trials": len(self.trials),
+            "fit_seconds": round(self.fit_seconds, 2),
+            "search_seconds": round(self.cv_seconds, 2),
+        }
+        if self.failed:
+            row["failed"] = self.failed
+        return row
+
+
+@dataclass
+class CandidateResult(CandidateScore):
+    """What a family task returns: its scores plus the refitted pipeline (None if all failed)."""
+
+    pipeline: Pipeline | None = None
+
+    def score(self) -> CandidateScore:
+        fields_ = {k: v for k, v in vars(self).items() if k != "pipeline"}
+        return CandidateScore(**fields_)
+
+
+def suggest(trial: Any, space: dict[str, Space]) -> dict[str, Any]:
+    """Optuna's proposal for every parameter of the space."""
+    out: dict[str, Any] = {}
+    for name, s in space.items():
+        if s.type == "categorical":
+            out[name] = trial.suggest_categorical(name, s.choices)
+        elif s.type == "int":
+            out[name] = trial.suggest_int(name, int(s.low), int(s.high), log=s.log)
+        else:
+            out[name] = trial.suggest_float(name, float(s.low), float(s.high), log=s.log)
+    return out
+
+
+def search_family(
+    *,
+    name: str,
+    block: TaskBlock,
+    task: Task,
+    schema: Schema,
+    data: Split,
+    folds: Folds,
+    metric: str,
+    seconds: float,
+    seed: int,
+    n_jobs: int,
+    max_trials: int,
+    early_stopping_rounds: int,
+) -> CandidateResult:
+    """Search `name`'s space for at most `seconds` (refit included); return the best, refitted."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    X, y = data.X_train, data.y_train
+    higher = greater_is_better(task, metric)
+    t_start = time.perf_counter()
+    deadline = t_start + seconds
+    trials: list[Trial] = []
+    cv_results: dict[int, Any] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        params = block.fixed | suggest(trial, block.space)
+        t0 = time.perf_counter()
+        folds_seen: list[float] = []
+        record = Trial(trial.number, params, "complete", None, folds_seen, 0.0, t0 - t_start)
+        trials.append(record)
+
+        def after_fold(i: int, running: float) -> None:
+            folds_seen.append(running)
+            trial.report(running, i)
+            if trial.number > 0 and (trial.should_prune() or time.perf_counter() > deadline):
+                raise optuna.TrialPruned()
+
+        try:
+            pipe = make_pipeline(name, task, schema, params, seed, n_jobs)
+            result = cross_validate(
+                pipe,
+                name,
+                X,
+                y,
+                task,
+                folds,
+                metric=metric,
+                early_stopping_rounds=early_stopping_rounds,
+                after_fold=after_fold,
+            )
+        except optuna.TrialPruned:
+            record.state = "pruned"
+            raise
+        except Exception as err:  # a bad parameter combination: recorded, the search goes on
+            record.state, record.error = "failed", f"{type(err).__name__}: {err}"
+            log.warning("%s trial %d failed: %s", name, trial.number, record.error)
+            raise
+        finally:
+            record.seconds = time.perf_counter() - t0
+        value = result.cv[metric]
+        if math.isnan(value):
+            record.state, record.error = "failed", f"cv {metric} is NaN"
+            raise ValueError(record.error)
+        record.value = value
+        cv_results[trial.number] = (params, result, record.seconds)
+        return value
+
+    def stop_when_out_of_time(study: optuna.Study, _: Any) -> None:
+        # keep time to refit the best trial on every row (k/(k-1) of a fold's rows)
+        left = deadline - time.perf_counter()
+        if cv_results:
+            _, best, _ = cv_results[_best_number(cv_results, metric, higher)]
+            per_fold = float(np.mean(best.fold_seconds))
+            reserve = per_fold * folds.n_folds / max(folds.n_folds - 1, 1)
+        else:
+            reserve = 0.0
+        if left < reserve or len(trials) >= max_trials:
+            study.stop()
+
+    study = optuna.create_study(
+        direction="maximize" if higher else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+    )
+    if block.defaults:
+        study.enqueue_trial({k: v for k, v in block.defaults.items() if k in block.space})
+    with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
+        study.optimize(
+            objective,
+            timeout=max(seconds, 1.0),
+            n_trials=max_trials,
+            catch=(Exception,),
+            callbacks=[stop_when_out_of_time],
+        )
+        search_seconds = time.perf_counter() - t_start
+        if not cv_results:
+            reasons = sorted({t.error for t in trials if t.error}) or ["no trial finished"]
+            return CandidateResult(
+                name,
+                name,
+                {},
+                {},
+                {},
+                {},
+                0.0,
+                search_seconds,
+                trials=trials,
+                failed="; ".join(reasons)[:500],
+            )
+        best_number = _best_number(cv_results, metric, higher)
+        params, result, _ = cv_results[best_number]
+        t0 = time.perf_counter()
+        pipe = make_pipeline(name, task, schema, params, seed, n_jobs)
+        pipe, learned = refit_pipeline(pipe, name, X, y, result.iterations)
+        fit_seconds = time.perf_counter() - t0
+        classes = classes_of(y) if task != "regression" else []
+        holdout_pred = predict_aligned(pipe, data.X_test, task, classes)
+    holdout = metrics_of(task, data.y_test, holdout_pred, classes)
+    done = [t for t in trials if t.state == "complete"]
+    log.info(
+        "%s: %d trials (%d complete) in %.0fs; best #%d cv %s=%.4g, holdout %.4g",
+        name,
+        len(trials),
+        len(done),
+        search_seconds,
+        best_number,
+        metric,
+        result.cv[metric],
+        holdout[metric],
+    )
+    return CandidateResult(
+        name=name,
+        label=name,
+        params=params | learned,
+        cv=result.cv,
+        cv_std=result.cv_std,
+        holdout=holdout,
+        fit_seconds=fit_seconds,
+        cv_seconds=search_seconds,
+        oof=result.oof,
+        holdout_pred=holdout_pred,
+        trials=trials,
+        folds=folds.description,
+        sample=holdout_sample(data, task, holdout_pred, classes, seed),
+        pipeline=pipe,
+    )
+
+
+def _best_number(cv_results: dict[int, Any], metric: str, higher: bool) -> int:
+    sign = -1.0 if higher else 1.0
+    return min(cv_results, key=lambda n: (sign * cv_results[n][1].cv[metric], n))
+
+
+def holdout_sample(
+    data: Split, task: Task, pred: np.ndarray, classes: list[Any], seed: int, rows: int = 2000
+) -> pd.DataFrame:
+    """Up to `rows` holdout rows: `actual`, then `predicted` or one `proba_<class>` per class."""
+    out = pd.DataFrame({"actual": data.y_test.to_numpy()})
+    if task == "regression":
+        out["predicted"] = pred
+    else:
+        for i, cls in enumerate(classes):
+            out[f"proba_{cls}"] = pred[:, i]
+    return out.sample(min(rows, len(out)), random_state=seed).reset_index(drop=True)

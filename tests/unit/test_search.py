@@ -1,0 +1,218 @@
+"""Model search on tiny frames: config validation, space scaling, budget, early stopping,
+failed trials, greedy ensemble selection, the paired bootstrap and small-class handling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelops.errors import ConfigError, DataError
+from modelops.schema import infer_schema
+from modelops.training.candidates import make_pipeline
+from modelops.training.config import DataProfile, TrainConfig
+from modelops.training.data import split
+from modelops.training.ensemble import greedy_selection
+from modelops.training.fit import cross_validate, make_folds, refit
+from modelops.training.promotion import paired_bootstrap
+from modelops.training.search import search_family
+from tests.conftest import ROOT
+
+FAST = json.loads((ROOT / "tests" / "integration" / "fast_config.json").read_text())
+
+
+def _config(**changes) -> TrainConfig:
+    raw = json.loads(json.dumps(FAST))
+    for path, value in changes.items():
+        node = raw
+        *parents, leaf = path.split("__")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return TrainConfig.from_mapping(raw)
+
+
+def test_bundled_and_test_configs_validate():
+    from modelops.training.config import load_config
+
+    assert set(load_config().search.families) == {
+        "linear",
+        "random_forest",
+        "hist_gradient_boosting",
+        "catboost",
+        "lightgbm",
+        "xgboost",
+    }
+    assert _config().search.max_trials == 3
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"promotoin": {}}, "promotoin: Extra inputs are not permitted"),
+        ({"thresholds": {"regression": {"roc_auc": 0.5}}}, "thresholds.regression.roc_auc"),
+        ({"search": {"families": {"svm": {"share": 1}}}}, "search.families.svm"),
+        ({"search": {"families": {"linear": {"share": 2}}}}, "search.families.linear.share"),
+        ({"min_class_rows": "many"}, "min_class_rows"),
+    ],
+)
+def test_config_errors_name_the_key_path(raw, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        TrainConfig.from_mapping(raw if "search" in raw else raw | {"search": FAST["search"]})
+
+
+def test_unknown_estimator_parameter_is_named_before_fitting(frame):
+    config = _config(
+        search__families__catboost__space={"depht": {"type": "int", "low": 2, "high": 4}}
+    )
+    schema = infer_schema(frame(), "y", "regression")
+    with pytest.raises(ConfigError, match=r"search\.families\.catboost\.space\.depht"):
+        config.check_parameters(["catboost"], "regression", schema)
+    config.check_parameters(["lightgbm", "xgboost", "linear"], "regression", schema)
+
+
+def test_search_space_scales_with_the_data():
+    from modelops.training.config import load_config
+
+    config = load_config()
+    small = DataProfile(rows=300, columns=8, max_cardinality=5)
+    large = DataProfile(rows=500_000, columns=8, max_cardinality=5)
+    leaves = {
+        p: config.space("lightgbm", "regression", p).space["num_leaves"] for p in (small, large)
+    }
+    assert leaves[small].high == 32 and leaves[large].high == 1024
+    mid = config.space(
+        "lightgbm", "regression", DataProfile(rows=40_000, columns=8, max_cardinality=5)
+    )
+    assert mid.space["num_leaves"].high == 256  # no tier: the base space
+    assert config.space("linear", "binary", small).space.keys() == {"C"}
+
+
+def test_budget_is_split_by_share_and_too_small_a_budget_is_refused():
+    config = _config()
+    profile = DataProfile(rows=1000, columns=10, max_cardinality=3)
+    limits = config.check_budget(
+        ["linear", "catboost"], budget_seconds=100, profile=profile, fits=3
+    )
+    assert limits == {"linear": pytest.approx(30.0), "catboost": pytest.approx(100.0)}
+    big = DataProfile(rows=10_000_000, columns=100, max_cardinality=3)
+    with pytest.raises(ConfigError, match=r"search\.families\.catboost\.share.*--budget-minutes"):
+        config.check_budget(["catboost"], budget_seconds=60, profile=big, fits=3)
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"])
+@pytest.mark.parametrize("task", ["regression", "binary"])
+def test_boosters_learn_their_iteration_count_on_validation_folds(frame, family, task):
+    df = frame(n=300, task=task)
+    schema = infer_schema(df, "y", task)
+    X, y = df.drop(columns="y"), df["y"]
+    cap = {"catboost": "iterations", "hist_gradient_boosting": "max_iter"}.get(
+        family, "n_estimators"
+    )
+    params = {cap: 2000, "learning_rate": 0.3}
+    pipe = make_pipeline(family, task, schema, params, seed=0, n_jobs=1)
+    folds = make_folds(y, task, n_folds=3, repeats=1, seed=0)
+    metric = "rmse" if task == "regression" else "log_loss"
+    result = cross_validate(
+        pipe, family, X, y, task, folds, metric=metric, early_stopping_rounds=10
+    )
+    assert len(result.iterations) == 3 and all(0 < i < 2000 for i in result.iterations)
+    assert result.oof.shape[0] == len(y) and np.isfinite(result.oof).all()
+    model, learned = refit(pipe, family, X, y, result.iterations)
+    assert learned[cap] == max(1, round(np.mean(result.iterations) * 1.1))
+    assert len(model.predict(X.head(5))) == 5
+
+
+def test_failed_trials_are_recorded_and_a_fully_failed_family_is_reported(frame):
+    df = frame(n=200)
+    schema = infer_schema(df, "y", "regression")
+    data = split(df, "y", "regression", 0.25, 0)
+    folds = make_folds(data.y_train, "regression", n_folds=2, repeats=1, seed=0)
+    bad = _config(search__families__random_forest__fixed={"n_estimators": -3})
+    block = bad.space("random_forest", "regression", DataProfile.of(schema, 150))
+    common = dict(
+        task="regression", schema=schema, data=data, folds=folds, metric="rmse", seconds=20,
+        seed=0, n_jobs=1, max_trials=3, early_stopping_rounds=5,
+    )  # fmt: skip
+    failed = search_family(name="random_forest", block=block, **common)
+    assert failed.failed and failed.pipeline is None
+    assert [t.state for t in failed.trials] == ["failed"] * 3
+    good = search_family(
+        name="linear", block=_config().space("linear", "regression", DataProfile.of(schema, 150)),
+        **common,
+    )  # fmt: skip
+    assert not good.failed and len(good.trials) == 3 and good.pipeline is not None
+    assert good.trials[0].params["alpha"] == 1.0  # the config's defaults are the first trial
+
+
+def test_greedy_ensemble_weights_and_never_worse_than_its_best_member():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    a = y + rng.normal(scale=1.0, size=500)  # independent errors: averaging helps
+    b = y + rng.normal(scale=1.0, size=500)
+    bad = y + rng.normal(scale=5.0, size=500)
+    chosen = greedy_selection({"a": a, "b": b, "bad": bad}, y, "regression", "rmse", [])
+    assert set(chosen.weights) == {"a", "b"} and sum(chosen.weights.values()) == pytest.approx(1)
+    assert 0.3 <= chosen.weights["a"] <= 0.7
+    best_single = min(np.sqrt(np.mean((p - y) ** 2)) for p in (a, b, bad))
+    assert chosen.score <= best_single
+    # identical members: the tie goes to the first (better-ranked) one, alone
+    tie = greedy_selection({"first": a, "second": a.copy()}, y, "regression", "rmse", [])
+    assert tie.weights == {"first": 1.0}
+
+
+def test_greedy_ensemble_averages_probabilities_for_classifiers():
+    y = np.array(["no", "yes"] * 100, dtype=object)
+    good = np.where(y == "yes", 0.8, 0.2)
+    noisy = np.clip(good + np.random.default_rng(1).normal(scale=0.3, size=200), 0.01, 0.99)
+    oof = {m: np.column_stack([1 - p, p]) for m, p in (("good", good), ("noisy", noisy))}
+    chosen = greedy_selection(oof, y, "binary", "log_loss", ["no", "yes"])
+    assert chosen.weights["good"] >= 0.5
+    assert chosen.history[0] <= chosen.history[-1] or chosen.score <= chosen.history[0]
+
+
+def test_paired_bootstrap_separates_a_real_gain_from_noise():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=2000)
+    champion = y + rng.normal(scale=1.0, size=2000)
+    better = y + rng.normal(scale=0.7, size=2000)
+    same = champion + rng.normal(scale=0.01, size=2000)
+    kw = dict(resamples=300, confidence=0.9, seed=3)
+    gain = paired_bootstrap("regression", "rmse", y, better, champion, [], **kw)
+    assert gain.low > 0 and gain.resamples == 300 and gain.seed == 3
+    noise = paired_bootstrap("regression", "rmse", y, same, champion, [], **kw)
+    assert noise.low < 0 < noise.high
+
+
+def test_a_small_class_trains_with_fewer_folds_and_a_note(tmp_path):
+    """A 214-row, 6-class table whose smallest class has 9 rows (the glass data's shape)."""
+    from modelops.training.steps import prepare_training
+
+    rng = np.random.default_rng(0)
+    sizes = {"a": 70, "b": 76, "c": 17, "d": 13, "e": 29, "f": 9}
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=214),
+            "x2": rng.normal(size=214),
+            "kind": np.repeat(list(sizes), list(sizes.values())),
+        }
+    )
+    path = tmp_path / "glass.csv"
+    df.to_csv(path, index=False)
+    prep = prepare_training(
+        data=str(path), target="kind", task="auto", candidates="linear", metric="auto",
+        test_size=0.2, cv_folds=10, budget_minutes=1, seed=0, sample=0, model_name="",
+        config=_config(cv={"small_rows": 1000, "small_repeats": 3}),
+    )  # fmt: skip
+    assert prep.task == "multiclass" and prep.folds.n_folds == 7 and prep.folds.repeats == 3
+    assert any("smallest class" in n for n in prep.notes)
+    df.loc[len(df)] = [0.0, 0.0, "g"]  # a class of one row cannot be in train and holdout
+    df.to_csv(path, index=False)
+    with pytest.raises(DataError, match="fewer than 3"):
+        prepare_training(
+            data=str(path), target="kind", task="auto", candidates="linear", metric="auto",
+            test_size=0.2, cv_folds=3, budget_minutes=1, seed=0, sample=0, model_name="",
+            config=_config(),
+        )  # fmt: skip
