@@ -4,7 +4,7 @@
     python flows/retrain_demo.py --rows 1500      # small and fast
 
 1. TrainFlow on an old period (small stones only) -> v0 takes production.
-2. ScoreFlow on recent rows -> drift; the monitor's rule (modelops.automation) says retrain.
+2. ScoreFlow on recent rows -> drift; the monitor's rule (modelops.monitoring.policy) says retrain.
 3. TrainFlow on the labelled recent rows -> the champion is re-scored on the new holdout and
    the challenger takes production only if it is better.
 4. ScoreFlow again with the new production model -> the drift is gone.

@@ -51,3 +51,30 @@ def load_example(name: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
+
+
+def register_linear(tmp_path: Path, df: pd.DataFrame, task: str = "regression"):
+    """Fit a linear pipeline on `df` (target `y`) and register it as `m` v0, `production`, in a
+    local registry under `tmp_path`. Returns (registry, schema, fitted pipeline)."""
+    from modelops.registry import PRODUCTION, LocalRegistry
+    from modelops.registry.packaging import model_metadata, write_model_files
+    from modelops.schema import infer_schema
+    from modelops.training.candidates import make_pipeline
+
+    X, y = df.drop(columns="y"), df["y"]
+    schema = infer_schema(df, "y", task)
+    pipe = make_pipeline("linear", task, schema, {}, 0).fit(X, y)
+    files = write_model_files(pipe, X.head(50), tmp_path / "files")
+    meta = model_metadata(
+        schema=schema,
+        metric="rmse" if task == "regression" else "log_loss",
+        candidate="linear",
+        params={},
+        metrics={},
+        data_digest="digest",
+        data_source="f.csv",
+        run_pathspec="TrainFlow/1",
+    )
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register("m", files, meta, aliases=(PRODUCTION,))
+    return reg, schema, pipe

@@ -6,9 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn import metrics as skm
-from sklearn.pipeline import Pipeline
 
 from modelops.errors import ConfigError
 from modelops.schema import Task
@@ -61,17 +59,6 @@ def is_better(task: Task, metric: str, a: float, b: float, min_improvement: floa
     """True when score `a` beats `b` by more than `min_improvement` (relative, e.g. 0.01 = 1%)."""
     margin = abs(b) * min_improvement
     return a > b + margin if greater_is_better(task, metric) else a < b - margin
-
-
-def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, task: Task) -> dict[str, float]:
-    """Every metric of the task for a fitted pipeline on (X, y)."""
-    pred = pipeline.predict(X)
-    proba, classes = None, None
-    if task != "regression":
-        proba = pipeline.predict_proba(X)
-        classes = list(pipeline.classes_)
-        pred = np.asarray(pred).ravel()
-    return score_predictions(task, y, pred, proba, classes)
 
 
 def score_predictions(

@@ -255,7 +255,15 @@ def test_score_flow_on_s3_gives_the_same_bytes_as_on_one_disk(first, state, s3_s
 def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
     model = ["--model-name", "drift-demo"]
     drift_config = ROOT / "tests" / "integration" / "drift_config.json"
-    r = run_flow("train_flow.py", "--sample-rows", "8000", *model, config=drift_config)
+    r = run_flow(
+        "train_flow.py",
+        "--sample-rows",
+        "8000",
+        "--candidates",
+        "linear",
+        *model,
+        config=drift_config,
+    )
     assert r.ok, r.output[-4000:]
     labelled = pd.read_csv(ROOT / "data" / "diamonds.csv.gz").sample(4000, random_state=99)
     labelled.to_csv(state / "fresh.csv", index=False)  # labels arrived: price is in the file
@@ -287,7 +295,7 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
         gh_output = state / f"{name}.gh_output"
         gh_output.write_text("")
         decided = subprocess.run(
-            [sys.executable, "-m", "modelops.automation", "decide", "--drift", str(summary)],
+            [sys.executable, "-m", "modelops.monitoring.policy", "decide", "--drift", str(summary)],
             env=os.environ | {"GITHUB_OUTPUT": str(gh_output)},
             capture_output=True,
             text=True,

@@ -52,8 +52,8 @@ def test_trainflow_compiles_to_a_scheduled_workflow_template(s3_server: S3Server
     wf = _compile("train_flow.py", s3_server)
     assert wf["kind"] == "WorkflowTemplate"
     steps = _templates(wf)
-    assert {"start", "train-candidate", "select", "register", "end"} <= set(steps)
-    assert _requests(steps["train-candidate"]) == (2.0, 8000.0)  # @resources on the foreach
+    assert {"start", "search", "select", "register", "end"} <= set(steps)
+    assert _requests(steps["search"]) == (2.0, 8000.0)  # @resources on the foreach
     assert {"data", "target", "candidates", "promotion", "sample-rows", "model-name"} <= (
         _parameters(wf)
     )

@@ -10,35 +10,19 @@ import pandas as pd
 import pytest
 
 from modelops.errors import DataError, SchemaError
-from modelops.registry import PRODUCTION, LocalRegistry
-from modelops.registry.packaging import load_model, model_metadata, write_model_files
-from modelops.schema import infer_schema
+from modelops.registry import PRODUCTION
+from modelops.registry.packaging import load_model
 from modelops.scoring.batch import score_file
 from modelops.scoring.outputs import rejects_path
 from modelops.scoring.reader import iter_chunks
-from modelops.training.candidates import make_pipeline
+from tests.conftest import register_linear
 
 HEADER = b"id,num_a,num_b,colour\n"
 
 
 @pytest.fixture
 def model(tmp_path, frame):
-    df = frame()
-    schema = infer_schema(df, "y", "regression")
-    pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(df.drop(columns="y"), df["y"])
-    files = write_model_files(pipe, df.drop(columns="y").head(50), tmp_path / "files")
-    meta = model_metadata(
-        schema=schema,
-        metric="rmse",
-        candidate="linear",
-        params={},
-        metrics={},
-        data_digest="digest",
-        data_source="f.csv",
-        run_pathspec="TrainFlow/1",
-    )
-    reg = LocalRegistry(tmp_path / "reg")
-    reg.register("m", files, meta, aliases=(PRODUCTION,))
+    reg, _, _ = register_linear(tmp_path, frame())
     return load_model(reg, "m", PRODUCTION)
 
 

@@ -10,6 +10,14 @@ from modelops.training.promotion import Champion, check_policy, decide, promote,
 GOOD = {"rmse": 500.0, "mae": 300.0, "r2": 0.98}
 
 
+def _decide(champion: Champion, thresholds=None, policy="auto", **kwargs):
+    """The decision for the GOOD regression challenger (rmse) against `champion`."""
+    return decide(
+        policy=policy, task="regression", metric="rmse", challenger=GOOD,
+        thresholds=thresholds or {}, champion=champion, **kwargs,
+    )  # fmt: skip
+
+
 def test_thresholds_use_metric_direction():
     assert threshold_failures("regression", GOOD, {"r2": 0.5, "rmse": 1000}) == []
     fails = threshold_failures("regression", GOOD, {"r2": 0.99, "rmse": 100})
@@ -22,94 +30,36 @@ def test_thresholds_use_metric_direction():
 
 
 def test_first_model_is_promoted_when_it_passes_thresholds():
-    d = decide(
-        policy="auto",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={"r2": 0.5},
-        champion=Champion(None),
-    )
+    d = _decide(Champion(None), thresholds={"r2": 0.5})
     assert d.promote and d.reasons == ["no production model yet"]
-    d = decide(
-        policy="auto",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={"r2": 0.99},
-        champion=Champion(None),
-    )
+    d = _decide(Champion(None), thresholds={"r2": 0.99})
     assert not d.promote
 
 
 @pytest.mark.parametrize("champion_rmse, promoted", [(600.0, True), (400.0, False), (500.0, False)])
 def test_challenger_must_beat_champion_on_same_holdout(champion_rmse, promoted):
     champ = Champion(3, {"rmse": champion_rmse, "mae": 1.0, "r2": 0.9})
-    d = decide(
-        policy="auto",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={},
-        champion=champ,
-    )
+    d = _decide(champ)
     assert d.promote is promoted
     assert "production v3" in d.reasons[-1] and d.champion_version == 3
 
 
 def test_min_improvement_margin():
     champ = Champion(0, {"rmse": 505.0})
-    assert not decide(
-        policy="auto",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={},
-        champion=champ,
-        min_improvement=0.02,
-    ).promote
-    assert decide(
-        policy="auto",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={},
-        champion=champ,
-        min_improvement=0.0,
-    ).promote
+    assert not _decide(champ, min_improvement=0.02).promote
+    assert _decide(champ, min_improvement=0.0).promote
 
 
 def test_incompatible_champion_is_reported_not_compared():
     champ = Champion(1, problem="columns ['carat'] are missing from the new data")
-    d = decide(
-        policy="auto",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={},
-        champion=champ,
-    )
+    d = _decide(champ)
     assert d.promote and "not compared" in d.reasons[-1] and "carat" in d.reasons[-1]
 
 
 def test_policies():
     champ = Champion(0, {"rmse": 1.0})
-    assert not decide(
-        policy="never",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={},
-        champion=Champion(None),
-    ).promote
-    assert decide(
-        policy="always",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={},
-        champion=champ,
-    ).promote
+    assert not _decide(Champion(None), policy="never").promote
+    assert _decide(champ, policy="always").promote
     with pytest.raises(ConfigError, match="--promotion"):
         check_policy("sometimes")
 
@@ -121,26 +71,12 @@ def test_promote_recompares_after_a_concurrent_promotion(tmp_path):
     for _ in range(3):
         reg.register("m", {"model.joblib": src}, {})
     # We compared against "no champion", but v1 was promoted meanwhile and is better than us.
-    stale = decide(
-        policy="auto",
-        task="regression",
-        metric="rmse",
-        challenger=GOOD,
-        thresholds={},
-        champion=Champion(None),
-    )
+    stale = _decide(Champion(None))
     reg.set_alias("m", PRODUCTION, 1)
     fresh_champ = Champion(1, {"rmse": 400.0})
 
     def recheck():
-        return fresh_champ, decide(
-            policy="auto",
-            task="regression",
-            metric="rmse",
-            challenger=GOOD,
-            thresholds={},
-            champion=fresh_champ,
-        )
+        return fresh_champ, _decide(fresh_champ)
 
     final = promote(reg, "m", 2, stale, recheck)
     assert not final.promote and "re-decided after a concurrent promotion" in final.reasons
@@ -148,29 +84,15 @@ def test_promote_recompares_after_a_concurrent_promotion(tmp_path):
 
 
 def test_rescore_champion_on_this_holdout_or_report_why_not(tmp_path, frame):
-    from modelops.registry.packaging import load_model, model_metadata, write_model_files
+    from modelops.registry.packaging import load_model
     from modelops.schema import infer_schema
-    from modelops.training.candidates import make_pipeline
     from modelops.training.data import split
     from modelops.training.promotion import rescore_champion
+    from tests.conftest import register_linear
 
     df = frame(n=200)
-    schema = infer_schema(df, "y", "regression")
     data = split(df, "y", "regression", 0.25, 0)
-    pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(data.X_train, data.y_train)
-    files = write_model_files(pipe, data.X_train.head(10), tmp_path / "f")
-    reg = LocalRegistry(tmp_path / "reg")
-    meta = model_metadata(
-        schema=schema,
-        metric="rmse",
-        candidate="linear",
-        params={},
-        metrics={},
-        data_digest="d",
-        data_source="f.csv",
-        run_pathspec="TrainFlow/1",
-    )
-    reg.register("m", files, meta, aliases=(PRODUCTION,))
+    reg, schema, pipe = register_linear(tmp_path, data.X_train.assign(y=data.y_train))
 
     def load(mv):
         return load_model(reg, "m", mv.version).pipeline

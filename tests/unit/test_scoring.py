@@ -5,31 +5,16 @@ import pandas as pd
 import pytest
 
 from modelops.errors import DataError, RegistryError, SchemaError
-from modelops.registry import PRODUCTION, LocalRegistry
-from modelops.registry.packaging import load_model, model_metadata, write_model_files
-from modelops.schema import infer_schema
+from modelops.registry import PRODUCTION
+from modelops.registry.packaging import load_model
 from modelops.scoring.batch import score_file
 from modelops.scoring.outputs import default_output
-from modelops.training.candidates import make_pipeline
+from tests.conftest import register_linear
 
 
 def _registered(tmp_path, frame, task="regression"):
     df = frame(task=task)
-    schema = infer_schema(df, "y", task)
-    pipe = make_pipeline("linear", task, schema, {}, 0).fit(df.drop(columns="y"), df["y"])
-    files = write_model_files(pipe, df.drop(columns="y").head(50), tmp_path / "files")
-    meta = model_metadata(
-        schema=schema,
-        metric="rmse",
-        candidate="linear",
-        params={},
-        metrics={},
-        data_digest="digest",
-        data_source="f.csv",
-        run_pathspec="TrainFlow/1",
-    )
-    reg = LocalRegistry(tmp_path / "reg")
-    reg.register("m", files, meta, aliases=(PRODUCTION,))
+    reg, _, pipe = register_linear(tmp_path, df, task)
     return reg, df, pipe
 
 

@@ -74,12 +74,17 @@ def predict_aligned(model: Any, X: Any, task: Task, classes: list[Any]) -> np.nd
     return proba[:, [have.index(str(c)) for c in classes]]
 
 
+def labels_of(proba: np.ndarray, classes: list[Any]) -> np.ndarray:
+    """The predicted class of each row of aligned probabilities."""
+    return np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+
+
 def metrics_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> dict[str, float]:
     """Every metric of the task from predictions or aligned probabilities."""
     if task == "regression":
         return score_predictions(task, y, pred)
-    labels = np.asarray(classes, dtype=object)[np.argmax(pred, axis=1)]
-    return score_predictions(task, np.asarray(y, dtype=object), labels, pred, list(classes))
+    y = np.asarray(y, dtype=object)
+    return score_predictions(task, y, labels_of(pred, classes), pred, list(classes))
 
 
 def fit_fold(

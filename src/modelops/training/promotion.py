@@ -19,7 +19,7 @@ from modelops.errors import ConfigError, ModelOpsError
 from modelops.metrics import METRICS, greater_is_better, is_better
 from modelops.registry import PRODUCTION, AliasConflict, ModelVersion, Registry
 from modelops.schema import Schema, Task
-from modelops.training.fit import metrics_of, predict_aligned
+from modelops.training.fit import labels_of, metrics_of, predict_aligned
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,7 @@ def paired_bootstrap(
     def value(pred: np.ndarray, idx: np.ndarray) -> float:
         if task == "regression":
             return fn(y[idx], pred[idx], None, None)
-        proba = pred[idx]
-        labels = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
-        return fn(y[idx], labels, proba, list(classes))
+        return fn(y[idx], labels_of(pred[idx], classes), pred[idx], list(classes))
 
     diffs = []
     for _ in range(resamples):

@@ -36,7 +36,7 @@ from modelops.training.data import (
     validate_training_data,
 )
 from modelops.training.ensemble import blend, greedy_selection
-from modelops.training.fit import Folds, classes_of, make_folds, metrics_of
+from modelops.training.fit import Folds, make_folds, metrics_of
 from modelops.training.search import CandidateResult, CandidateScore, search_family
 from modelops.training.selection import leaderboard, rank
 
@@ -214,8 +214,7 @@ def build_ensemble(
     members = [s for s in rank(scores, prep.task, prep.metric) if s.oof is not None]
     if not config.ensemble.enabled or len(members) < 2:
         return None
-    y = prep.split.y_train
-    classes = classes_of(y) if prep.task != "regression" else []
+    y, classes = prep.split.y_train, prep.classes
     chosen = greedy_selection(
         {m.label: m.oof for m in members},
         y,
@@ -232,7 +231,7 @@ def build_ensemble(
         params={"weights": chosen.weights},
         cv=metrics_of(prep.task, y, oof, classes),
         cv_std={},
-        holdout=metrics_of(prep.task, prep.split.y_test, holdout_pred, prep.classes),
+        holdout=metrics_of(prep.task, prep.split.y_test, holdout_pred, classes),
         fit_seconds=sum(m.fit_seconds for m in members if m.label in chosen.weights),
         cv_seconds=0.0,
         oof=oof,
