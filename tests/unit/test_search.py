@@ -8,13 +8,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.model_selection import KFold
 
 from modelops.errors import ConfigError, DataError
 from modelops.schema import infer_schema
 from modelops.training.candidates import make_pipeline
 from modelops.training.config import DataProfile, TrainConfig
 from modelops.training.data import split
-from modelops.training.ensemble import greedy_selection
+from modelops.training.ensemble import greedy_selection, nested_scores
 from modelops.training.fit import cross_validate, make_folds, refit
 from modelops.training.promotion import paired_bootstrap
 from modelops.training.search import search_family
@@ -171,6 +172,38 @@ def test_greedy_ensemble_averages_probabilities_for_classifiers():
     chosen = greedy_selection(oof, y, "binary", "log_loss", ["no", "yes"])
     assert chosen.weights["good"] >= 0.5
     assert chosen.history[0] <= chosen.history[-1] or chosen.score <= chosen.history[0]
+
+
+def _rmse_by_fold(pred, y, validation):
+    return np.mean([np.sqrt(np.mean((pred[va] - y[va]) ** 2)) for va in validation])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nested_ensemble_score_sees_through_weights_fitted_to_noise(seed):
+    """60 rows, one model and six noisy copies of it: mixing them cannot help, yet the weights
+    chosen on all OOF rows look better than the model alone. The nested score does not."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=60)
+    good = y + rng.normal(size=60)
+    oof = {"good": good} | {f"copy{i}": good + rng.normal(scale=0.5, size=60) for i in range(6)}
+    validation = [va for _, va in KFold(3, shuffle=True, random_state=0).split(y)]
+    in_sample = greedy_selection(oof, y, "regression", "rmse", [])
+    fitted = sum(w * oof[n] for n, w in in_sample.weights.items())
+    single = _rmse_by_fold(good, y, validation)
+    assert _rmse_by_fold(fitted, y, validation) < single  # the optimism the nested score removes
+    nested = nested_scores(oof, y, "regression", "rmse", [], validation)
+    assert len(nested) == 3 and np.mean([s["rmse"] for s in nested]) > single
+
+
+def test_nested_ensemble_score_keeps_a_real_gain():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=300)
+    oof = {m: y + rng.normal(size=300) for m in ("a", "b", "c")}  # independent errors
+    validation = [va for _, va in KFold(3, shuffle=True, random_state=0).split(y)]
+    nested = np.mean(
+        [s["rmse"] for s in nested_scores(oof, y, "regression", "rmse", [], validation)]
+    )
+    assert nested < min(_rmse_by_fold(p, y, validation) for p in oof.values()) * 0.9
 
 
 def test_paired_bootstrap_separates_a_real_gain_from_noise():

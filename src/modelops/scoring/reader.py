@@ -255,12 +255,17 @@ def _check_values(
         s = pd.Series(decoded, dtype=object)
         if name in numeric:
             text = s.where(s.notna() & (s.str.strip() != ""), None)
-            num = pd.to_numeric(text, errors="coerce")
-            for i in np.flatnonzero(text.notna().to_numpy() & num.isna().to_numpy()):
+            num = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", copy=True)
+            # pandas' parser is not correctly rounded (0.10490011715303971 -> ...0397); parse
+            # the valid values again as pyarrow does, so a row's numbers and prediction do not
+            # depend on whether a bad row shares its block
+            ok = ~np.isnan(num)
+            num[ok] = [float(v) for v in text[ok]]
+            for i in np.flatnonzero(text.notna().to_numpy() & ~ok):
                 problems.setdefault(int(i), []).append(
                     f"column {name!r}: {text.iloc[i]!r} is not a number"
                 )
-            columns[name] = num.astype("float64")
+            columns[name] = pd.Series(num)
         else:
             columns[name] = s.where(s != "", None)
     frame = pd.DataFrame(columns)

@@ -140,7 +140,12 @@ def search_family(
         def after_fold(i: int, running: float) -> None:
             folds_seen.append(running)
             trial.report(running, i)
-            if trial.number > 0 and (trial.should_prune() or time.perf_counter() > deadline):
+            if trial.number == 0:  # the config's defaults always finish: a family has a result
+                return
+            # stop a trial that cannot finish its folds and leave time for the refit
+            now = time.perf_counter()
+            finish = now + (now - t0) / (i + 1) * (len(folds.splits) - i - 1) + refit_reserve()
+            if trial.should_prune() or finish > deadline:
                 raise optuna.TrialPruned()
 
         try:
@@ -173,16 +178,15 @@ def search_family(
         cv_results[trial.number] = (params, result, record.seconds)
         return value
 
+    def refit_reserve() -> float:
+        """Time to refit the best trial so far on every row (k/(k-1) of a fold's rows)."""
+        if not cv_results:
+            return 0.0
+        _, best, _ = cv_results[_best_number(cv_results, metric, higher)]
+        return float(np.mean(best.fold_seconds)) * folds.n_folds / max(folds.n_folds - 1, 1)
+
     def stop_when_out_of_time(study: optuna.Study, _: Any) -> None:
-        # keep time to refit the best trial on every row (k/(k-1) of a fold's rows)
-        left = deadline - time.perf_counter()
-        if cv_results:
-            _, best, _ = cv_results[_best_number(cv_results, metric, higher)]
-            per_fold = float(np.mean(best.fold_seconds))
-            reserve = per_fold * folds.n_folds / max(folds.n_folds - 1, 1)
-        else:
-            reserve = 0.0
-        if left < reserve or len(trials) >= max_trials:
+        if deadline - time.perf_counter() < refit_reserve() or len(trials) >= max_trials:
             study.stop()
 
     study = optuna.create_study(

@@ -35,7 +35,7 @@ from modelops.training.data import (
     split,
     validate_training_data,
 )
-from modelops.training.ensemble import blend, greedy_selection
+from modelops.training.ensemble import blend, greedy_selection, nested_scores
 from modelops.training.fit import Folds, make_folds, metrics_of
 from modelops.training.search import CandidateResult, CandidateScore, search_family
 from modelops.training.selection import leaderboard, rank
@@ -225,12 +225,24 @@ def build_ensemble(
     )
     oof = blend({m.label: m.oof for m in members}, chosen.weights)
     holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
+    # ranked on the honest score: weights chosen on the other folds' rows (first repeat)
+    per_fold = pd.DataFrame(
+        nested_scores(
+            {m.label: m.oof for m in members},
+            y,
+            prep.task,
+            prep.metric,
+            classes,
+            [va for _, va in prep.folds.splits[: prep.folds.n_folds]],
+            iterations=config.ensemble.iterations,
+        )
+    )
     return CandidateScore(
         name="ensemble",
         label="ensemble",
         params={"weights": chosen.weights},
-        cv=metrics_of(prep.task, y, oof, classes),
-        cv_std={},
+        cv=per_fold.mean().to_dict(),
+        cv_std=per_fold.std(ddof=0).fillna(0.0).to_dict(),
         holdout=metrics_of(prep.task, prep.split.y_test, holdout_pred, classes),
         fit_seconds=sum(m.fit_seconds for m in members if m.label in chosen.weights),
         cv_seconds=0.0,
@@ -249,7 +261,8 @@ def select(
 ) -> Selection:
     """Rank families and the ensemble on CV; load only the pipelines the champion needs.
 
-    The ensemble is chosen only when its OOF score beats the best single family's.
+    The ensemble is chosen only when its nested CV score (weights chosen without the fold
+    scored) beats the best single family's.
     """
     ensemble = build_ensemble(scores, prep, config)
     ranked = rank(scores + ([ensemble] if ensemble else []), prep.task, prep.metric)
