@@ -1,7 +1,9 @@
 """Run the real flows: Metaflow's local runtime, a temporary datastore and registry, W&B offline.
 
 The environment is set before Metaflow is imported, because Metaflow reads its configuration
-at import time; the Client API in this process then sees the runs the subprocesses made.
+at import time; the Client API in this process then sees the runs the subprocesses made. The
+Metaflow datastore is shared (run ids are unique), but every scenario runs in its own folder
+with its own registry and W&B directory, so no test depends on another having run first.
 """
 
 from __future__ import annotations
@@ -48,18 +50,26 @@ class FlowRun:
 def run_flow(
     flow: str,
     *args: str,
+    where: Path,
     config: Path | None = FAST_CONFIG,
     top: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
 ) -> FlowRun:
-    """`python flows/<flow> [--config config FILE] TOP run ARGS` in the test state folder."""
-    id_file = Path(tempfile.mktemp(dir=STATE, prefix="run-id-"))
+    """`python flows/<flow> [--config config FILE] TOP run ARGS` in the scenario folder `where`
+    (its working directory, registry `where/registry` and W&B directory)."""
+    id_file = Path(tempfile.mktemp(dir=where, prefix="run-id-"))
     cmd = [sys.executable, str(ROOT / "flows" / flow), *top]
     if config is not None and flow == "train_flow.py":
         cmd += ["--config", "config", str(config)]
     cmd += ["run", "--run-id-file", str(id_file), *args]
+    scenario = {"MODELOPS_REGISTRY_DIR": str(where / "registry"), "WANDB_DIR": str(where)}
     out = subprocess.run(
-        cmd, cwd=STATE, capture_output=True, text=True, timeout=900, env=os.environ | (env or {})
+        cmd,
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=os.environ | scenario | (env or {}),
     )
     run_id = id_file.read_text().strip() if id_file.exists() else None
     return FlowRun(out.returncode, out.stdout + out.stderr, run_id)

@@ -1,5 +1,7 @@
 """TrainFlow and ScoreFlow for real, on a few hundred rows: promotion, champion defence,
-scoring and every bad input the issue lists. Runs share one datastore and registry, in order."""
+scoring and every bad input the issue lists. Each scenario has its own folder, registry and W&B
+directory; tests that build on the first run (or its challenger) ask for it as a fixture, so any
+order, or any single test, works."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,23 +20,54 @@ from metaflow import Run, namespace
 
 from modelops.registry import PRODUCTION, LocalRegistry
 
-from .conftest import ROOT, run_flow
+from .conftest import ROOT, FlowRun, run_flow
 
 pytestmark = pytest.mark.integration
 WORSE_CONFIG = ROOT / "tests" / "integration" / "worse_config.json"
 ALL = ["linear", "random_forest", "hist_gradient_boosting", "catboost", "lightgbm", "xgboost"]
 
 
+@dataclass
+class Trained:
+    """The first TrainFlow run of the diamonds scenario, and where its registry lives."""
+
+    run: FlowRun
+    where: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def registry(self) -> LocalRegistry:
+        return LocalRegistry(self.where / "registry")
+
+
 @pytest.fixture(scope="module")
-def first(state):
-    r = run_flow("train_flow.py", "--sample-rows", "400", "--cv-folds", "2")
+def first(tmp_path_factory) -> Trained:
+    where = tmp_path_factory.mktemp("diamonds")
+    (where / "train").mkdir()  # the first run's own W&B directory: its runs alone are counted
+    r = run_flow(
+        "train_flow.py",
+        *("--sample-rows", "400", "--cv-folds", "2"),
+        where=where,
+        env={"WANDB_DIR": str(where / "train")},
+    )
+    assert r.ok, r.output[-4000:]
+    return Trained(r, where)
+
+
+@pytest.fixture(scope="module")
+def challenger(first) -> FlowRun:
+    """A worse model registered after the first one (v1, not promoted)."""
+    r = run_flow(
+        "train_flow.py",
+        *("--sample-rows", "400", "--cv-folds", "2", "--candidates", "linear"),
+        config=WORSE_CONFIG,
+        where=first.where,
+    )
     assert r.ok, r.output[-4000:]
     return r
-
-
-@pytest.fixture(scope="module")
-def registry(state):
-    return LocalRegistry(state / "registry")
 
 
 def _run(run_id: str, flow: str = "TrainFlow") -> Run:
@@ -40,10 +75,10 @@ def _run(run_id: str, flow: str = "TrainFlow") -> Run:
     return Run(f"{flow}/{run_id}")
 
 
-def test_first_run_registers_and_promotes(first, registry, state):
+def test_first_run_registers_and_promotes(first):
     data = _run(first.run_id).data
     assert data.registered_version == 0 and data.promoted and data.production_version == 0
-    mv = registry.get("diamonds-price", PRODUCTION)
+    mv = first.registry.get("diamonds-price", PRODUCTION)
     assert mv.version == 0
     meta = mv.metadata
     assert meta["metaflow_run"].startswith(f"TrainFlow/{first.run_id}/register/")
@@ -63,8 +98,8 @@ def test_first_run_registers_and_promotes(first, registry, state):
     assert meta["search"]["folds"] == "2-fold" and set(meta["search"]["families"]) == set(ALL)
 
 
-def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first, state):
-    runs = list((state / "wandb").glob("offline-run-*"))
+def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first):
+    runs = list((first.where / "train" / "wandb").glob("offline-run-*"))
     board = _run(first.run_id).data.selection.board
     # every trial + dataset + one per leaderboard row + selection + register, each syncable
     assert len(runs) == int(board["trials"].sum()) + len(board) + 3
@@ -86,49 +121,51 @@ def test_selection_card_is_rendered(first):
     assert components.count('"type": "image"') == 4
 
 
-def test_worse_challenger_does_not_take_production(first, registry):
-    r = run_flow(
-        "train_flow.py", "--sample-rows", "400", "--cv-folds", "2", "--candidates", "linear",
-        config=WORSE_CONFIG,
-    )  # fmt: skip
-    assert r.ok, r.output[-4000:]
+def test_worse_challenger_does_not_take_production(first, challenger):
+    r = challenger
     data = _run(r.run_id).data
     assert data.registered_version == 1 and not data.promoted
-    assert registry.get("diamonds-price", PRODUCTION).version == 0
+    assert first.registry.get("diamonds-price", PRODUCTION).version == 0
     reasons = data.outcome.decision.reasons
     assert any("not clearly beat production v0" in reason for reason in reasons), reasons
     improvement = data.outcome.decision.improvement
     assert improvement.resamples == 1000 and improvement.high < 0  # worse beyond doubt
 
 
-def test_score_flow_writes_one_prediction_per_row(first, state):
-    src = state / "new.csv"
+def test_score_flow_writes_one_prediction_per_row(first, challenger, tmp_path):
+    src = tmp_path / "new.csv"
     new = pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(123)
     new.to_csv(src, index=False)
-    r = run_flow("score_flow.py", "--input", str(src))
+    r = run_flow("score_flow.py", "--input", str(src), where=first.where)
     assert r.ok, r.output[-4000:]
-    out = pd.read_csv(state / "new.predictions.csv")
+    out = pd.read_csv(tmp_path / "new.predictions.csv")
     assert len(out) == 123 and list(out["id"]) == list(new["id"])
     assert set(out["model_version"]) == {"v0"} and out["prediction"].notna().all()
+    v1 = tmp_path / "v1.parquet"
     r = run_flow(
-        "score_flow.py", "--input", str(src), "--model", "v1", "--output", str(state / "v1.parquet")
+        "score_flow.py",
+        *("--input", str(src), "--model", "v1", "--output", str(v1)),
+        where=first.where,
     )
     assert r.ok, r.output[-4000:]
-    assert set(pd.read_parquet(state / "v1.parquet")["model_version"]) == {"v1"}
+    assert set(pd.read_parquet(v1)["model_version"]) == {"v1"}
 
 
-def test_score_flow_rejects_missing_columns(first, state):
-    src = state / "no_carat.csv"
+def test_score_flow_rejects_missing_columns(first, tmp_path):
+    src = tmp_path / "no_carat.csv"
     pd.read_csv(ROOT / "data" / "new_diamonds.csv").drop(columns=["carat", "cut"]).to_csv(
         src, index=False
     )
-    r = run_flow("score_flow.py", "--input", str(src))
+    r = run_flow("score_flow.py", "--input", str(src), where=first.where)
     assert not r.ok
     assert "missing required column(s) ['carat', 'cut']" in r.output and str(src) in r.output
 
 
-def test_classification_end_to_end(state):
-    r = run_flow("train_flow.py", "--data", "breast_cancer", "--candidates", "linear,catboost")
+def test_classification_end_to_end(tmp_path):
+    state = tmp_path
+    r = run_flow(
+        "train_flow.py", "--data", "breast_cancer", "--candidates", "linear,catboost", where=state
+    )
     assert r.ok, r.output[-4000:]
     data = _run(r.run_id).data
     assert data.promoted and data.prepared.task == "binary" and data.prepared.metric == "roc_auc"
@@ -136,7 +173,9 @@ def test_classification_end_to_end(state):
     pd.read_csv(ROOT / "data" / "breast_cancer.csv").drop(columns="diagnosis").head(40).to_csv(
         src, index=False
     )
-    r = run_flow("score_flow.py", "--input", str(src), "--model-name", "breast_cancer-diagnosis")
+    r = run_flow(
+        "score_flow.py", "--input", str(src), "--model-name", "breast_cancer-diagnosis", where=state
+    )
     assert r.ok, r.output[-4000:]
     out = pd.read_csv(state / "bc.predictions.csv")
     assert set(out["prediction"]) <= {"benign", "malignant"}
@@ -176,29 +215,31 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("name, content, args, message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
-def test_train_flow_rejects_bad_input_before_training(
-    state, registry, name, content, args, message
-):
-    path = _write(state, name, content)
-    r = run_flow("train_flow.py", "--data", path, *args)
+def test_train_flow_rejects_bad_input_before_training(tmp_path, name, content, args, message):
+    path = _write(tmp_path, name, content)
+    r = run_flow("train_flow.py", "--data", path, *args, where=tmp_path)
     assert not r.ok
     assert message in r.output and path in r.output
     assert "/search/" not in r.output  # failed in start: nothing was fitted
+    registry = LocalRegistry(tmp_path / "registry")
     assert registry.find(f"{name.split('.')[0]}-{args[1]}", "latest") is None
 
 
-def test_train_flow_rejects_unknown_candidate(state):
-    r = run_flow("train_flow.py", "--candidates", "linear,svm")
+def test_train_flow_rejects_unknown_candidate(tmp_path):
+    r = run_flow("train_flow.py", "--candidates", "linear,svm", where=tmp_path)
     assert not r.ok and "unknown candidate(s) ['svm']" in r.output
 
 
-def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, state):
+def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, tmp_path):
+    state = tmp_path
     src = state / "dirty.csv"
     good = (ROOT / "data" / "new_diamonds.csv").read_bytes().splitlines(keepends=True)[:51]
     src.write_bytes(b"".join(good) + b"d1,0.5,Ideal,E,SI1,61,55,abc,5.1,3.1\nd2,0.5,Ideal\n")
     # ~1 KB shards: several foreach tasks, merged back in input order
     r = run_flow(
-        "score_flow.py", "--input", str(src), "--max-reject-rate", "0.1", "--shard-mb", "0.001"
+        "score_flow.py",
+        *("--input", str(src), "--max-reject-rate", "0.1", "--shard-mb", "0.001"),
+        where=first.where,
     )
     assert r.ok, r.output[-4000:]
     assert len(_run(r.run_id, "ScoreFlow").data.plan.shards) >= 3
@@ -211,26 +252,30 @@ def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, state):
     expected = pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(50)
     assert list(out["id"]) == list(expected["id"])  # every good row, in input order
     assert not list(state.glob(".dirty.predictions.csv.parts-*"))  # shard parts cleaned up
-    r = run_flow("score_flow.py", "--input", str(src))  # output exists now
+    r = run_flow("score_flow.py", "--input", str(src), where=first.where)  # output exists now
     assert not r.ok and "output exists; pass --overwrite" in r.output
 
 
-def test_score_flow_on_s3_gives_the_same_bytes_as_on_one_disk(first, state, s3_server):
+def test_score_flow_on_s3_gives_the_same_bytes_as_on_one_disk(first, tmp_path, s3_server):
     """Workers that share only S3: input read by ranged GETs, parts under the run's S3 prefix,
     output, rejects and drift files published to S3; the result equals the local run's."""
     good = (ROOT / "data" / "new_diamonds.csv").read_bytes().splitlines(keepends=True)[:51]
     body = b"".join(good) + b"d1,0.5,Ideal,E,SI1,61,55,abc,5.1,3.1\nd2,0.5,Ideal\n"
+    state = tmp_path
     local = state / "s3check.csv"
     local.write_bytes(body)
     shards = ("--max-reject-rate", "0.1", "--shard-mb", "0.001")  # same shards: same floats
-    r = run_flow("score_flow.py", "--input", str(local), *shards)
+    r = run_flow("score_flow.py", "--input", str(local), *shards, where=first.where)
     assert r.ok, r.output[-4000:]
     s3, bucket = s3_server.client(), s3_server.bucket
     s3.put_object(Bucket=bucket, Key="in/s3check.csv", Body=body)
     r = run_flow(
-        "score_flow.py", "--input", f"s3://{bucket}/in/s3check.csv", *shards,
-        top=("--datastore=s3",), env=s3_server.env,
-    )  # fmt: skip
+        "score_flow.py",
+        *("--input", f"s3://{bucket}/in/s3check.csv", *shards),
+        top=("--datastore=s3",),
+        env=s3_server.env,
+        where=first.where,
+    )
     assert r.ok, r.output[-4000:]
     assert "52 rows read = 50 scored + 2 rejected" in r.output
 
@@ -252,7 +297,8 @@ def test_score_flow_on_s3_gives_the_same_bytes_as_on_one_disk(first, state, s3_s
     assert not list(state.glob(".s3check*parts-*"))  # nothing written to the local disk
 
 
-def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
+def test_drift_is_reported_and_can_fail_the_run_after_writing(tmp_path):
+    state = tmp_path
     model = ["--model-name", "drift-demo"]
     drift_config = ROOT / "tests" / "integration" / "drift_config.json"
     r = run_flow(
@@ -263,14 +309,17 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
         "linear",
         *model,
         config=drift_config,
+        where=state,
     )
     assert r.ok, r.output[-4000:]
     labelled = pd.read_csv(ROOT / "data" / "diamonds.csv.gz").sample(4000, random_state=99)
     labelled.to_csv(state / "fresh.csv", index=False)  # labels arrived: price is in the file
     r = run_flow(
-        "score_flow.py", "--input", str(state / "fresh.csv"), *model, "--fail-on-drift", "True",
-        "--labels", "price",
-    )  # fmt: skip
+        "score_flow.py",
+        *("--input", str(state / "fresh.csv"), *model, "--fail-on-drift", "True"),
+        *("--labels", "price"),
+        where=state,
+    )
     assert r.ok, r.output[-4000:]
     data = _run(r.run_id, "ScoreFlow").data
     assert not data.drift_result.drifted
@@ -281,7 +330,9 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(state):
 
     fresh.assign(carat=fresh["carat"] * 1.5).to_csv(state / "drifted.csv", index=False)
     r = run_flow(
-        "score_flow.py", "--input", str(state / "drifted.csv"), *model, "--fail-on-drift", "True"
+        "score_flow.py",
+        *("--input", str(state / "drifted.csv"), *model, "--fail-on-drift", "True"),
+        where=state,
     )
     assert not r.ok and "--fail-on-drift: data drift" in r.output and "carat" in r.output
     assert len(pd.read_csv(state / "drifted.predictions.csv")) == 4000  # written before failing

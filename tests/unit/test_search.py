@@ -89,6 +89,9 @@ def test_search_space_scales_with_the_data():
     )
     assert mid.space["num_leaves"].high == 256  # no tier: the base space
     assert config.space("linear", "binary", small).space.keys() == {"C"}
+    # the first trial (the config's defaults) moves inside a tier's bounds too
+    hgb = config.space("hist_gradient_boosting", "regression", small)
+    assert hgb.defaults["max_leaf_nodes"] == hgb.space["max_leaf_nodes"].high == 16
 
 
 def test_budget_is_split_by_share_and_too_small_a_budget_is_refused():

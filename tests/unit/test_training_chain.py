@@ -4,6 +4,7 @@ select (with the ensemble) -> register and promote, on a tiny frame and a real l
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from modelops.registry import PRODUCTION, LocalRegistry
@@ -86,3 +87,51 @@ def test_prepare_search_select_register_then_no_promotion_without_a_real_gain(
     # ...unless the policy says always
     third = _register(registry, prep2, sel2, config, policy="always")
     assert third.version == 2 and third.decision.promote and third.production_version == 2
+
+
+def test_an_ensemble_is_registered_and_scored_like_any_model(tmp_path, frame):
+    """Two families' refitted pipelines as one EnsembleClassifier: registered with its members
+    and weights, loaded, and scored by the batch path with one row out per row in."""
+    from modelops.estimators import EnsembleClassifier
+    from modelops.registry.packaging import model_metadata, write_model_files
+    from modelops.scoring.batch import score_file
+
+    csv = tmp_path / "table.csv"
+    frame(n=400, task="multiclass").to_csv(csv, index=False)
+    prep, _, config = _train(csv, "linear,lightgbm", "multiclass")
+    members = {n: search_step(name=n, prep=prep, config=config, seed=3) for n in prep.candidates}
+    weights = {"linear": 0.25, "lightgbm": 0.75}
+    model = EnsembleClassifier(
+        members=[members[n].pipeline for n in weights],
+        weights=list(weights.values()),
+        labels=list(weights),
+        task="multiclass",
+    )
+    meta = model_metadata(
+        schema=prep.schema,
+        metric=prep.metric,
+        candidate="ensemble",
+        params={"weights": weights},
+        metrics={},
+        data_digest=prep.data_digest,
+        data_source=prep.source,
+        run_pathspec="TrainFlow/chain",
+    ) | {"ensemble": [{"member": k, "weight": v} for k, v in weights.items()]}
+    registry = LocalRegistry(tmp_path / "registry")
+    files = write_model_files(model, prep.reference, tmp_path / "files")
+    registry.register("chain", files, meta, aliases=(PRODUCTION,))
+
+    loaded = load_model(registry, "chain", PRODUCTION)
+    assert loaded.version.metadata["ensemble"][1] == {"member": "lightgbm", "weight": 0.75}
+    src = tmp_path / "new.csv"
+    prep.split.X_test.to_csv(src, index=False)
+    result = score_file(loaded, src, tmp_path / "scored.csv")
+    out = pd.read_csv(result.output)
+    assert len(out) == len(prep.split.X_test) and result.accounting.balanced
+    expected = sum(
+        w * predict_aligned(members[n].pipeline, prep.split.X_test, "multiclass", prep.classes)
+        for n, w in weights.items()
+    )
+    probas = out[[f"proba_{c}" for c in prep.classes]].to_numpy()
+    np.testing.assert_allclose(probas, expected, atol=1e-9)
+    assert list(out["prediction"]) == [prep.classes[i] for i in expected.argmax(axis=1)]

@@ -44,6 +44,13 @@ class Space(_Strict):
     log: bool = False
     choices: list[Any] | None = None
 
+    def clip(self, value: Any) -> Any:
+        """`value` moved inside the bounds (choices are left alone)."""
+        if self.type == "categorical":
+            return value
+        clipped = min(max(value, self.low), self.high)
+        return int(clipped) if self.type == "int" else clipped
+
     @model_validator(mode="after")
     def _bounds(self) -> Space:
         if self.type == "categorical":
@@ -219,7 +226,9 @@ class TrainConfig(_Strict):
                         f"search.families.{name}.overrides.{tier}.{param}: not in the space"
                     )
                 space[param] = space[param].model_copy(update=bounds.model_dump(exclude_none=True))
-        return block.model_copy(update={"space": space})
+        # the first trial stays inside the moved bounds (a small table's default depth too)
+        defaults = {k: space[k].clip(v) if k in space else v for k, v in block.defaults.items()}
+        return block.model_copy(update={"space": space, "defaults": defaults})
 
     def check_parameters(self, names: list[str], task: Task, schema: Schema) -> None:
         """Every fixed, default and searched parameter is one the estimator takes."""

@@ -70,6 +70,8 @@ def predict_aligned(model: Any, X: Any, task: Task, classes: list[Any]) -> np.nd
     if task == "regression":
         return np.asarray(model.predict(X), dtype=float)
     proba = np.asarray(model.predict_proba(X), dtype=float)
+    # float32 boosters (XGBoost) sum to 1 only within 1e-7: renormalise in float64
+    proba /= proba.sum(axis=1, keepdims=True)
     have = [str(c) for c in model.classes_]
     return proba[:, [have.index(str(c)) for c in classes]]
 

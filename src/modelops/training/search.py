@@ -186,7 +186,10 @@ def search_family(
         return float(np.mean(best.fold_seconds)) * folds.n_folds / max(folds.n_folds - 1, 1)
 
     def stop_when_out_of_time(study: optuna.Study, _: Any) -> None:
-        if deadline - time.perf_counter() < refit_reserve() or len(trials) >= max_trials:
+        # no new trial unless even the quickest so far could finish before the refit must start
+        quickest = min((t.seconds for t in trials if t.state == "complete"), default=0.0)
+        left = deadline - time.perf_counter()
+        if left < refit_reserve() + quickest or len(trials) >= max_trials:
             study.stop()
 
     study = optuna.create_study(
