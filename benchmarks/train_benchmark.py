@@ -77,7 +77,14 @@ def flow(sample_rows: int, cv_folds: int, seed: int, budget: float) -> tuple[flo
     verdict = [
         line for line in out.stdout.splitlines() + out.stderr.splitlines() if " v0 (" in line
     ]
-    return elapsed, (verdict[-1].split("] ", 1)[-1] if verdict else "?")
+    from modelops.registry import LocalRegistry
+
+    meta = LocalRegistry(tmp / "registry").get("diamonds-price", "latest").metadata
+    holdout = ", ".join(f"{k} {v:.4g}" for k, v in meta["metrics"]["holdout"].items())
+    trials = {k: v["trials"] for k, v in meta["search"]["families"].items()}
+    return elapsed, (verdict[-1].split("] ", 1)[-1] if verdict else "?") + (
+        f" holdout {holdout}; trials {trials}"
+    )
 
 
 def main() -> None:
@@ -86,10 +93,16 @@ def main() -> None:
     ap.add_argument("--cv-folds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--budget", type=float, default=2.0, help="--budget-minutes for both")
+    ap.add_argument(
+        "--flow-only", action="store_true", help="skip the script (its wall is the sum of limits)"
+    )
     args = ap.parse_args()
-    script_s, best, score = plain_script(args.sample_rows, args.cv_folds, args.seed, args.budget)
+    if not args.flow_only:
+        script_s, best, score = plain_script(
+            args.sample_rows, args.cv_folds, args.seed, args.budget
+        )
+        print(f"plain script : {script_s:7.1f} s   best {best} holdout {score:.1f}")
     flow_s, verdict = flow(args.sample_rows, args.cv_folds, args.seed, args.budget)
-    print(f"plain script : {script_s:7.1f} s   best {best} holdout {score:.1f}")
     print(f"TrainFlow    : {flow_s:7.1f} s   {verdict}")
     print(f"TrainFlow wall vs budget: {flow_s:.0f} s for a {args.budget * 60:.0f} s search")
 

@@ -1,0 +1,261 @@
+"""TrainFlow's search against untuned CatBoost and LightGBM on public tables, in one run.
+
+    .venv/bin/python benchmarks/tables_benchmark.py                  # 5 tables x 2 seeds
+    .venv/bin/python benchmarks/tables_benchmark.py --tables wine --seeds 1 --budget 0.2
+
+Tables come from files that installed packages ship (nothing is downloaded): the bundled breast
+cancer data, scikit-learn's diabetes and wine, statsmodels' Fair affairs survey and Vega's cars
+(categoricals and missing values). Each table is written to a CSV and trained from it as a user
+would: the same `prepare_training` -> `search_step` per family -> `select` (with the ensemble)
+as TrainFlow, in one process, families one after another on one core each. The baselines are
+CatBoost and LightGBM with their library defaults, fitted on the same training rows and scored
+on the same holdout rows.
+
+Noise: a paired bootstrap of the champion's gap to the better baseline on the holdout rows
+(the promotion gate's own `paired_bootstrap`), and the spread of that gap between seeds (each
+seed draws a new split, new folds and a new search).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+FAMILIES = "linear,random_forest,hist_gradient_boosting,catboost,lightgbm,xgboost"
+
+
+def _breast_cancer() -> tuple[pd.DataFrame, str]:
+    return pd.read_csv(ROOT / "data" / "breast_cancer.csv"), "diagnosis"
+
+
+def _diabetes() -> tuple[pd.DataFrame, str]:
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(as_frame=True, scaled=False).frame, "target"
+
+
+def _wine() -> tuple[pd.DataFrame, str]:
+    from sklearn.datasets import load_wine
+
+    df = load_wine(as_frame=True).frame
+    return df.assign(target=df["target"].map({0: "class_0", 1: "class_1", 2: "class_2"})), "target"
+
+
+def _fair() -> tuple[pd.DataFrame, str]:
+    from statsmodels.datasets import fair
+
+    df = fair.load_pandas().data
+    # the survey's yes/no question (any time in affairs), not the zero-inflated hours
+    return df.assign(had_affair=(df.pop("affairs") > 0).map({True: "yes", False: "no"})), (
+        "had_affair"
+    )
+
+
+def _cars() -> tuple[pd.DataFrame, str]:
+    from vega_datasets import data
+
+    df = data.cars().drop(columns=["Name", "Year"]).dropna(subset=["Miles_per_Gallon"])
+    return df, "Miles_per_Gallon"
+
+
+TABLES: dict[str, Callable[[], tuple[pd.DataFrame, str]]] = {
+    "breast_cancer": _breast_cancer,
+    "diabetes": _diabetes,
+    "wine": _wine,
+    "fair": _fair,
+    "cars": _cars,
+}
+
+
+@dataclass
+class Row:
+    table: str
+    seed: int
+    task: str
+    metric: str
+    rows: int
+    champion: str
+    ours: float
+    catboost: float
+    lightgbm: float
+    gap: float  # ours vs the better baseline, in the metric's units (positive: ours better)
+    gap_low: float  # its paired-bootstrap interval on the holdout rows
+    gap_high: float
+    seconds: float
+
+
+def _baselines(prep, seed: int) -> dict[str, object]:
+    """CatBoost and LightGBM as a user would call them: library defaults, categoricals native."""
+    import numpy as np
+    from catboost import CatBoostClassifier, CatBoostRegressor
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
+    from modelops.training.fit import predict_aligned
+
+    s = prep.split
+    cats = [c for c in s.X_train.columns if not pd.api.types.is_numeric_dtype(s.X_train[c])]
+
+    def as_category(X: pd.DataFrame) -> pd.DataFrame:
+        X = X.copy()
+        for c in cats:
+            X[c] = pd.Categorical(X[c], categories=sorted(s.X_train[c].dropna().unique()))
+        return X
+
+    def filled(X: pd.DataFrame) -> pd.DataFrame:
+        return X.assign(**{c: X[c].fillna("missing").astype(str) for c in cats})
+
+    regression = prep.task == "regression"
+    cb = (CatBoostRegressor if regression else CatBoostClassifier)(
+        random_seed=seed, verbose=False, thread_count=1, cat_features=cats or None
+    )
+    cb.fit(filled(s.X_train), s.y_train)
+    lgb = (LGBMRegressor if regression else LGBMClassifier)(random_state=seed, n_jobs=1, verbose=-1)
+    lgb.fit(as_category(s.X_train), s.y_train)
+    return {
+        "catboost": np.asarray(predict_aligned(cb, filled(s.X_test), prep.task, prep.classes)),
+        "lightgbm": np.asarray(
+            predict_aligned(lgb, as_category(s.X_test), prep.task, prep.classes)
+        ),
+    }
+
+
+def run_one(table: str, seed: int, budget: float) -> Row:
+    """Train `table` from a CSV as TrainFlow does, then fit and score both baselines."""
+    from modelops.metrics import greater_is_better
+    from modelops.training.config import load_config
+    from modelops.training.fit import metrics_of, predict_aligned
+    from modelops.training.promotion import paired_bootstrap
+    from modelops.training.steps import prepare_training, search_step, select
+
+    df, target = TABLES[table]()
+    with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
+        path = Path(tmp) / f"{table}.csv"
+        df.to_csv(path, index=False)
+        t0 = time.perf_counter()
+        config = load_config()
+        prep = prepare_training(
+            data=str(path),
+            target=target,
+            task="auto",
+            candidates=FAMILIES,
+            metric="auto",
+            test_size=0.2,
+            cv_folds=3,
+            budget_minutes=budget,
+            seed=seed,
+            sample=0,
+            model_name="",
+            config=config,
+        )
+        results = {
+            name: search_step(name=name, prep=prep, config=config, seed=seed)
+            for name in prep.candidates
+        }
+        sel = select(
+            scores=[r.score() for r in results.values()],
+            load=results.__getitem__,
+            prep=prep,
+            config=config,
+        )
+        seconds = time.perf_counter() - t0
+    s, metric = prep.split, prep.metric
+    ours = predict_aligned(sel.best.pipeline, s.X_test, prep.task, prep.classes)
+    base = _baselines(prep, seed)
+    scores = {k: metrics_of(prep.task, s.y_test, p, prep.classes)[metric] for k, p in base.items()}
+    better = max if greater_is_better(prep.task, metric) else min
+    rival = better(scores, key=scores.__getitem__)
+    gap = paired_bootstrap(
+        prep.task,
+        metric,
+        s.y_test,
+        ours,
+        base[rival],
+        prep.classes,
+        resamples=1000,
+        confidence=0.9,
+        seed=seed,
+    )
+    return Row(
+        table=table,
+        seed=seed,
+        task=prep.task,
+        metric=metric,
+        rows=prep.n_rows,
+        champion=sel.best.label,
+        ours=metrics_of(prep.task, s.y_test, ours, prep.classes)[metric],
+        catboost=scores["catboost"],
+        lightgbm=scores["lightgbm"],
+        gap=gap.mean,
+        gap_low=gap.low,
+        gap_high=gap.high,
+        seconds=seconds,
+    )
+
+
+def report(rows: list[Row]) -> str:
+    """Markdown table and a summary: how often the champion beats the better baseline, and its
+    gap in units of the bootstrap interval's half-width (scale-free across metrics)."""
+    lines = [
+        "| table | seed | rows | metric | champion | ours | CatBoost | LightGBM "
+        "| gap to the better | 90% interval | search s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.table} | {r.seed} | {r.rows} | {r.metric} | {r.champion} | {r.ours:.4g} "
+            f"| {r.catboost:.4g} | {r.lightgbm:.4g} | {r.gap:+.3g} "
+            f"| [{r.gap_low:+.3g}, {r.gap_high:+.3g}] | {r.seconds:.0f} |"
+        )
+    z = [r.gap / max((r.gap_high - r.gap_low) / 2, 1e-12) for r in rows]
+    lines.append("")
+    lines.append(
+        f"Better than the better baseline in {sum(r.gap > 0 for r in rows)} of {len(rows)} runs; "
+        f"worse beyond the interval in {sum(r.gap_high < 0 for r in rows)}; mean gap "
+        f"{sum(z) / len(z):+.2f} half-widths (positive: better)."
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--tables", default=",".join(TABLES), help="comma-separated, of: " + ", ".join(TABLES)
+    )
+    ap.add_argument("--seeds", default="42,7", help="comma-separated seeds (split, folds, search)")
+    ap.add_argument(
+        "--budget", type=float, default=0.5, help="--budget-minutes (each family gets its share)"
+    )
+    ap.add_argument(
+        "--jobs", type=int, default=2, help="table/seed runs side by side (1 core each)"
+    )
+    args = ap.parse_args()
+    work = [(t, int(s)) for t in args.tables.split(",") for s in args.seeds.split(",")]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(run_one, t, s, args.budget) for t, s in work]
+        rows = []
+        for f in futures:
+            try:
+                rows.append(f.result())
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # fail now, not after every queued run
+                raise
+            r = rows[-1]
+            print(
+                f"{r.table} seed {r.seed}: {r.champion} {r.ours:.4g} vs CatBoost {r.catboost:.4g}, "
+                f"LightGBM {r.lightgbm:.4g} ({r.seconds:.0f} s)",
+                flush=True,
+            )
+    print()
+    print(report(rows))
+
+
+if __name__ == "__main__":
+    main()
