@@ -170,6 +170,8 @@ class ScoreFlow(FlowSpec):
         )
         d = self.drift_result
         verdict = "DRIFT" if d.drifted else "no drift"
+        if d.insufficient:
+            verdict = f"no verdict ({d.current_rows} rows are too few)"
         print(f"{verdict}: {d.n_drifted}/{d.n_columns} columns drifted {d.drifted_columns}")
         print(f"Evidently report: {d.html}")
         self.html = storage.read_text(d.html)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +123,16 @@ def monitor() -> None:
 )
 def decide(drift: Path, mode: str, cooldown_hours: float, last_retrain: str) -> None:
     """Print the decision as JSON; on GitHub Actions also write retrain=true|false."""
-    from modelops.monitoring.policy import load_drift, parse_time, publish, retrain_decision
+    from modelops.monitoring.policy import (
+        cooldown,
+        load_drift,
+        parse_time,
+        publish,
+        retrain_decision,
+    )
 
     decision = retrain_decision(
-        load_drift(drift), mode, parse_time(last_retrain), timedelta(hours=cooldown_hours)
+        load_drift(drift), mode, parse_time(last_retrain), cooldown(cooldown_hours)
     )
     publish(decision)
     click.echo(json.dumps(decision.to_dict()))

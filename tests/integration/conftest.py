@@ -55,8 +55,9 @@ def run_flow(
     top: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
 ) -> FlowRun:
-    """`python flows/<flow> [--config config FILE] TOP run ARGS` in the scenario folder `where`
-    (its working directory, registry `where/registry` and W&B directory)."""
+    """`python flows/<flow> [--config config FILE] TOP run ARGS` with the scenario folder
+    `where`'s registry (`where/registry`) and W&B directory. The working directory stays the
+    shared datastore's: Metaflow finds local cards from it."""
     id_file = Path(tempfile.mktemp(dir=where, prefix="run-id-"))
     cmd = [sys.executable, str(ROOT / "flows" / flow), *top]
     if config is not None and flow == "train_flow.py":
@@ -65,7 +66,7 @@ def run_flow(
     scenario = {"MODELOPS_REGISTRY_DIR": str(where / "registry"), "WANDB_DIR": str(where)}
     out = subprocess.run(
         cmd,
-        cwd=where,
+        cwd=STATE,
         capture_output=True,
         text=True,
         timeout=900,

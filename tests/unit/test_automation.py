@@ -81,3 +81,33 @@ def test_cli_decides_from_a_drift_file(tmp_path, capsys, monkeypatch):
     assert main(["decide", "--drift", str(path), "--mode", "auto"]) == 0
     assert json.loads(capsys.readouterr().out)["retrain"] is True
     assert main(["decide", "--drift", str(tmp_path / "none.json")]) == 1
+
+
+@pytest.mark.parametrize(
+    "summary, message",
+    [
+        ({"drifted": "false", "share": 0.0}, "'drifted' is 'false'"),
+        ({"drifted": False, "share": "0.5"}, "'share' is '0.5'"),
+        ({"drifted": False, "share": 2}, "'share' is 2"),
+        ({"drifted": False, "share": 0.0, "insufficient": "yes"}, "'insufficient' is 'yes'"),
+    ],
+)
+def test_a_malformed_summary_is_refused_not_read_as_drift(tmp_path, summary, message):
+    path = tmp_path / "x.drift.json"
+    path.write_text(json.dumps(summary))
+    with pytest.raises(ModelOpsError, match=message):
+        load_drift(path)
+
+
+def test_too_few_rows_is_no_decision_even_when_every_column_moved():
+    tiny = {"drifted": False, "share": 1.0, "insufficient": True, "current_rows": 12}
+    d = retrain_decision(tiny, "auto", None, now=NOW)
+    assert not d.retrain and "12 scored rows are too few" in d.reason
+
+
+@pytest.mark.parametrize("hours", ["nan", "inf", "-1"])
+def test_cooldown_must_be_a_finite_number_of_hours(tmp_path, hours, capsys):
+    path = tmp_path / "x.drift.json"
+    path.write_text(json.dumps(DRIFT))
+    code = main(["decide", "--drift", str(path), "--cooldown-hours", hours])
+    assert code != 0 and "--cooldown-hours" in capsys.readouterr().err

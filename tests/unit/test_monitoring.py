@@ -62,3 +62,12 @@ def test_realised_performance_binary(tmp_path):
     perf = compute_performance(scored, "y", schema, {}, tmp_path / "p.html")
     assert perf.realised["accuracy"] == pytest.approx(0.98)
     assert (tmp_path / "p.html").exists()
+
+
+def test_a_tiny_file_gets_no_drift_verdict(diamonds):
+    """On 50 rows every column's distance looks large; that is not drift, and not 'no drift'."""
+    X, schema = diamonds
+    tiny = compute_drift(X.sample(4000, random_state=1), X.sample(50, random_state=2), schema)
+    assert tiny.insufficient and not tiny.drifted and tiny.current_rows == 50
+    enough = compute_drift(X.sample(4000, random_state=1), X.sample(500, random_state=2), schema)
+    assert not enough.insufficient

@@ -64,3 +64,30 @@ def test_load_model_refuses_a_tampered_model(tmp_path, frame):
         f.write(b"\0")
     with pytest.raises(RegistryError, match="SHA-256"):
         load_model(reg, "m", PRODUCTION)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("batch.2024-01.csv", "batch.2024-01.predictions.csv"),
+        ("batch.2024-02.csv", "batch.2024-02.predictions.csv"),
+        ("new.csv.gz", "new.predictions.csv"),
+        ("extract.v2.parquet", "extract.v2.predictions.csv"),
+        ("noext", "noext.predictions.csv"),
+    ],
+)
+def test_default_output_keeps_the_whole_stem(tmp_path, name, expected):
+    """Two monthly files must not share one predictions file (January silently replaced)."""
+    assert default_output(tmp_path / name) == tmp_path / expected
+
+
+def test_output_equal_to_input_is_refused_before_reading(tmp_path, frame):
+    reg, _, _ = register_linear(tmp_path, frame())
+    model = load_model(reg, "m", PRODUCTION)
+    src = tmp_path / "in.csv"
+    frame(n=20).drop(columns="y").to_csv(src, index=False)
+    before = src.read_bytes()
+    for same in (src, tmp_path / "sub" / ".." / "in.csv"):
+        with pytest.raises(DataError, match="the output is the input file"):
+            score_file(model, src, same, overwrite=True)
+    assert src.read_bytes() == before

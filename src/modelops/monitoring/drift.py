@@ -29,6 +29,7 @@ class DriftResult:
     reference_rows: int = 0
     current_rows: int = 0
     html: str | None = None
+    insufficient: bool = False  # too few rows for a verdict: never drift, never "no drift"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,6 +47,7 @@ def compute_drift(
     html_path: Path | None = None,
     num_method: str = "wasserstein",
     cat_method: str = "jensenshannon",
+    min_rows: int = 200,
 ) -> DriftResult:
     """Evidently's DataDriftPreset over the model's input columns.
 
@@ -53,6 +55,9 @@ def compute_drift(
     (normed Wasserstein for numbers, Jensen-Shannon for categories) are used at every sample
     size: Evidently's default switches to p-value tests below 1,000 rows, which flagged every
     categorical column of a fresh sample of the training data here (480 vs 1,000 rows).
+
+    Below `min_rows` scored rows there is no verdict (`insufficient`): on 1-100 rows every
+    column's distance is large (9 of 9 "drifted"), which would start a retrain on noise.
     """
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
@@ -89,8 +94,9 @@ def compute_drift(
     share = n_drifted / len(columns) if columns else 0.0
     if html_path is not None:
         snapshot.save_html(str(html_path))
+    insufficient = len(current) < min_rows
     return DriftResult(
-        drifted=bool(columns) and share >= drift_share,
+        drifted=bool(columns) and share >= drift_share and not insufficient,
         share=share,
         n_drifted=n_drifted,
         n_columns=len(columns),
@@ -99,4 +105,5 @@ def compute_drift(
         reference_rows=len(reference),
         current_rows=len(current),
         html=str(html_path) if html_path is not None else None,
+        insufficient=insufficient,
     )

@@ -13,6 +13,7 @@ prints the decision as JSON and, on GitHub Actions, writes `retrain=true|false` 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -55,6 +56,11 @@ def retrain_decision(
     if mode not in MODES:
         raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     drifted, share = bool(drift["drifted"]), float(drift["share"])
+    if drift.get("insufficient"):
+        rows = drift.get("current_rows", "?")
+        return RetrainDecision(
+            False, f"no decision: {rows} scored rows are too few for a drift verdict", False, share
+        )
     columns = [c for c, v in drift.get("columns", {}).items() if v.get("drifted")]
     found = f"drift in {len(columns)} column(s) {columns} (share {share:.0%})"
     if not drifted:
@@ -100,7 +106,21 @@ def load_drift(path: Path) -> dict[str, Any]:
     missing = {"drifted", "share"} - set(data)
     if missing:
         raise ModelOpsError(f"{path}: drift summary lacks {sorted(missing)}")
+    # a hand-edited or foreign summary: "false" (a string) must not count as drift
+    for key in ("drifted", "insufficient"):
+        if key in data and not isinstance(data[key], bool):
+            raise ModelOpsError(f"{path}: {key!r} is {data[key]!r}; expected true or false")
+    share = data["share"]
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise ModelOpsError(f"{path}: 'share' is {share!r}; expected a number from 0 to 1")
     return data
+
+
+def cooldown(hours: float) -> timedelta:
+    """--cooldown-hours as a duration: a finite number of hours, zero or more."""
+    if not math.isfinite(hours) or hours < 0:
+        raise ConfigError(f"--cooldown-hours {hours}: expected a finite number >= 0")
+    return timedelta(hours=hours)
 
 
 def publish(decision: RetrainDecision, env: dict[str, str] | None = None) -> None:

@@ -307,7 +307,7 @@ def merge_shards(
     Needs only the model's contract (schema, name, version), not the model itself.
     """
     src, dest = input_path, output_path
-    check_output(dest, overwrite)
+    check_output(dest, overwrite, source=src)
     results = sorted(results, key=lambda r: r.shard.index)
     acct = Accounting.for_schema(schema)
     stats, sample = _Stats(), _Sample(sample_rows, 0)
@@ -384,7 +384,7 @@ def score_file(
     """
     t0 = time.perf_counter()
     dest = output_path or default_output(input_path)
-    check_output(dest, overwrite)
+    check_output(dest, overwrite, source=input_path)
     check_input(input_path, model.schema)
     with tempfile.TemporaryDirectory(prefix="modelops-parts-") as parts:
         results = [

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from modelops import storage
 from modelops.errors import DataError
 from modelops.storage import Location
 
+_INPUT_SUFFIXES = (".gz", ".bz2", ".zst", ".csv", ".tsv", ".txt", ".parquet", ".pq")
+
 
 def default_output(input_path: Location) -> Location:
-    """`new.csv` -> `new.predictions.csv`, next to the input (local or S3)."""
-    return storage.with_name(
-        input_path, f"{storage.name(input_path).split('.')[0]}.predictions.csv"
-    )
+    """`new.csv` -> `new.predictions.csv`, next to the input (local or S3).
+
+    The whole stem is kept: `batch.2024-01.csv` and `batch.2024-02.csv` must not both become
+    `batch.predictions.csv` (the second run would replace the first month's predictions).
+    """
+    stem = storage.name(input_path)
+    while stem.lower().endswith(_INPUT_SUFFIXES) and "." in stem:
+        stem = stem.rsplit(".", 1)[0]
+    return storage.with_name(input_path, f"{stem}.predictions.csv")
 
 
 def sibling(output: Location, suffix: str) -> Location:
@@ -27,6 +36,19 @@ def rejects_path(output: Location) -> Location:
     return sibling(output, ".rejects.csv")
 
 
-def check_output(dest: Location, overwrite: bool) -> None:
+def check_output(dest: Location, overwrite: bool, source: Location | None = None) -> None:
+    """Refuse to replace an existing output without --overwrite, and the input at all."""
+    if source is not None and _same_place(dest, source):
+        raise DataError(
+            f"{dest}: the output is the input file; choose another --output (scoring would "
+            "replace the rows it reads)"
+        )
     if storage.exists(dest) and not overwrite:
         raise DataError(f"{dest}: output exists; pass --overwrite to replace it")
+
+
+def _same_place(a: Location, b: Location) -> bool:
+    """The same file: resolved local paths (symlinks, `..`), or the same S3 URL."""
+    if storage.is_s3(str(a)) or storage.is_s3(str(b)):
+        return str(a).rstrip("/") == str(b).rstrip("/")
+    return Path(a).resolve() == Path(b).resolve()

@@ -61,9 +61,9 @@ def plan_scoring(
     """
     mv, reference = load_reference(registry, model_name, ref)
     schema = Schema.from_dict(mv.metadata["schema"])
-    check_input(input_path, schema)
     dest = output or default_output(input_path)
-    check_output(dest, overwrite)
+    check_output(dest, overwrite, source=input_path)
+    check_input(input_path, schema)
     shards = plan_shards(input_path, max(int(shard_mb * (1 << 20)), 1))
     if storage.is_s3(input_path) or storage.is_s3(dest):  # workers share S3, not a disk
         parts = storage.run_prefix(flow_name, run_id, "score-parts")
