@@ -99,6 +99,7 @@ class TrainFlow(FlowSpec):
     def start(self):
         """Load and validate the data and config, split, fix the folds and each family's time."""
         from modelops import configure_logging
+        from modelops.registry import open_registry
         from modelops.training import steps
         from modelops.training.config import TrainConfig
 
@@ -119,6 +120,7 @@ class TrainFlow(FlowSpec):
             config=self.train_config,
         )
         p = self.prepared
+        steps.check_registry(registry=open_registry(), model_name=p.model_name)
         print(
             f"{p.source}: {p.n_rows} rows, task {p.task}, metric {p.metric}, model {p.model_name}, "
             f"{p.folds.description} CV"

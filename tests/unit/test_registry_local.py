@@ -134,3 +134,44 @@ def test_cli_rollback_returns_to_the_previous_production(tmp_path, capsys, monke
     assert len(listing) == 3 and "production" in listing[1]
     assert main(["show", "m", "v9"]) == 1
     assert "no version 9" in capsys.readouterr().err
+
+
+def test_re_promoting_the_holder_is_not_a_move_and_rollback_skips_it(tmp_path, capsys, monkeypatch):
+    from modelops.cli import registry_main as main
+
+    monkeypatch.setenv("MODELOPS_REGISTRY_DIR", str(tmp_path / "reg"))
+    reg = LocalRegistry(tmp_path / "reg")
+    for c in "ab":
+        reg.register("m", _files(tmp_path, c), {"metric": "rmse"})
+    reg.set_alias("m", PRODUCTION, 0)
+    reg.set_alias("m", PRODUCTION, 1)
+    moves = len(reg.events("m"))
+    assert main(["promote", "m", "v1"]) == 0  # already production: nothing happens
+    assert len(reg.events("m")) == moves
+    assert main(["rollback", "m"]) == 0
+    assert reg.get("m", PRODUCTION).version == 0 and "v1 -> v0" in capsys.readouterr().out
+    assert main(["rollback", "m", "--to", "v0"]) == 1  # a rollback onto itself is an error
+    assert "already holds production" in capsys.readouterr().err
+
+
+def test_an_old_trail_with_a_recorded_no_op_still_rolls_back_to_a_different_version(tmp_path):
+    from modelops.registry.history import rollback
+
+    reg = LocalRegistry(tmp_path / "reg")
+    for c in "ab":
+        reg.register("m", _files(tmp_path, c), {"metric": "rmse"})
+    reg.set_alias("m", PRODUCTION, 0)
+    reg.set_alias("m", PRODUCTION, 1)
+    with open(tmp_path / "reg" / "m" / "events.jsonl", "a") as f:  # written by older versions
+        f.write(json.dumps({"kind": "alias", "alias": PRODUCTION, "version": 1, "previous": 1}))
+        f.write("\n")
+    assert rollback(reg, "m") == (1, 0)
+
+
+@pytest.mark.parametrize("damaged", ["aliases.json", "v0000/metadata.json", "events.jsonl"])
+def test_a_damaged_registry_file_is_named(tmp_path, damaged):
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register("m", _files(tmp_path, "a"), {"metric": "rmse"}, aliases=(PRODUCTION,))
+    (tmp_path / "reg" / "m" / damaged).write_text("{not json")
+    with pytest.raises(RegistryError, match=rf"{damaged}: .*not valid JSON"):
+        reg.versions("m") if damaged != "events.jsonl" else reg.events("m")

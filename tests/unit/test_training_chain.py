@@ -135,3 +135,17 @@ def test_an_ensemble_is_registered_and_scored_like_any_model(tmp_path, frame):
     probas = out[[f"proba_{c}" for c in prep.classes]].to_numpy()
     np.testing.assert_allclose(probas, expected, atol=1e-9)
     assert list(out["prediction"]) == [prep.classes[i] for i in expected.argmax(axis=1)]
+
+
+def test_a_bad_model_name_or_a_damaged_registry_fails_before_fitting(tmp_path):
+    from modelops.errors import RegistryError
+    from modelops.training.steps import check_registry
+
+    registry = LocalRegistry(tmp_path / "registry")
+    with pytest.raises(RegistryError, match="model name 'a/../b' is not valid"):
+        check_registry(registry=registry, model_name="a/../b")
+    check_registry(registry=registry, model_name="fresh")  # nothing registered yet: fine
+    (tmp_path / "registry" / "m").mkdir(parents=True)
+    (tmp_path / "registry" / "m" / "aliases.json").write_text("{")
+    with pytest.raises(RegistryError, match="aliases.json: not valid JSON"):
+        check_registry(registry=registry, model_name="m")

@@ -14,8 +14,10 @@ def previous_production(registry: Registry, name: str) -> int:
     moves = [e for e in registry.events(name) if e["kind"] == "alias" and e["alias"] == PRODUCTION]
     current = registry.get(name, PRODUCTION).version
     for event in reversed(moves):
-        if event["version"] == current and event.get("previous") is not None:
-            return int(event["previous"])
+        previous = event.get("previous")
+        # re-promoting the holder was once recorded as a move (previous == version): skip it
+        if event["version"] == current and previous is not None and previous != current:
+            return int(previous)
     raise ModelOpsError(f"{name}: no earlier production version to roll back to")
 
 
@@ -23,5 +25,7 @@ def rollback(registry: Registry, name: str, to: str | None = None) -> tuple[int,
     """Move production back (to `to`, or to the previous holder); returns (from, to)."""
     current = registry.get(name, PRODUCTION).version
     target = registry.get(name, to).version if to else previous_production(registry, name)
+    if target == current:
+        raise ModelOpsError(f"{name}: v{current} already holds production; nothing to roll back")
     registry.set_alias(name, PRODUCTION, target, expected=current)
     return current, target

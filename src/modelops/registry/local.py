@@ -87,7 +87,7 @@ class LocalRegistry(Registry):
 
     def _aliases(self, d: Path) -> dict[str, int]:
         p = d / "aliases.json"
-        return json.loads(p.read_text()) if p.exists() else {}
+        return _read_json(p) if p.exists() else {}
 
     def _event(self, d: Path, **event: Any) -> None:
         event["at"] = datetime.now(UTC).isoformat()
@@ -144,6 +144,8 @@ class LocalRegistry(Registry):
                 f"{d.name}: alias {alias!r} is held by v{held_by}, expected v{expected}; "
                 "another run moved it first"
             )
+        if held_by == version:  # not a move: no event, so rollback never lands on itself
+            return
         current[alias] = version
         write_json(d / "aliases.json", current)
         self._event(d, kind="alias", alias=alias, version=version, previous=held_by)
@@ -157,7 +159,7 @@ class LocalRegistry(Registry):
         aliases = self._aliases(d) if d.is_dir() else {}
         out = []
         for v, path in self._version_dirs(d):
-            rec = json.loads((path / "metadata.json").read_text())
+            rec = _read_json(path / "metadata.json")
             out.append(
                 ModelVersion(
                     name=name,
@@ -179,7 +181,15 @@ class LocalRegistry(Registry):
     def events(self, name: str) -> list[dict[str, Any]]:
         """The audit trail: every registration and alias move, oldest first."""
         p = self._dir(name) / "events.jsonl"
-        return [json.loads(line) for line in p.read_text().splitlines()] if p.exists() else []
+        if not p.exists():
+            return []
+        events = []
+        for number, line in enumerate(p.read_text().splitlines(), 1):
+            try:
+                events.append(json.loads(line)) if line.strip() else None
+            except json.JSONDecodeError as err:
+                raise RegistryError(f"{p}: line {number} is not valid JSON ({err.msg})") from err
+        return events
 
     def download(self, mv: ModelVersion, dest: Path) -> Path:
         src = Path(mv.location)
@@ -189,3 +199,15 @@ class LocalRegistry(Registry):
             shutil.copyfile(src / fname, dest / fname)
         verify_files(mv, dest)
         return dest
+
+
+def _read_json(path: Path) -> Any:
+    """A registry file; a damaged one is named with what to do, not a bare JSONDecodeError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RegistryError(
+            f"{path}: not valid JSON ({err}); the registry file is damaged: restore it from a "
+            "backup or a teammate's copy (aliases.json can be rebuilt with `modelops registry "
+            "promote`)"
+        ) from err

@@ -173,6 +173,15 @@ def prepare_training(
     )
 
 
+def check_registry(*, registry: Registry, model_name: str) -> None:
+    """Read the model's versions (and the local audit trail) before any fitting, so an invalid
+    model name or a damaged registry file fails in `start`, not after every family trained."""
+    registry.versions(model_name)
+    events = getattr(registry, "events", None)
+    if events is not None:
+        events(model_name)
+
+
 def search_step(*, name: str, prep: Prepared, config: TrainConfig, seed: int) -> CandidateResult:
     """Search one family within its time limit (the unit a foreach task runs)."""
     return search_family(
