@@ -72,6 +72,14 @@ class ScoreFlow(FlowSpec):
         "realised metrics against the model's holdout metrics, with Evidently's "
         "regression/classification report beside the output.",
     )
+    neutralise_formulas = Parameter(
+        "neutralise-formulas",
+        default=True,
+        type=bool,
+        help="CSV outputs: prefix ' to carried-through text cells (and rejected lines) that start "
+        "with = + - @, tab or CR, so a spreadsheet shows them as text instead of running them. "
+        "Predictions are unchanged; pass False when only programs read the file.",
+    )
     fail_on_drift = Parameter(
         "fail-on-drift",
         default=False,
@@ -100,6 +108,7 @@ class ScoreFlow(FlowSpec):
             shard_mb=self.shard_mb,
             run_id=current.run_id,
             flow_name=current.flow_name,
+            neutralise_formulas=self.neutralise_formulas,
         )
         p = self.plan
         self.shards = p.shards

@@ -199,3 +199,31 @@ def test_any_number_of_shards_gives_the_output_of_one(tmp_path, model, frame, ne
         _same_rows(many, one)
     lines = [line for line, _, _ in _rejects(rejects_path(tmp_path / "one.csv"))]
     assert lines == [i + 2 for i in range(0, 120, 9)]
+
+
+def test_formula_cells_are_neutralised_in_csv_unless_asked_not_to(tmp_path, model):
+    """A carried-through cell such as `=HYPERLINK(...)` must not run when a person opens the
+    predictions (or rejects) in a spreadsheet; predictions are made on the cells as read."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(
+        HEADER + b'=HYPERLINK("http://x"),0.5,2,red\n+1,0.5,2,red\n-2,0.5,2,red\n'
+        b"@SUM(A1),0.5,2,red\nplain,0.5,2,red\n=1+1,abc,2,red\n"
+    )
+    safe = score_file(model, src, tmp_path / "safe.csv", max_reject_rate=1.0)
+    raw = score_file(
+        model, src, tmp_path / "raw.csv", max_reject_rate=1.0, neutralise_formulas=False
+    )
+    ids = pd.read_csv(safe.output, dtype=str)["id"].tolist()
+    assert ids == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "plain"]
+    assert pd.read_csv(raw.output, dtype=str)["id"].tolist()[:3] == [
+        '=HYPERLINK("http://x")',
+        "+1",
+        "-2",
+    ]
+    pd.testing.assert_series_equal(
+        pd.read_csv(safe.output)["prediction"], pd.read_csv(raw.output)["prediction"]
+    )
+    assert _rejects(rejects_path(tmp_path / "safe.csv"))[0][2] == "'=1+1,abc,2,red"
+    assert _rejects(rejects_path(tmp_path / "raw.csv"))[0][2] == "=1+1,abc,2,red"
+    parquet = score_file(model, src, tmp_path / "out.parquet", max_reject_rate=1.0)
+    assert pd.read_parquet(parquet.output)["id"].iloc[0] == '=HYPERLINK("http://x")'

@@ -25,7 +25,13 @@ from modelops import storage
 from modelops.errors import DataError
 from modelops.registry.packaging import LoadedModel
 from modelops.schema import Schema
-from modelops.scoring.outputs import check_output, default_output, rejects_path
+from modelops.scoring.outputs import (
+    check_output,
+    default_output,
+    neutralise_formulas,
+    neutralise_text,
+    rejects_path,
+)
 from modelops.scoring.reader import BLOCK_BYTES, Shard, check_input, iter_chunks, plan_shards
 from modelops.storage import Location
 
@@ -210,6 +216,7 @@ def _score_into(
     sample_rows: int,
     seed: int,
     block_bytes: int,
+    neutralise: bool = False,
 ) -> tuple[Accounting, _Stats, _Sample]:
     schema = model.schema
     acct = Accounting.for_schema(schema)
@@ -219,7 +226,8 @@ def _score_into(
         frame = chunk.frame
         acct.rows_read += len(frame) + len(chunk.rejects)
         acct.rows_rejected += len(chunk.rejects)
-        rejects.writerows((r.line, r.reason, r.raw) for r in chunk.rejects)
+        text = neutralise_text if neutralise else str
+        rejects.writerows((r.line, r.reason, text(r.raw)) for r in chunk.rejects)
         if frame.empty:
             continue
         for c in schema.feature_names:
@@ -230,7 +238,10 @@ def _score_into(
         preds = predict_frame(model, frame)
         acct.rows_scored += len(frame)
         overlap = [c for c in preds.columns if c in frame.columns]
-        out.write(pd.concat([frame.drop(columns=overlap), preds], axis=1))
+        carried = frame.drop(columns=overlap)  # predictions were made on the cells as read
+        out.write(
+            pd.concat([neutralise_formulas(carried) if neutralise else carried, preds], axis=1)
+        )
         sample.add(frame[schema.feature_names])
         stats.add(preds["prediction"], schema.task)
         log.info("%s: %d rows read, %d rejected", src, acct.rows_read, acct.rows_rejected)
@@ -260,6 +271,7 @@ def score_shard(
     seed: int = 0,
     block_bytes: int = BLOCK_BYTES,
     parquet: bool = False,
+    neutralise_formulas: bool = True,
 ) -> ShardResult:
     """Score one shard into numbered part files (merged in order by `merge_shards`).
 
@@ -283,6 +295,7 @@ def score_shard(
                     sample_rows=sample_rows,
                     seed=seed,
                     block_bytes=block_bytes,
+                    neutralise=neutralise_formulas and not parquet,
                 )
             finally:
                 out.close()
@@ -377,6 +390,7 @@ def score_file(
     sample_rows: int = 10_000,
     shard_bytes: int = 1 << 62,
     block_bytes: int = BLOCK_BYTES,
+    neutralise_formulas: bool = True,
 ) -> ScoreResult:
     """ScoreFlow's path in one process: plan shards, score each, merge (one shard by default).
 
@@ -396,6 +410,7 @@ def score_file(
                 sample_rows=sample_rows,
                 block_bytes=block_bytes,
                 parquet=storage.is_parquet(dest),
+                neutralise_formulas=neutralise_formulas,
             )
             for shard in plan_shards(input_path, shard_bytes)
         ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from modelops import storage
 from modelops.errors import DataError
 from modelops.storage import Location
@@ -52,3 +54,25 @@ def _same_place(a: Location, b: Location) -> bool:
     if storage.is_s3(str(a)) or storage.is_s3(str(b)):
         return str(a).rstrip("/") == str(b).rstrip("/")
     return Path(a).resolve() == Path(b).resolve()
+
+
+# Cells a spreadsheet would run as a formula (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_text(value: str) -> str:
+    """`=HYPERLINK(...)` -> `'=HYPERLINK(...)`: shown as text when the CSV is opened."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell that starts like a formula, prefixed with `'` (numbers are untouched)."""
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            text = col.where(col.notna(), None)
+            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+            if risky.any():
+                out[c] = col.mask(risky, "'" + col.astype(str))
+    return out

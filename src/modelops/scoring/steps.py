@@ -33,6 +33,7 @@ class ScorePlan:
     parts_dir: str
     shards: list[Shard]
     reference: pd.DataFrame = field(repr=False)
+    neutralise_formulas: bool = True  # CSV outputs: text cells that start like a formula
 
     @property
     def schema(self) -> Schema:
@@ -54,6 +55,7 @@ def plan_scoring(
     shard_mb: float,
     run_id: str,
     flow_name: str = "ScoreFlow",
+    neutralise_formulas: bool = True,
 ) -> ScorePlan:
     """Resolve and verify the model, check the input against its schema, cut it into shards.
 
@@ -78,6 +80,7 @@ def plan_scoring(
         parts_dir=parts,
         shards=shards,
         reference=reference,
+        neutralise_formulas=neutralise_formulas,
     )
 
 
@@ -93,6 +96,7 @@ def score_shard_step(
         plan.parts_dir,
         sample_rows=drift_sample,
         parquet=storage.is_parquet(plan.output),
+        neutralise_formulas=plan.neutralise_formulas,
     )
 
 
