@@ -143,3 +143,17 @@ def test_unknown_model_has_no_versions_and_digest_is_checked(tmp_path, wb):
     files["model.joblib"].write_text("tampered")  # the fake serves the source path
     with pytest.raises(RegistryError, match="SHA-256"):
         reg.download(mv, tmp_path / "dl")
+
+
+@pytest.mark.parametrize("backend", ["wandb", "local"])
+def test_update_metadata_merges_and_keeps_the_file_digests(tmp_path, wb, backend):
+    from modelops.registry import LocalRegistry
+
+    reg = WandbRegistry(wb) if backend == "wandb" else LocalRegistry(tmp_path / "reg")
+    reg.register("m", _file(tmp_path, "a"), {"task": "regression", "decision": {"promote": True}})
+    before = reg.get("m", 0)
+    reg.update_metadata("m", 0, {"decision": {"promote": False}})
+    after = reg.get("m", 0)
+    assert after.metadata == {"task": "regression", "decision": {"promote": False}}
+    assert after.files == before.files
+    reg.download(after, tmp_path / "dl")  # digests still verify

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.registry import ANY, PRODUCTION, LocalRegistry
 from modelops.registry.packaging import load_model
 from modelops.training.config import load_config
 from modelops.training.fit import predict_aligned
@@ -149,3 +149,31 @@ def test_a_bad_model_name_or_a_damaged_registry_fails_before_fitting(tmp_path):
     (tmp_path / "registry" / "m" / "aliases.json").write_text("{")
     with pytest.raises(RegistryError, match="aliases.json: not valid JSON"):
         check_registry(registry=registry, model_name="m")
+
+
+class _RacingRegistry(LocalRegistry):
+    """Another run registers the same model and promotes it just before our alias move."""
+
+    raced = False
+
+    def set_alias(self, name, alias, version, expected=ANY):
+        if not self.raced and expected is not ANY:
+            self.raced = True
+            mv = self.get(name, version)
+            copy = self.download(mv, self.root / "race-download")
+            files = {f: copy / f for f in mv.files}
+            super().register(name, files, mv.metadata, aliases=(PRODUCTION,))
+        super().set_alias(name, alias, version, expected)
+
+
+def test_a_version_that_lost_a_promotion_race_stores_the_final_decision(tmp_path, frame):
+    csv = tmp_path / "table.csv"
+    frame(n=300).to_csv(csv, index=False)
+    registry = _RacingRegistry(tmp_path / "registry")
+    prep, sel, config = _train(csv, "linear")
+    outcome = _register(registry, prep, sel, config)
+    assert registry.raced and not outcome.decision.promote
+    assert registry.get("chain", PRODUCTION).version == 1  # the racer's copy kept production
+    stored = registry.get("chain", outcome.version).metadata["decision"]
+    assert stored["promote"] is False and stored["champion_version"] == 1
+    assert "re-decided after a concurrent promotion" in stored["reasons"]

@@ -101,6 +101,14 @@ class Registry(ABC):
         """
 
     @abstractmethod
+    def update_metadata(self, name: str, version: int, changes: Mapping[str, Any]) -> None:
+        """Merge `changes` into a version's metadata (its files never change).
+
+        For what is only known after registering, such as the final promotion decision when a
+        concurrent run promoted first.
+        """
+
+    @abstractmethod
     def versions(self, name: str) -> list[ModelVersion]:
         """All versions of `name`, oldest first (empty if the model does not exist)."""
 

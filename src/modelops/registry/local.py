@@ -154,6 +154,16 @@ class LocalRegistry(Registry):
         with self._locked(name) as d:
             self._move_alias(d, alias, version, expected)
 
+    def update_metadata(self, name: str, version: int, changes: Mapping[str, Any]) -> None:
+        with self._locked(name) as d:
+            path = d / f"v{version:04d}" / "metadata.json"
+            if not path.exists():
+                raise RegistryError(f"{name}: no version v{version}")
+            record = _read_json(path)
+            record["metadata"] = {**record["metadata"], **changes}
+            write_json(path, record)
+            self._event(d, kind="metadata", version=version, keys=sorted(changes))
+
     def versions(self, name: str) -> list[ModelVersion]:
         d = self._dir(name)
         aliases = self._aliases(d) if d.is_dir() else {}

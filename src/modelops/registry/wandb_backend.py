@@ -89,6 +89,11 @@ class WandbRegistry(Registry):
             art.aliases.append(alias)
         art.save()
 
+    def update_metadata(self, name: str, version: int, changes: Mapping[str, Any]) -> None:
+        art = self._api().artifact(self._path(name, f"v{version}"))
+        art.metadata = {**(art.metadata or {}), **changes}
+        art.save()
+
     def versions(self, name: str) -> list[ModelVersion]:
         try:
             arts = list(self._api().artifacts(type_name="model", name=self._path(name)))

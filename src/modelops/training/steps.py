@@ -414,7 +414,10 @@ def register_and_promote(
     with tempfile.TemporaryDirectory(prefix="modelops-register-") as tmp:
         files = write_model_files(best.pipeline, prep.reference, Path(tmp))
         mv = registry.register(prep.model_name, files, metadata | {"decision": decision.to_dict()})
+        first = decision.to_dict()
         decision = promotion.promote(registry, prep.model_name, mv.version, decision, compare)
+        if decision.to_dict() != first:  # re-decided after a concurrent promotion
+            registry.update_metadata(prep.model_name, mv.version, {"decision": decision.to_dict()})
         prod = registry.find(prep.model_name, PRODUCTION)
         outcome = Outcome(
             model_name=prep.model_name,
