@@ -183,6 +183,9 @@ class TrainFlow(FlowSpec):
             run_pathspec=current.pathspec,
             seed=self.seed,
             group=current.run_id,
+            resumed_from=(
+                f"{current.flow_name}/{current.origin_run_id}" if current.origin_run_id else None
+            ),
         )
         o = self.outcome
         verdict = "promoted to production" if o.decision.promote else "not promoted"

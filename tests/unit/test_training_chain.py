@@ -177,3 +177,35 @@ def test_a_version_that_lost_a_promotion_race_stores_the_final_decision(tmp_path
     stored = registry.get("chain", outcome.version).metadata["decision"]
     assert stored["promote"] is False and stored["champion_version"] == 1
     assert "re-decided after a concurrent promotion" in stored["reasons"]
+
+
+def test_a_resumed_run_reuses_the_version_its_origin_registered(tmp_path, frame):
+    """`resume` after the register step registered (killed before or after promoting) must
+    not register a duplicate version."""
+    csv = tmp_path / "table.csv"
+    frame(n=300).to_csv(csv, index=False)
+    registry = LocalRegistry(tmp_path / "registry")
+    prep, sel, config = _train(csv, "linear")
+
+    def register(run: str, resumed_from: str | None = None, policy: str = "auto"):
+        return register_and_promote(
+            registry=registry,
+            prep=prep,
+            sel=sel,
+            policy=policy,
+            config=config,
+            run_pathspec=f"TrainFlow/{run}/register/9",
+            seed=3,
+            resumed_from=resumed_from,
+        )
+
+    first = register("11")
+    again = register("12", resumed_from="TrainFlow/11")  # killed after promoting, resumed
+    assert again.version == first.version == 0 and again.decision.promote
+    assert [mv.version for mv in registry.versions("chain")] == [0]
+    # killed after registering v1, before promoting: the resume promotes v1, registers nothing
+    killed = register("13", policy="never")
+    resumed = register("14", resumed_from="TrainFlow/13", policy="always")
+    assert killed.version == resumed.version == 1 and resumed.production_version == 1
+    assert [mv.version for mv in registry.versions("chain")] == [0, 1]
+    assert register("15").version == 2  # a new run (not a resume) registers as usual

@@ -108,6 +108,12 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """A decision stored in a version's metadata (the inverse of `to_dict`)."""
+        improvement = data.get("improvement")
+        return cls(**{**data, "improvement": Interval(**improvement) if improvement else None})
+
 
 def check_policy(policy: str) -> Policy:
     if policy not in ("auto", "never", "always"):

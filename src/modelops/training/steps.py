@@ -343,10 +343,13 @@ def register_and_promote(
     run_pathspec: str,
     seed: int,
     on_registered: Callable[[Outcome, dict[str, Path]], None] | None = None,
+    resumed_from: str | None = None,
 ) -> Outcome:
     """Register the challenger as a new version, then promote it if the policy says so.
 
     `on_registered(outcome, files)` runs while the model files still exist (W&B logging).
+    `resumed_from` ('TrainFlow/<run id>') is the run a `resume` continues: a version that run
+    already registered is reused (and promoted if it was not yet), never registered twice.
     """
     policy_ = promotion.check_policy(policy)
     best = sel.best
@@ -410,14 +413,22 @@ def register_and_promote(
         )
         return champ, decision
 
+    earlier = registered_by(registry, prep.model_name, resumed_from) if resumed_from else None
     _, decision = compare()
     with tempfile.TemporaryDirectory(prefix="modelops-register-") as tmp:
         files = write_model_files(best.pipeline, prep.reference, Path(tmp))
-        mv = registry.register(prep.model_name, files, metadata | {"decision": decision.to_dict()})
-        first = decision.to_dict()
-        decision = promotion.promote(registry, prep.model_name, mv.version, decision, compare)
-        if decision.to_dict() != first:  # re-decided after a concurrent promotion
-            registry.update_metadata(prep.model_name, mv.version, {"decision": decision.to_dict()})
+        if earlier is not None and PRODUCTION in earlier.aliases:
+            mv, decision = earlier, promotion.Decision.from_dict(earlier.metadata["decision"])
+        else:
+            mv = earlier or registry.register(
+                prep.model_name, files, metadata | {"decision": decision.to_dict()}
+            )
+            first = decision.to_dict()
+            decision = promotion.promote(registry, prep.model_name, mv.version, decision, compare)
+            if decision.to_dict() != first:  # re-decided (a concurrent promotion, a resume)
+                registry.update_metadata(
+                    prep.model_name, mv.version, {"decision": decision.to_dict()}
+                )
         prod = registry.find(prep.model_name, PRODUCTION)
         outcome = Outcome(
             model_name=prep.model_name,
@@ -433,6 +444,14 @@ def register_and_promote(
     return outcome
 
 
+def registered_by(registry: Registry, name: str, run: str) -> ModelVersion | None:
+    """The latest version registered by Metaflow run `run` ('TrainFlow/<run id>'), if any."""
+    for mv in reversed(registry.versions(name)):
+        if str(mv.metadata.get("metaflow_run", "")).startswith(f"{run}/"):
+            return mv
+    return None
+
+
 def register_step(
     *,
     registry: Registry,
@@ -443,6 +462,7 @@ def register_step(
     run_pathspec: str,
     seed: int,
     group: str,
+    resumed_from: str | None = None,
 ) -> Outcome:
     """register_and_promote inside a W&B `register` run that records the decision and model."""
     with tracking.wandb_run(
@@ -473,6 +493,7 @@ def register_step(
             run_pathspec=run_pathspec,
             seed=seed,
             on_registered=log_model,
+            resumed_from=resumed_from,
         )
 
 
