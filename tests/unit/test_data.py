@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -123,3 +124,13 @@ def test_demo_periods_drift_apart_and_hide_the_target(tmp_path):
     assert len(old) == len(labelled) == len(recent) == 500
     assert old["carat"].max() < 1.0 < labelled["carat"].max()
     assert "price" in labelled and "price" not in recent
+
+
+@pytest.mark.parametrize("column", ["x", "y"])
+def test_infinite_values_stop_training_in_start_naming_the_column(column):
+    from modelops.training.data import validate_training_data
+
+    df = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40.0) * 2})
+    df.loc[7, column] = -np.inf
+    with pytest.raises(DataError, match=rf"f.csv: column\(s\) \['{column}'\] hold inf.*rows \[7\]"):
+        validate_training_data(df, "y", "auto", "f.csv")

@@ -227,3 +227,25 @@ def test_formula_cells_are_neutralised_in_csv_unless_asked_not_to(tmp_path, mode
     assert _rejects(rejects_path(tmp_path / "raw.csv"))[0][2] == "=1+1,abc,2,red"
     parquet = score_file(model, src, tmp_path / "out.parquet", max_reject_rate=1.0)
     assert pd.read_parquet(parquet.output)["id"].iloc[0] == '=HYPERLINK("http://x")'
+
+
+def test_non_finite_numbers_are_rejected_rows_not_a_crash(tmp_path, model, frame):
+    """inf/-inf/Infinity used to be scored and then crash the drift step after publishing."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(
+        HEADER + b"1,0.5,2,red\n2,inf,2,red\n3,0.5,-inf,blue\n4,Infinity,2,red\n5,0.1,3,blue\n"
+    )
+    res = score_file(model, src, tmp_path / "out.csv", max_reject_rate=1.0)
+    assert pd.read_csv(res.output)["id"].tolist() == [1, 5]
+    rejects = _rejects(rejects_path(tmp_path / "out.csv"))
+    assert [(line, raw) for line, _, raw in rejects] == [
+        (3, "2,inf,2,red"),
+        (4, "3,0.5,-inf,blue"),
+        (5, "4,Infinity,2,red"),
+    ]
+    assert rejects[1][1] == "column 'num_b': -inf is not a finite number"
+    df = frame(n=5).drop(columns="y")
+    df.loc[2, "num_a"] = np.inf
+    df.to_parquet(tmp_path / "in.parquet")
+    res = score_file(model, tmp_path / "in.parquet", tmp_path / "p.parquet", max_reject_rate=1.0)
+    assert res.accounting.rows_scored == 4 and res.accounting.rows_rejected == 1

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO
 
 import numpy as np
@@ -138,7 +139,40 @@ def iter_chunks(
         yield from _parquet_chunks(path, header, schema)
         return
     for start_line, block in _blocks(path, block_bytes, shard):
-        yield _parse_block(block, start_line, header, schema)
+        chunk = _parse_block(block, start_line, header, schema)
+        yield _reject_non_finite(chunk, schema, partial(_raw_line, block, start_line, chunk))
+
+
+def _raw_line(block: bytes, start_line: int, chunk: Chunk, row: int) -> str:
+    line = int(chunk.lines[row]) - start_line
+    return block.split(b"\n")[line].decode("utf-8", "backslashreplace").rstrip("\r")
+
+
+def _reject_non_finite(chunk: Chunk, schema: Schema, raw: Callable[[int], str]) -> Chunk:
+    """Rows with inf/-inf in a numeric column are rejected with the reason: a model cannot
+    score them meaningfully, and the drift step after publishing would fail on them.
+    `raw(row)` gives a rejected row's original text."""
+    numeric = [c for c in schema.numeric if c in chunk.frame.columns]
+    if not numeric or chunk.frame.empty:
+        return chunk
+    values = chunk.frame[numeric].to_numpy(dtype=float)
+    bad = np.isinf(values)
+    rows = bad.any(axis=1)
+    if not rows.any():
+        return chunk
+    rejects = []
+    for i in np.flatnonzero(rows):
+        reasons = [
+            f"column {numeric[j]!r}: {values[i, j]} is not a finite number"
+            for j in np.flatnonzero(bad[i])
+        ]
+        rejects.append(Reject(int(chunk.lines[i]), "; ".join(reasons), raw(int(i))))
+    keep = ~rows
+    return Chunk(
+        chunk.frame[keep].reset_index(drop=True),
+        chunk.lines[keep],
+        _sorted(chunk.rejects + rejects),
+    )
 
 
 def _blocks(path: Location, block_bytes: int, shard: Shard | None) -> Iterator[tuple[int, bytes]]:
@@ -308,4 +342,9 @@ def _parquet_batches(f: IO[bytes], schema: Schema) -> Iterator[Chunk]:
         ]
         keep = np.ones(len(frame), dtype=bool)
         keep[list(problems)] = False
-        yield Chunk(frame[keep].reset_index(drop=True), lines[keep], rejects)
+        chunk = Chunk(frame[keep].reset_index(drop=True), lines[keep], rejects)
+        yield _reject_non_finite(chunk, schema, partial(_row_json, chunk.frame))
+
+
+def _row_json(frame: pd.DataFrame, row: int) -> str:
+    return frame.iloc[row].to_json()

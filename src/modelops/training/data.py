@@ -90,6 +90,16 @@ def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str
             f"{source}: target column {target!r} has {missing} missing value(s) (rows {rows}...); "
             "drop or fill them before training"
         )
+    numeric = df.select_dtypes("number")
+    infinite = np.isinf(numeric.to_numpy(dtype=float))
+    if infinite.any():
+        cols = [str(c) for c, n in zip(numeric.columns, infinite.sum(axis=0), strict=True) if n]
+        rows = numeric.index[infinite.any(axis=1)][:10].tolist()
+        raise DataError(
+            f"{source}: column(s) {cols} hold inf/-inf values (rows {rows}...); no model can "
+            "learn from them: drop those rows or replace the values (for example with empty "
+            "cells, which every family treats as missing)"
+        )
     if y.nunique() < 2:
         raise DataError(
             f"{source}: target column {target!r} is constant ({y.iloc[0]!r}); nothing to learn"
