@@ -158,6 +158,8 @@ class ScoreFlow(FlowSpec):
             f"{a.rows_read} rows read = {a.rows_scored} scored + {a.rows_rejected} rejected "
             f"({r.model_name} v{r.model_version}) -> {r.output}; rejects: {r.rejects}"
         )
+        if unseen := {c: n for c, n in a.unseen_categories.items() if n}:
+            print(f"unseen categories (scored as missing), rows per column: {unseen}")
         for part in scoring_components(r):
             current.card.append(part)
         self.next(self.drift)

@@ -26,8 +26,9 @@ Encoding = Literal["onehot", "ordinal", "native", "category"]
 class SchemaCoercer(TransformerMixin, BaseEstimator):
     """Select the model's columns in training order and give them the training dtypes.
 
-    Numbers that do not parse become NaN (the encoders impute them); categories become strings,
-    missing ones the `MISSING` token, so every downstream encoder sees the same representation.
+    Numbers that do not parse become NaN (the encoders impute them); categories become trimmed
+    strings, missing (or blank) ones the `MISSING` token, so every downstream encoder sees the
+    same representation at training and at scoring.
     """
 
     def __init__(self, numeric: tuple[str, ...] = (), categorical: tuple[str, ...] = ()):
@@ -43,8 +44,9 @@ class SchemaCoercer(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         out = {}
         for c in self.categorical:
-            s = X[c]
-            out[c] = s.astype(object).where(s.notna(), MISSING).astype(str)
+            s = X[c].astype(object)
+            text = s.map(lambda v: v.strip() if isinstance(v, str) else v)  # " Ideal" is "Ideal"
+            out[c] = text.where(s.notna() & (text != ""), MISSING).astype(str)
         for c in self.numeric:
             out[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
         return pd.DataFrame(out, index=X.index)

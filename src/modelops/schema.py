@@ -104,7 +104,7 @@ def infer_schema(df: pd.DataFrame, target: str, task: Task) -> Schema:
             continue
         s = df[name]
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-            cats = tuple(sorted(str(v) for v in s.dropna().unique()))
+            cats = tuple(sorted({str(v).strip() for v in s.dropna().unique()} - {""}))
             cols.append(Column(str(name), "categorical", str(s.dtype), cats))
         else:
             cols.append(Column(str(name), "numeric", str(s.dtype)))

@@ -249,3 +249,29 @@ def test_non_finite_numbers_are_rejected_rows_not_a_crash(tmp_path, model, frame
     df.to_parquet(tmp_path / "in.parquet")
     res = score_file(model, tmp_path / "in.parquet", tmp_path / "p.parquet", max_reject_rate=1.0)
     assert res.accounting.rows_scored == 4 and res.accounting.rows_rejected == 1
+
+
+def test_stray_spaces_do_not_make_a_known_category_unseen(tmp_path, model):
+    src = tmp_path / "in.csv"
+    src.write_bytes(HEADER + b"1,0.5,2,red\n2,0.5,2, red \n3,0.5,2,  \n4,0.5,2,purple\n")
+    res = score_file(model, src, tmp_path / "out.csv")
+    out = pd.read_csv(res.output)
+    assert out["prediction"][0] == out["prediction"][1] and out["colour"][1] == "red"
+    assert res.accounting.unseen_categories["colour"] == 1  # purple only
+    assert res.accounting.missing_values["colour"] == 1  # the blank cell
+
+
+def test_training_categories_are_trimmed_like_scoring_ones(frame):
+    from modelops.schema import infer_schema
+    from modelops.training.candidates import make_pipeline
+
+    df = frame(n=120)
+    df["colour"] = df["colour"].map({"red": " red", "green": "green ", "blue": "blue"})
+    schema = infer_schema(df, "y", "regression")
+    colour = next(c for c in schema.columns if c.name == "colour")
+    assert colour.categories == ("blue", "green", "red")
+    pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(df.drop(columns="y"), df["y"])
+    X = df.drop(columns="y").head(10)
+    np.testing.assert_allclose(
+        pipe.predict(X), pipe.predict(X.assign(colour=X["colour"].str.strip()))
+    )

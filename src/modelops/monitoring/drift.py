@@ -30,6 +30,7 @@ class DriftResult:
     current_rows: int = 0
     html: str | None = None
     insufficient: bool = False  # too few rows for a verdict: never drift, never "no drift"
+    unseen_categories: dict[str, int] = field(default_factory=dict)  # rows, per column
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,6 +29,7 @@ def drift_step(
     with storage.atomic_output(html) as local:
         drift = compute_drift(reference, result.sample, schema, drift_share, local)
     drift.html = str(html)
+    drift.unseen_categories = {c: n for c, n in result.accounting.unseen_categories.items() if n}
     storage.write_json(sibling(result.output, ".drift.json"), drift.to_dict())  # for automation
     tracking.log_scoring(result, drift, model_ref=model_ref, group=group)
     return drift

@@ -139,8 +139,21 @@ def iter_chunks(
         yield from _parquet_chunks(path, header, schema)
         return
     for start_line, block in _blocks(path, block_bytes, shard):
-        chunk = _parse_block(block, start_line, header, schema)
+        chunk = _trim_categories(_parse_block(block, start_line, header, schema), schema)
         yield _reject_non_finite(chunk, schema, partial(_raw_line, block, start_line, chunk))
+
+
+def _trim_categories(chunk: Chunk, schema: Schema) -> Chunk:
+    """`" Very Good"` -> `"Very Good"` in the model's categorical columns, as numbers are
+    trimmed: a stray space must not make a known category unseen and change the prediction.
+    The model's coercer trims too, so training and scoring agree; blank cells are missing."""
+    frame = chunk.frame
+    for c in schema.categorical:
+        if c in frame.columns and frame[c].dtype == object:
+            s = frame[c]
+            text = s.map(lambda v: v.strip() if isinstance(v, str) else v)
+            frame[c] = text.where(text != "", None)
+    return chunk
 
 
 def _raw_line(block: bytes, start_line: int, chunk: Chunk, row: int) -> str:
@@ -342,7 +355,9 @@ def _parquet_batches(f: IO[bytes], schema: Schema) -> Iterator[Chunk]:
         ]
         keep = np.ones(len(frame), dtype=bool)
         keep[list(problems)] = False
-        chunk = Chunk(frame[keep].reset_index(drop=True), lines[keep], rejects)
+        chunk = _trim_categories(
+            Chunk(frame[keep].reset_index(drop=True), lines[keep], rejects), schema
+        )
         yield _reject_non_finite(chunk, schema, partial(_row_json, chunk.frame))
 
 
