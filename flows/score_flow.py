@@ -11,6 +11,8 @@ cannot be scored go to `<output>.rejects.csv` with their line number and reason.
 
 from metaflow import FlowSpec, Parameter, card, current, resources, step
 
+from modelops.errors import user_errors  # light: no model libraries imported
+
 
 class ScoreFlow(FlowSpec):
     """Score a CSV or Parquet file with a registered model version and report data drift."""
@@ -88,6 +90,7 @@ class ScoreFlow(FlowSpec):
     )
 
     @step
+    @user_errors
     def start(self):
         """Resolve and verify the model, check the input file, cut it into shards."""
         import time
@@ -117,6 +120,7 @@ class ScoreFlow(FlowSpec):
 
     @resources(cpu=2, memory=4096)
     @step
+    @user_errors
     def score_shard(self):
         """Score one shard block by block; rejected rows go to the shard's rejects part."""
         from modelops import configure_logging
@@ -134,6 +138,7 @@ class ScoreFlow(FlowSpec):
 
     @card(type="blank", id="scoring")
     @step
+    @user_errors
     def merge(self, inputs):
         """Merge the parts in input order, account for every row, publish atomically."""
         import time
@@ -166,6 +171,7 @@ class ScoreFlow(FlowSpec):
 
     @card(type="html", id="drift")
     @step
+    @user_errors
     def drift(self):
         """Evidently drift against the training reference; realised metrics if labelled."""
         from modelops import storage
@@ -204,6 +210,7 @@ class ScoreFlow(FlowSpec):
         self.next(self.end)
 
     @step
+    @user_errors
     def end(self):
         """Fail for automation when asked to and drift was found; predictions are already out."""
         from modelops.monitoring.policy import drift_gate

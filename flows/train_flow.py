@@ -15,6 +15,8 @@ import os
 
 from metaflow import Config, FlowSpec, Parameter, card, current, resources, schedule, step
 
+from modelops.errors import user_errors  # light: no model libraries imported
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -96,6 +98,7 @@ class TrainFlow(FlowSpec):
     )
 
     @step
+    @user_errors
     def start(self):
         """Load and validate the data and config, split, fix the folds and each family's time."""
         from modelops import configure_logging
@@ -133,6 +136,7 @@ class TrainFlow(FlowSpec):
 
     @resources(cpu=2, memory=8000)
     @step
+    @user_errors
     def search(self):
         """Search one family's space within its share of the budget; refit the best trial."""
         from modelops import configure_logging
@@ -148,6 +152,7 @@ class TrainFlow(FlowSpec):
         self.next(self.select)
 
     @step
+    @user_errors
     def select(self, inputs):
         """Rank families, build the greedy ensemble from OOF predictions, keep the champion."""
         from modelops.training import steps
@@ -166,6 +171,7 @@ class TrainFlow(FlowSpec):
 
     @card(type="blank", id="selection")
     @step
+    @user_errors
     def register(self):
         """Log the run to W&B, register the best candidate, promote it if it beats production."""
         from modelops import configure_logging
@@ -203,6 +209,7 @@ class TrainFlow(FlowSpec):
         self.next(self.end)
 
     @step
+    @user_errors
     def end(self):
         """Nothing left to do: registered_version, promoted and production_version are artifacts."""
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 
 class ModelOpsError(Exception):
     """Base class, so callers can catch every error this package raises on purpose."""
@@ -21,3 +25,21 @@ class ConfigError(ModelOpsError):
 
 class RegistryError(ModelOpsError):
     """A model, version or alias cannot be found, or a stored file fails its digest check."""
+
+
+def user_errors(step_function: Callable[..., Any]) -> Callable[..., Any]:
+    """A flow step (under `@step`) that ends with the message alone on a user error.
+
+    A ModelOpsError (bad input, bad parameter, missing model) is something the user fixes, so
+    the step exits with `error: <message>` instead of Metaflow's 40-line traceback; any other
+    exception is a bug and keeps its traceback.
+    """
+
+    @functools.wraps(step_function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return step_function(*args, **kwargs)
+        except ModelOpsError as err:
+            raise SystemExit(f"error: {err}") from None
+
+    return run

@@ -220,6 +220,7 @@ def test_train_flow_rejects_bad_input_before_training(tmp_path, name, content, a
     r = run_flow("train_flow.py", "--data", path, *args, where=tmp_path)
     assert not r.ok
     assert message in r.output and path in r.output
+    assert "Traceback" not in r.output  # a user error is its message, not a stack
     assert "/search/" not in r.output  # failed in start: nothing was fitted
     registry = LocalRegistry(tmp_path / "registry")
     assert registry.find(f"{name.split('.')[0]}-{args[1]}", "latest") is None

@@ -134,3 +134,19 @@ def test_infinite_values_stop_training_in_start_naming_the_column(column):
     df.loc[7, column] = -np.inf
     with pytest.raises(DataError, match=rf"f.csv: column\(s\) \['{column}'\] hold inf.*rows \[7\]"):
         validate_training_data(df, "y", "auto", "f.csv")
+
+
+def test_a_user_error_ends_a_step_with_its_message_and_a_bug_keeps_its_traceback():
+    from modelops.errors import user_errors
+
+    @user_errors
+    def start(kind):
+        if kind == "user":
+            raise DataError("data/x.csv: target column 'price' not found")
+        raise KeyError("a bug")
+
+    with pytest.raises(SystemExit, match=r"^error: data/x.csv: target column 'price' not found$"):
+        start("user")
+    with pytest.raises(KeyError):
+        start("bug")
+    assert start.__name__ == "start"  # Metaflow finds steps by name
