@@ -26,6 +26,8 @@ from tests.conftest import load_example
         (["a", "b", "c"] * 10, "multiclass"),
         ([0, 1, 2] * 100, "multiclass"),
         (list(range(100)), "regression"),
+        ([3.7, 5.2] * 5, "regression"),  # two measurements in a tiny file are not two classes
+        ([1.0, 0.0] * 5, "binary"),
     ],
 )
 def test_infer_task(values, expected):

@@ -209,3 +209,15 @@ def test_a_resumed_run_reuses_the_version_its_origin_registered(tmp_path, frame)
     assert killed.version == resumed.version == 1 and resumed.production_version == 1
     assert [mv.version for mv in registry.versions("chain")] == [0, 1]
     assert register("15").version == 2  # a new run (not a resume) registers as usual
+
+
+def test_the_inferred_task_is_explained_with_how_to_override(tmp_path, frame):
+    csv = tmp_path / "table.csv"
+    frame(n=300, task="binary").to_csv(csv, index=False)
+    prep, _, _ = _train(csv, "linear", "auto")
+    assert prep.task == "binary"
+    assert any(
+        n.startswith("--task auto: binary because the target is text/boolean with 2 distinct")
+        and "pass --task to override" in n
+        for n in prep.notes
+    ), prep.notes

@@ -59,16 +59,24 @@ def read_table(path: Path | str) -> pd.DataFrame:
 
 
 def infer_task(y: pd.Series) -> Task:
-    """Regression for a many-valued numeric target, classification otherwise."""
+    """Regression for a many-valued or fractional numeric target, classification otherwise."""
+    return explain_task(y)[0]
+
+
+def explain_task(y: pd.Series) -> tuple[Task, str]:
+    """The task `--task auto` infers from the target, and why (printed and in the card)."""
     n_unique = y.nunique(dropna=True)
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
-        return "binary" if n_unique == 2 else "multiclass"
-    if n_unique == 2:
-        return "binary"
+        task: Task = "binary" if n_unique == 2 else "multiclass"
+        return task, f"the target is text/boolean with {n_unique} distinct values"
     is_integral = bool(np.all(np.mod(y.dropna().to_numpy(dtype=float), 1) == 0))
-    if is_integral and n_unique <= 20 and n_unique < 0.05 * len(y):
-        return "multiclass"
-    return "regression"
+    if not is_integral:  # 3.7 and 5.2 are measurements, even when a tiny file has only two
+        return "regression", f"the target is fractional numbers ({n_unique} distinct values)"
+    if n_unique == 2:
+        return "binary", "the target is integers with 2 distinct values"
+    if n_unique <= 20 and n_unique < 0.05 * len(y):
+        return "multiclass", f"the target is integers with only {n_unique} distinct values"
+    return "regression", f"the target is integers with {n_unique} distinct values"
 
 
 def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str) -> Task:

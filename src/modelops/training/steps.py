@@ -28,6 +28,7 @@ from modelops.training.candidates import parse_candidates
 from modelops.training.config import DataProfile, TrainConfig
 from modelops.training.data import (
     Split,
+    explain_task,
     frame_digest,
     read_table,
     resolve_dataset,
@@ -118,6 +119,9 @@ def prepare_training(
     schema = infer_schema(df, target, resolved)
     parts = split(df, target, resolved, test_size, seed)
     notes: list[str] = []
+    if task == "auto":
+        why = explain_task(df[target])[1]
+        notes.append(f"--task auto: {resolved} because {why}; pass --task to override")
     n_folds = cv_folds
     if resolved != "regression":
         smallest = parts.y_train.value_counts()
