@@ -37,6 +37,7 @@ class Schema:
     target: str
     task: Task
     classes: tuple[Any, ...] = ()
+    ignored: tuple[str, ...] = ()  # training columns that are not features (IDs): carried only
 
     @property
     def feature_names(self) -> list[str]:
@@ -58,6 +59,7 @@ class Schema:
         d = asdict(self)
         d["columns"] = [asdict(c) | {"categories": list(c.categories)} for c in self.columns]
         d["classes"] = [_jsonable(c) for c in self.classes]
+        d["ignored"] = list(self.ignored)
         return d
 
     @classmethod
@@ -77,6 +79,7 @@ class Schema:
             target=d["target"],
             task=d["task"],
             classes=tuple(d.get("classes", ())),
+            ignored=tuple(d.get("ignored", ())),
         )
 
     def compatible_with(self, other: Schema) -> list[str]:
@@ -96,13 +99,29 @@ def _jsonable(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
+def is_id_like(s: pd.Series, min_rows: int = 20) -> bool:
+    """Text whose every value is different (an order number, a customer key): a category
+    per row generalises to nothing and would store every training value in the schema."""
+    values = s.dropna()
+    return (
+        not pd.api.types.is_numeric_dtype(s)
+        and not pd.api.types.is_bool_dtype(s)
+        and len(values) >= min_rows
+        and values.nunique() == len(values)
+    )
+
+
 def infer_schema(df: pd.DataFrame, target: str, task: Task) -> Schema:
-    """The contract of a training frame: numeric columns stay numeric, others are categories."""
-    cols = []
+    """The contract of a training frame: numeric columns stay numeric, others are categories;
+    ID-like text columns are not features (`ignored`), carried through at scoring."""
+    cols, ignored = [], []
     for name in df.columns:
         if name == target:
             continue
         s = df[name]
+        if is_id_like(s):
+            ignored.append(str(name))
+            continue
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
             cats = tuple(sorted({str(v).strip() for v in s.dropna().unique()} - {""}))
             cols.append(Column(str(name), "categorical", str(s.dtype), cats))
@@ -111,7 +130,9 @@ def infer_schema(df: pd.DataFrame, target: str, task: Task) -> Schema:
     classes: tuple[Any, ...] = ()
     if task != "regression":
         classes = tuple(_jsonable(c) for c in sorted(df[target].dropna().unique(), key=str))
-    return Schema(columns=tuple(cols), target=target, task=task, classes=classes)
+    return Schema(
+        columns=tuple(cols), target=target, task=task, classes=classes, ignored=tuple(ignored)
+    )
 
 
 def check_columns(df: pd.DataFrame, schema: Schema, source: str) -> None:

@@ -221,3 +221,25 @@ def test_the_inferred_task_is_explained_with_how_to_override(tmp_path, frame):
         and "pass --task to override" in n
         for n in prep.notes
     ), prep.notes
+
+
+def test_an_id_column_is_not_a_feature_and_is_carried_through_at_scoring(tmp_path, frame):
+    from modelops.scoring.batch import score_file
+
+    csv = tmp_path / "table.csv"
+    df = frame(n=300)
+    df.insert(0, "order_id", [f"ORD-{i:05d}" for i in range(300)])
+    df.to_csv(csv, index=False)
+    registry = LocalRegistry(tmp_path / "registry")
+    prep, sel, config = _train(csv, "linear")
+    assert prep.schema.ignored == ("order_id",) and "order_id" not in prep.schema.feature_names
+    assert any("['order_id'] look like IDs" in n for n in prep.notes)
+    _register(registry, prep, sel, config)
+    model = load_model(registry, "chain", PRODUCTION)
+    assert model.schema.ignored == ("order_id",)  # survives the metadata round trip
+    new = tmp_path / "new.csv"
+    df.drop(columns="y").head(20).to_csv(new, index=False)
+    out = pd.read_csv(score_file(model, new, tmp_path / "with_id.csv").output)
+    assert out["order_id"].tolist() == df["order_id"].head(20).tolist()
+    df.drop(columns=["y", "order_id"]).head(20).to_csv(new, index=False)
+    assert len(pd.read_csv(score_file(model, new, tmp_path / "no_id.csv").output)) == 20

@@ -117,8 +117,18 @@ def prepare_training(
     resolved = validate_training_data(df, target, resolved, source)
     metric = resolve_metric(resolved, metric)
     schema = infer_schema(df, target, resolved)
+    if not schema.columns:
+        raise DataError(
+            f"{source}: no feature columns: {list(schema.ignored)} look like IDs (every value "
+            "different) and are not used as features"
+        )
     parts = split(df, target, resolved, test_size, seed)
     notes: list[str] = []
+    if schema.ignored:
+        notes.append(
+            f"column(s) {list(schema.ignored)} look like IDs (every value different): not used "
+            "as features, carried through at scoring"
+        )
     if task == "auto":
         why = explain_task(df[target])[1]
         notes.append(f"--task auto: {resolved} because {why}; pass --task to override")
