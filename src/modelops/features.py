@@ -17,7 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from modelops.schema import Schema
+from modelops.schema import DATE_PARTS, Schema, parse_datetimes
 
 MISSING = "__missing__"
 Encoding = Literal["onehot", "ordinal", "native", "category"]
@@ -31,14 +31,18 @@ class SchemaCoercer(TransformerMixin, BaseEstimator):
     same representation at training and at scoring.
     """
 
-    def __init__(self, numeric: tuple[str, ...] = (), categorical: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        numeric: tuple[str, ...] = (),
+        categorical: tuple[str, ...] = (),
+        datetime: tuple[str, ...] = (),
+    ):
         self.numeric = numeric
         self.categorical = categorical
+        self.datetime = datetime
 
     def fit(self, X: pd.DataFrame, y: object = None) -> SchemaCoercer:
-        self.feature_names_in_ = np.asarray(
-            list(self.categorical) + list(self.numeric), dtype=object
-        )
+        self.feature_names_in_ = self.get_feature_names_out()
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -49,14 +53,19 @@ class SchemaCoercer(TransformerMixin, BaseEstimator):
             out[c] = text.where(s.notna() & (text != ""), MISSING).astype(str)
         for c in self.numeric:
             out[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
+        for c in getattr(self, "datetime", ()):  # models pickled before dates had none
+            when = parse_datetimes(X[c])
+            for part in DATE_PARTS:
+                out[f"{c}_{part}"] = getattr(when.dt, part).astype("float64")
         return pd.DataFrame(out, index=X.index)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.asarray(list(self.categorical) + list(self.numeric), dtype=object)
+        dates = [f"{c}_{p}" for c in getattr(self, "datetime", ()) for p in DATE_PARTS]
+        return np.asarray(list(self.categorical) + list(self.numeric) + dates, dtype=object)
 
 
 def coercer(schema: Schema) -> SchemaCoercer:
-    return SchemaCoercer(tuple(schema.numeric), tuple(schema.categorical))
+    return SchemaCoercer(tuple(schema.numeric), tuple(schema.categorical), tuple(schema.datetime))
 
 
 def encoder(schema: Schema, encoding: Encoding) -> ColumnTransformer | str:
@@ -65,7 +74,7 @@ def encoder(schema: Schema, encoding: Encoding) -> ColumnTransformer | str:
     'native' means the estimator takes the coerced frame as it is (CatBoost); 'category'
     gives pandas categories with the training category list (LightGBM, XGBoost).
     """
-    cat, num = list(schema.categorical), list(schema.numeric)
+    cat, num = list(schema.categorical), list(schema.numeric) + schema.date_parts
     if encoding == "native":
         return "passthrough"
     if encoding == "category":

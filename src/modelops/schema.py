@@ -14,7 +14,9 @@ import pandas as pd
 
 from modelops.errors import SchemaError
 
-Kind = Literal["numeric", "categorical"]
+Kind = Literal["numeric", "categorical", "datetime"]
+# What the model learns from a date column: numbers a tree can split on (timezones as UTC).
+DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
 Task = Literal["regression", "binary", "multiclass"]
 
 
@@ -50,6 +52,15 @@ class Schema:
     @property
     def categorical(self) -> list[str]:
         return [c.name for c in self.columns if c.kind == "categorical"]
+
+    @property
+    def datetime(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "datetime"]
+
+    @property
+    def date_parts(self) -> list[str]:
+        """The numeric features the pipeline derives from the datetime columns."""
+        return [f"{c}_{part}" for c in self.datetime for part in DATE_PARTS]
 
     @property
     def required(self) -> list[str]:
@@ -111,14 +122,37 @@ def is_id_like(s: pd.Series, min_rows: int = 20) -> bool:
     )
 
 
+def parse_datetimes(s: pd.Series) -> pd.Series:
+    """ISO-8601 dates/times (any offset, as UTC); anything else is NaT."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return pd.to_datetime(s, utc=True)
+    return pd.to_datetime(s.astype("string"), errors="coerce", format="ISO8601", utc=True)
+
+
+def is_datetime_like(s: pd.Series, sample: int = 1000) -> bool:
+    """A datetime column, or text of which 95% are ISO-8601 dates ('2024-01-31', with or
+    without a time): as categories they would be one per day and unseen after training."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return True
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    values = s.dropna().astype(str).head(sample)
+    if len(values) < 5 or not values.str.contains(r"^\d{4}-\d{2}-\d{2}", regex=True).all():
+        return False
+    return bool(parse_datetimes(values).notna().mean() >= 0.95)
+
+
 def infer_schema(df: pd.DataFrame, target: str, task: Task) -> Schema:
-    """The contract of a training frame: numeric columns stay numeric, others are categories;
-    ID-like text columns are not features (`ignored`), carried through at scoring."""
+    """The contract of a training frame: numeric columns stay numeric, ISO dates become date
+    parts, other text is categories; ID-like text columns are not features (`ignored`)."""
     cols, ignored = [], []
     for name in df.columns:
         if name == target:
             continue
         s = df[name]
+        if is_datetime_like(s):
+            cols.append(Column(str(name), "datetime", str(s.dtype)))
+            continue
         if is_id_like(s):
             ignored.append(str(name))
             continue

@@ -243,3 +243,33 @@ def test_an_id_column_is_not_a_feature_and_is_carried_through_at_scoring(tmp_pat
     assert out["order_id"].tolist() == df["order_id"].head(20).tolist()
     df.drop(columns=["y", "order_id"]).head(20).to_csv(new, index=False)
     assert len(pd.read_csv(score_file(model, new, tmp_path / "no_id.csv").output)) == 20
+
+
+def test_a_date_column_becomes_date_parts_for_every_family(tmp_path, frame):
+    """ISO dates are not 300 categories: the pipeline derives year, month, day, weekday and
+    hour, so a month effect is learnable and a date after training is not 'unseen'."""
+    from modelops.scoring.batch import score_file
+
+    rng = np.random.default_rng(0)
+    df = frame(n=300)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 366, 300), unit="D")
+    df["signup"] = days.strftime("%Y-%m-%d")
+    df["y"] += np.where(days.month >= 7, 5.0, 0.0)  # a second-half-of-year effect
+    csv = tmp_path / "table.csv"
+    df.to_csv(csv, index=False)
+    prep, sel, config = _train(csv, "linear,hist_gradient_boosting,catboost,lightgbm")
+    assert [c.kind for c in prep.schema.columns if c.name == "signup"] == ["datetime"]
+    assert "signup_month" in prep.schema.date_parts
+    assert not any(s.failed for s in sel.scores)
+    assert sel.best.holdout["r2"] > 0.8  # the month effect (5 units) was learnt
+    registry = LocalRegistry(tmp_path / "registry")
+    _register(registry, prep, sel, config)
+    model = load_model(registry, "chain", PRODUCTION)
+    new = (
+        df.drop(columns="y")
+        .head(5)
+        .assign(signup=["2025-03-01", "2025-09-30T10:00:00Z", "", "not a date", "2024-07-04"])
+    )
+    new.to_csv(tmp_path / "new.csv", index=False)
+    out = pd.read_csv(score_file(model, tmp_path / "new.csv", tmp_path / "out.csv").output)
+    assert len(out) == 5 and out["prediction"].notna().all()

@@ -63,7 +63,8 @@ def compute_drift(
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    cols = [c for c in schema.feature_names if c in reference.columns and c in current.columns]
+    features = schema.numeric + schema.categorical  # date columns: new dates are not drift
+    cols = [c for c in features if c in reference.columns and c in current.columns]
     definition = DataDefinition(
         numerical_columns=[c for c in schema.numeric if c in cols],
         categorical_columns=[c for c in schema.categorical if c in cols],

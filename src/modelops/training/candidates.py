@@ -49,7 +49,7 @@ def _hist_gb(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimato
     mask = [
         len(c.categories) <= _HGB_MAX_CATEGORIES for c in schema.columns if c.kind == "categorical"
     ]
-    mask += [False] * len(schema.numeric)
+    mask += [False] * (len(schema.numeric) + len(schema.date_parts))
     cls = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
     return cls(random_state=seed, categorical_features=mask if any(mask) else None)
 
