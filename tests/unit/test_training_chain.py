@@ -260,6 +260,7 @@ def test_a_date_column_becomes_date_parts_for_every_family(tmp_path, frame):
     prep, sel, config = _train(csv, "linear,hist_gradient_boosting,catboost,lightgbm")
     assert [c.kind for c in prep.schema.columns if c.name == "signup"] == ["datetime"]
     assert "signup_month" in prep.schema.date_parts
+    assert any(n.startswith("column(s) ['signup'] hold dates") for n in prep.notes)
     assert not any(s.failed for s in sel.scores)
     assert sel.best.holdout["r2"] > 0.8  # the month effect (5 units) was learnt
     registry = LocalRegistry(tmp_path / "registry")

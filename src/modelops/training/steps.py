@@ -124,6 +124,11 @@ def prepare_training(
         )
     parts = split(df, target, resolved, test_size, seed)
     notes: list[str] = []
+    if schema.datetime:
+        notes.append(
+            f"column(s) {schema.datetime} hold dates: the models use their year, month, day, "
+            "day of week and hour"
+        )
     if schema.ignored:
         notes.append(
             f"column(s) {list(schema.ignored)} look like IDs (every value different): not used "
