@@ -175,3 +175,19 @@ def test_a_damaged_registry_file_is_named(tmp_path, damaged):
     (tmp_path / "reg" / "m" / damaged).write_text("{not json")
     with pytest.raises(RegistryError, match=rf"{damaged}: .*not valid JSON"):
         reg.versions("m") if damaged != "events.jsonl" else reg.events("m")
+
+
+@pytest.mark.parametrize("bad", ["../escape.txt", "/tmp/abs.txt", "sub/x", "..", ""])
+def test_crafted_file_names_in_metadata_are_refused_before_anything_is_written(tmp_path, bad):
+    reg = LocalRegistry(tmp_path / "reg")
+    mv = reg.register("m", _files(tmp_path, "a"), {})
+    record_path = Path(mv.location) / "metadata.json"
+    record = json.loads(record_path.read_text())
+    record["files"][bad] = record["files"]["model.joblib"]
+    record_path.write_text(json.dumps(record))
+    dest = tmp_path / "work" / "out"
+    with pytest.raises(RegistryError, match="not a plain name"):
+        reg.download(reg.get("m", "v0"), dest)
+    assert not dest.exists() and not (tmp_path / "work" / "escape.txt").exists()
+    with pytest.raises(RegistryError, match="not a plain name"):
+        reg.register("m", {bad: tmp_path / "model-a.bin"}, {})

@@ -42,8 +42,24 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_file_name(name: str, where: str) -> None:
+    """A registered file name is a plain name inside its version folder: metadata naming
+    `../x` or `/etc/x` must not make a download write outside the folder it was given."""
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or Path(name).is_absolute()
+    ):
+        raise RegistryError(f"{where}: file name {name!r} is not a plain name; refusing it")
+
+
 def verify_files(mv: ModelVersion, directory: Path) -> None:
     """Refuse to load a file whose digest differs from the one recorded at registration."""
+    for name in mv.files:
+        check_file_name(name, mv.ref)
     for name, digest in mv.files.items():
         path = directory / name
         if not path.exists():

@@ -32,6 +32,7 @@ from modelops.registry.base import (
     AliasConflict,
     ModelVersion,
     Registry,
+    check_file_name,
     sha256_file,
     verify_files,
 )
@@ -115,6 +116,7 @@ class LocalRegistry(Registry):
             try:
                 digests = {}
                 for fname, src in files.items():
+                    check_file_name(fname, name)
                     shutil.copyfile(src, staging / fname)
                     digests[fname] = sha256_file(staging / fname)
                 record = {
@@ -202,6 +204,8 @@ class LocalRegistry(Registry):
         return events
 
     def download(self, mv: ModelVersion, dest: Path) -> Path:
+        for fname in mv.files:
+            check_file_name(fname, mv.ref)
         src = Path(mv.location)
         verify_files(mv, src)
         dest.mkdir(parents=True, exist_ok=True)

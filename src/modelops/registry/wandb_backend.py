@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from modelops.errors import RegistryError
-from modelops.registry.base import ANY, AliasConflict, ModelVersion, Registry, verify_files
+from modelops.registry.base import (
+    ANY,
+    AliasConflict,
+    ModelVersion,
+    Registry,
+    check_file_name,
+    verify_files,
+)
 from modelops.tracking import REGISTRY_PREFIX
 
 
@@ -104,6 +111,8 @@ class WandbRegistry(Registry):
         return sorted((self._to_version(name, a) for a in arts), key=lambda mv: mv.version)
 
     def download(self, mv: ModelVersion, dest: Path) -> Path:
+        for fname in mv.files:
+            check_file_name(fname, mv.ref)
         art = self._api().artifact(mv.location)
         art.download(root=str(dest))
         verify_files(mv, Path(dest))
