@@ -94,6 +94,18 @@ def promote(reg: Any, model: str, ref: str) -> None:
 
 @registry.command()
 @click.argument("model")
+@click.argument("ref")
+@click.pass_obj
+def sign(reg: Any, model: str, ref: str) -> None:
+    """Sign version REF of MODEL with MODELOPS_SIGNING_KEY (you vouch for its pickle)."""
+    from modelops.registry.packaging import sign_version
+
+    mv = sign_version(reg, model, ref)
+    click.echo(f"{model}: v{mv.version} signed (key id {mv.metadata['signature']['key_id']})")
+
+
+@registry.command()
+@click.argument("model")
 @click.option("--to", default=None, help="Version or alias to roll back to (default: previous).")
 @click.pass_obj
 def rollback(reg: Any, model: str, to: str | None) -> None:

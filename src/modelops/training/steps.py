@@ -20,8 +20,13 @@ import pandas as pd
 from modelops import tracking
 from modelops.errors import ConfigError, DataError
 from modelops.metrics import resolve_metric
-from modelops.registry import PRODUCTION, ModelVersion, Registry
-from modelops.registry.packaging import load_model, model_metadata, write_model_files
+from modelops.registry import PRODUCTION, ModelVersion, Registry, signing
+from modelops.registry.packaging import (
+    load_model,
+    model_metadata,
+    signed,
+    write_model_files,
+)
 from modelops.schema import Schema, Task, infer_schema
 from modelops.training import promotion
 from modelops.training.candidates import parse_candidates
@@ -194,7 +199,9 @@ def prepare_training(
 
 def check_registry(*, registry: Registry, model_name: str) -> None:
     """Read the model's versions (and the local audit trail) before any fitting, so an invalid
-    model name or a damaged registry file fails in `start`, not after every family trained."""
+    model name, a damaged registry file or a too-short signing key fails in `start`, not after
+    every family trained."""
+    signing.signing_key()
     registry.versions(model_name)
     events = getattr(registry, "events", None)
     if events is not None:
@@ -440,7 +447,9 @@ def register_and_promote(
             mv, decision = earlier, promotion.Decision.from_dict(earlier.metadata["decision"])
         else:
             mv = earlier or registry.register(
-                prep.model_name, files, metadata | {"decision": decision.to_dict()}
+                prep.model_name,
+                files,
+                signed(prep.model_name, files, metadata | {"decision": decision.to_dict()}),
             )
             first = decision.to_dict()
             decision = promotion.promote(registry, prep.model_name, mv.version, decision, compare)
