@@ -24,6 +24,11 @@ COOLDOWN_HOURS ?= 72
 LAST_RETRAIN ?=
 TO ?=
 MONITOR_OUT := monitor/predictions.csv
+# Values that reach commands go through the environment and are quoted there ("$$INPUT"), never
+# pasted into a recipe's text, so `TO='v0; rm -rf ~'` stays one argument. Workflows set them as
+# environment variables, not `make VAR=...` arguments, which make itself would expand
+# (`$(shell ...)`). ARGS is the exception: extra flags as shell words, for your own shell only.
+export INPUT MODEL MODE COOLDOWN_HOURS LAST_RETRAIN TO
 
 .PHONY: help install run train score monitor rollback retrain-demo test unit integration lint format clean
 
@@ -43,17 +48,17 @@ train: $(STAMP) ## Run TrainFlow (extra flags: make train ARGS="--sample-rows 20
 	$(PY) flows/train_flow.py run $(ARGS)
 
 score: $(STAMP) ## Run ScoreFlow on INPUT (default data/new_diamonds.csv)
-	$(PY) flows/score_flow.py run --input $(INPUT) --overwrite True
+	$(PY) flows/score_flow.py run --input "$$INPUT" --overwrite True
 
 monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (MODE=auto|report-only)
 	@mkdir -p $(dir $(MONITOR_OUT))
-	$(PY) flows/score_flow.py run --input $(INPUT) --model-name $(MODEL) \
+	$(PY) flows/score_flow.py run --input "$$INPUT" --model-name "$$MODEL" \
 		--output $(MONITOR_OUT) --overwrite True
-	$(PY) -m modelops.monitoring.policy decide --drift $(MONITOR_OUT:.csv=.drift.json) --mode $(MODE) \
-		--cooldown-hours $(COOLDOWN_HOURS) --last-retrain "$(LAST_RETRAIN)"
+	$(PY) -m modelops.monitoring.policy decide --drift $(MONITOR_OUT:.csv=.drift.json) \
+		--mode "$$MODE" --cooldown-hours "$$COOLDOWN_HOURS" --last-retrain "$$LAST_RETRAIN"
 
 rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or the previous one)
-	$(PY) -m modelops.registry rollback $(MODEL) $(if $(TO),--to $(TO))
+	$(PY) -m modelops.registry rollback "$$MODEL" $${TO:+--to "$$TO"}
 
 retrain-demo: $(STAMP) ## The retraining loop locally: train, drift, retrain, promote if better, score
 	$(PY) examples/retrain_demo.py $(ARGS)
