@@ -152,3 +152,16 @@ def test_a_user_error_ends_a_step_with_its_message_and_a_bug_keeps_its_traceback
     with pytest.raises(KeyError):
         start("bug")
     assert start.__name__ == "start"  # Metaflow finds steps by name
+
+
+def test_nested_parquet_columns_are_refused_for_training_by_name(tmp_path, frame):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from modelops.training.data import read_table
+
+    table = pa.Table.from_pandas(frame(n=20), preserve_index=False)
+    table = table.append_column("tags", pa.array([[i] for i in range(20)]))
+    pq.write_table(table, tmp_path / "t.parquet")
+    with pytest.raises(DataError, match=r"'tags' \(list<.*nested values"):
+        read_table(tmp_path / "t.parquet")

@@ -275,3 +275,77 @@ def test_training_categories_are_trimmed_like_scoring_ones(frame):
     np.testing.assert_allclose(
         pipe.predict(X), pipe.predict(X.assign(colour=X["colour"].str.strip()))
     )
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 20, 64], ids=["one-block", "small-blocks"])
+def test_a_quoted_newline_rejects_its_lines_and_keeps_every_other_row(tmp_path, model, block_bytes):
+    """A record whose quoted value holds a newline, next to a blank line and a bad number:
+    each of its physical lines is a reject naming the record, nothing crashes, and the line
+    numbers of later rows stay right."""
+    rows = [
+        b"1,0.1,1,red\n",
+        b'2,0.2,2,"re\n',  # line 3: the record spans lines 3-4
+        b'd"\n',
+        b"\n",  # line 5
+        b"3,abc,3,red\n",  # line 6
+        b'4,0.4,4,"5"" ring"\n',  # an escaped quote on one line is fine
+        b'5,0.5,5,5" ring\n',  # a stray quote inside an unquoted value is text
+        b"6,0.6,6,blue\n",
+    ]
+    src = tmp_path / "in.csv"
+    src.write_bytes(HEADER + b"".join(rows))
+    res = score_file(model, src, tmp_path / "out.csv", max_reject_rate=1, block_bytes=block_bytes)
+    rejects = _rejects(res.rejects)
+    assert [(line, raw) for line, _, raw in rejects] == [
+        (3, '2,0.2,2,"re'),
+        (4, 'd"'),
+        (5, ""),
+        (6, "3,abc,3,red"),
+    ]
+    assert "spans lines 3-4" in rejects[0][1] and "starts on line 3" in rejects[1][1]
+    out = pd.read_csv(res.output)
+    assert list(out["id"]) == [1, 4, 5, 6]
+    assert list(out["colour"]) == ["red", '5" ring', '5" ring', "blue"]
+    a = res.accounting
+    assert (a.rows_read, a.rows_scored, a.rows_rejected) == (8, 4, 4) and a.balanced
+    for shard_bytes in (1, 16, 40):  # a shard may end inside the record: still rejected
+        res = score_file(
+            model,
+            src,
+            tmp_path / "s.csv",
+            max_reject_rate=1,
+            shard_bytes=shard_bytes,
+            overwrite=True,
+        )
+        assert list(pd.read_csv(res.output)["id"]) == [1, 4, 5, 6]
+        assert [line for line, _, _ in _rejects(res.rejects)] == [3, 4, 5, 6]
+
+
+def test_values_longer_than_a_parser_block_are_read(tmp_path, model):
+    big = "z" * 3_000_000  # pyarrow's own block is 1 MB
+    src = tmp_path / "in.csv"
+    src.write_text(
+        f'id,num_a,num_b,colour,note\n1,0.5,1,red,"{big}"\n2,0.5,1,{big},x\n3,bad,1,red,{big}\n'
+    )
+    res = score_file(model, src, tmp_path / "out.csv", max_reject_rate=1)
+    out = pd.read_csv(res.output)
+    assert list(out["id"]) == [1, 2] and out["note"].str.len().tolist() == [3_000_000, 1]
+    assert pd.read_csv(res.rejects)["line"].tolist() == [4]
+    assert res.accounting.unseen_categories["colour"] == 1
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_nested_parquet_columns_are_carried_as_json_text(tmp_path, model, frame, suffix):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = frame(n=6).drop(columns="y").reset_index(drop=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.append_column("tags", pa.array([[1, 2], [], None, [3], [4], [5]]))
+    table = table.append_column("meta", pa.array([{"a": 1, "b": "x"}] * 5 + [None]))
+    pq.write_table(table, tmp_path / "in.parquet")
+    res = score_file(model, tmp_path / "in.parquet", tmp_path / f"out.{suffix}")
+    out = pd.read_csv(res.output) if suffix == "csv" else pd.read_parquet(res.output)
+    assert out["tags"].tolist()[:2] == ["[1, 2]", "[]"] and pd.isna(out["tags"][2])
+    assert out["meta"][0] == '{"a": 1, "b": "x"}' and pd.isna(out["meta"][5])
+    np.testing.assert_allclose(out["prediction"], model.pipeline.predict(df))

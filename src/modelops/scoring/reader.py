@@ -5,13 +5,16 @@ file size. Each block is parsed by pyarrow with the model's types; the rare bloc
 (an unparsable number, bytes that are not UTF-8) is parsed again as raw bytes and checked value
 by value, so one bad row costs one block, not the file. Rows that cannot be scored become
 `Reject`s with their physical line number and a reason; nothing is dropped silently.
-Line numbers assume one record per line (quoted fields with embedded newlines are not supported).
+Line numbers are physical lines: a record whose quoted field holds a newline is rejected, one
+reject per line it spans, rather than read (see `_multiline_records`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -228,7 +231,10 @@ def _ragged_handler(rejects: list[tuple[int, str, str]]):
 def _read(block: bytes, header: list[str], types: dict[str, pa.DataType], bad: list) -> pa.Table:
     return pacsv.read_csv(
         io.BytesIO(block),
-        read_options=pacsv.ReadOptions(column_names=header, use_threads=False),
+        # one pyarrow block per block of ours: its default (1 MB) fails on longer rows
+        read_options=pacsv.ReadOptions(
+            column_names=header, use_threads=False, block_size=max(1 << 20, len(block) + 1)
+        ),
         parse_options=pacsv.ParseOptions(
             invalid_row_handler=_ragged_handler(bad), ignore_empty_lines=False
         ),
@@ -242,18 +248,73 @@ def _kept_lines(n_lines: int, start_line: int, rejected_numbers: list[int]) -> n
     return np.arange(start_line, start_line + n_lines)[keep]
 
 
+def _multiline_records(block: bytes) -> list[tuple[int, int]]:
+    """(first, last) physical line indexes of records whose quoted field holds a newline.
+
+    Only a line with an odd number of quotes can open or close such a field, so most blocks
+    cost one scan; the rest are read by the csv module, which, like pyarrow, treats a quote
+    inside an unquoted field (`5" screen`) as text. A field still open at the end of the block
+    spans to its end (the rest, in the next block, fails to parse and is rejected there).
+    """
+    if b'"' not in block:
+        return []
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    if not any(line.count(b'"') % 2 for line in lines):
+        return []
+    if csv.field_size_limit() <= len(block):  # the module's limit (128 KB) is process-wide
+        csv.field_size_limit(len(block) + 1)
+    end = "\0end-of-block\n"  # swallowed by a quoted field still open at the end
+    reader = csv.reader(itertools.chain((line.decode("latin-1") + "\n" for line in lines), [end]))
+    spans, first = [], 0
+    for row in reader:
+        if reader.line_num > len(lines):
+            if row != [end.strip("\n")]:
+                spans.append((first, len(lines) - 1))
+            break
+        if reader.line_num - first > 1:
+            spans.append((first, reader.line_num - 1))
+        first = reader.line_num
+    return spans
+
+
+def _blank_out(block: bytes, spans: list[tuple[int, int]], start_line: int):
+    """The block with multi-line records' lines emptied (so pyarrow sees one row per line)
+    and a reject for each of those lines, with its own text."""
+    lines = block.split(b"\n")
+    rejects = {}
+    for first, last in spans:
+        for i in range(first, last + 1):
+            what = (
+                f"a quoted field holds a newline: the record spans lines {start_line + first}-"
+                f"{start_line + last}; remove line breaks inside values"
+                if i == first
+                else f"part of the record that starts on line {start_line + first} (a quoted "
+                "field holds a newline)"
+            )
+            raw = lines[i].decode("utf-8", "backslashreplace").rstrip("\r")
+            rejects[start_line + i] = Reject(start_line + i, what, raw)
+            lines[i] = b""
+    return b"\n".join(lines), rejects
+
+
 def _parse_block(block: bytes, start_line: int, header: list[str], schema: Schema) -> Chunk:
+    multiline: dict[int, Reject] = {}
+    spans = _multiline_records(block)
+    if spans:
+        block, multiline = _blank_out(block, spans, start_line)
     chunk = _parse_lines(block, start_line, header, schema)
+    blank = []
     if b"\n\n" in block or b"\n\r\n" in block or block[:1] in (b"\n", b"\r"):
         # pyarrow reads a blank line as a row of nulls; it is not a row, so reject it by name.
         blank = [start_line + i for i, raw in enumerate(block.split(b"\n")[:-1]) if not raw.strip()]
-        drop = np.isin(chunk.lines, blank)
-        chunk = Chunk(
-            chunk.frame[~drop].reset_index(drop=True),
-            chunk.lines[~drop],
-            _sorted(chunk.rejects + [Reject(n, "blank line", "") for n in blank]),
-        )
-    return chunk
+    if not blank and not multiline:
+        return chunk
+    drop = np.isin(chunk.lines, blank + list(multiline))
+    rejects = [r for r in chunk.rejects if r.line not in multiline] + list(multiline.values())
+    rejects += [Reject(n, "blank line", "") for n in blank if n not in multiline]
+    return Chunk(chunk.frame[~drop].reset_index(drop=True), chunk.lines[~drop], _sorted(rejects))
 
 
 def _parse_lines(block: bytes, start_line: int, header: list[str], schema: Schema) -> Chunk:
@@ -335,7 +396,7 @@ def _parquet_batches(f: IO[bytes], schema: Schema) -> Iterator[Chunk]:
 
     row = 1
     for batch in pq.ParquetFile(f).iter_batches(batch_size=100_000):
-        frame = batch.to_pandas()
+        frame = _nested_as_json(batch).to_pandas()
         lines = np.arange(row, row + len(frame))
         row += len(frame)
         problems: dict[int, list[str]] = {}
@@ -359,6 +420,21 @@ def _parquet_batches(f: IO[bytes], schema: Schema) -> Iterator[Chunk]:
             Chunk(frame[keep].reset_index(drop=True), lines[keep], rejects), schema
         )
         yield _reject_non_finite(chunk, schema, partial(_row_json, chunk.frame))
+
+
+def _nested_as_json(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """List, struct and map columns become JSON text: carried through to CSV or Parquet
+    output as one readable value each (CSV cannot hold them), and never a model feature."""
+    nested = [i for i, f in enumerate(batch.schema) if pa.types.is_nested(f.type)]
+    if not nested:
+        return batch
+    arrays = list(batch.columns)
+    for i in nested:
+        arrays[i] = pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in arrays[i].to_pylist()],
+            pa.string(),
+        )
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def _row_json(frame: pd.DataFrame, row: int) -> str:

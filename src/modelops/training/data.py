@@ -50,12 +50,28 @@ def read_table(path: Path | str) -> pd.DataFrame:
     suffixes = [s.lower() for s in path.suffixes]
     try:
         if ".parquet" in suffixes or ".pq" in suffixes:
+            _refuse_nested(path)
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path}: file is empty (no header, no rows)") from err
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as err:
         raise DataError(f"{path}: cannot be read as CSV or Parquet: {err}") from err
+
+
+def _refuse_nested(path: Path) -> None:
+    """List, struct and map columns are not features a model can use: say which, up front."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    nested = [f"{f.name!r} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise DataError(
+            f"{path}: column(s) {', '.join(nested)} hold nested values (lists, structs or "
+            "maps), which a model cannot use as features; flatten them into scalar columns or "
+            "drop them before training"
+        )
 
 
 def infer_task(y: pd.Series) -> Task:
