@@ -112,6 +112,7 @@ class ScoreFlow(FlowSpec):
             run_id=current.run_id,
             flow_name=current.flow_name,
             neutralise_formulas=self.neutralise_formulas,
+            resumed=current.origin_run_id is not None,
         )
         p = self.plan
         self.shards = p.shards
@@ -154,6 +155,7 @@ class ScoreFlow(FlowSpec):
             max_reject_rate=self.max_reject_rate,
             drift_sample=self.drift_sample,
             seconds=time.time() - self.started,
+            resumed=current.origin_run_id is not None,
         )
         r = self.scored
         self.accounting = r.accounting.to_dict()

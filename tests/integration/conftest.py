@@ -54,15 +54,16 @@ def run_flow(
     config: Path | None = FAST_CONFIG,
     top: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    command: str = "run",
 ) -> FlowRun:
-    """`python flows/<flow> [--config config FILE] TOP run ARGS` with the scenario folder
+    """`python flows/<flow> [--config config FILE] TOP COMMAND ARGS` with the scenario folder
     `where`'s registry (`where/registry`) and W&B directory. The working directory stays the
     shared datastore's: Metaflow finds local cards from it."""
     id_file = Path(tempfile.mktemp(dir=where, prefix="run-id-"))
     cmd = [sys.executable, str(ROOT / "flows" / flow), *top]
     if config is not None and flow == "train_flow.py":
         cmd += ["--config", "config", str(config)]
-    cmd += ["run", "--run-id-file", str(id_file), *args]
+    cmd += [command, "--run-id-file", str(id_file), *args]
     scenario = {"MODELOPS_REGISTRY_DIR": str(where / "registry"), "WANDB_DIR": str(where)}
     out = subprocess.run(
         cmd,

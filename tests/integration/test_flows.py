@@ -151,6 +151,22 @@ def test_score_flow_writes_one_prediction_per_row(first, challenger, tmp_path):
     assert set(pd.read_parquet(v1)["model_version"]) == {"v1"}
 
 
+def test_resuming_score_flow_after_it_published_keeps_the_output(first, tmp_path):
+    """`resume` of a run killed after publishing (here: forced from `merge`) must neither fail
+    on "output exists" nor rewrite the predictions."""
+    src = tmp_path / "new.csv"
+    pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(60).to_csv(src, index=False)
+    r = run_flow("score_flow.py", "--input", str(src), where=first.where)
+    assert r.ok, r.output[-4000:]
+    out = tmp_path / "new.predictions.csv"
+    published = out.read_bytes()
+    resume = ("--origin-run-id", r.run_id, "merge")
+    again = run_flow("score_flow.py", *resume, where=first.where, command="resume")
+    assert again.ok, again.output[-4000:]
+    assert out.read_bytes() == published
+    assert not list(tmp_path.glob(".new.predictions.csv.parts-*"))  # nothing left behind
+
+
 def test_score_flow_rejects_missing_columns(first, tmp_path):
     src = tmp_path / "no_carat.csv"
     pd.read_csv(ROOT / "data" / "new_diamonds.csv").drop(columns=["carat", "cut"]).to_csv(

@@ -349,3 +349,85 @@ def test_nested_parquet_columns_are_carried_as_json_text(tmp_path, model, frame,
     assert out["tags"].tolist()[:2] == ["[1, 2]", "[]"] and pd.isna(out["tags"][2])
     assert out["meta"][0] == '{"a": 1, "b": "x"}' and pd.isna(out["meta"][5])
     np.testing.assert_allclose(out["prediction"], model.pipeline.predict(df))
+
+
+def _shards(model, src, dest, run="7"):
+    from modelops.scoring.batch import score_shard
+    from modelops.scoring.reader import plan_shards
+
+    parts = dest.with_name(f".{dest.name}.parts-{run}")
+    return [score_shard(model, src, s, parts) for s in plan_shards(src, 64)]
+
+
+def _merge(model, src, dest, results, **kw):
+    from modelops.scoring.batch import merge_shards
+
+    return merge_shards(
+        schema=model.schema,
+        model_name="m",
+        model_version=0,
+        input_path=src,
+        results=results,
+        output_path=dest,
+        max_reject_rate=0.5,
+        **kw,
+    )
+
+
+def test_a_resumed_merge_accepts_only_the_output_its_run_published(tmp_path, model, frame):
+    src, dest = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_bytes(_mixed_input(frame, n=40))
+    results = _shards(model, src, dest)
+    _merge(model, src, dest, results)
+    published = dest.read_bytes()
+    assert not list(tmp_path.glob(".out.csv.parts-*"))  # parts go once published
+    with pytest.raises(DataError, match="output exists"):
+        _merge(model, src, dest, results)
+    # killed after publishing and after removing the parts: the output is the run's
+    assert _merge(model, src, dest, results, resumed=True).accounting.rows_read == 40
+    assert dest.read_bytes() == published
+    # killed after publishing, parts still there: same bytes are accepted...
+    results = _shards(model, src, dest)
+    _merge(model, src, dest, results, resumed=True)
+    assert dest.read_bytes() == published
+    # ...an output someone changed since is not replaced
+    results = _shards(model, src, dest)
+    dest.write_bytes(published + b"changed\n")
+    with pytest.raises(DataError, match="not what this run produced"):
+        _merge(model, src, dest, results, resumed=True)
+    assert dest.read_bytes().endswith(b"changed\n")
+
+
+def test_a_failed_reject_rate_removes_the_parts_it_cannot_resume_from(tmp_path, model):
+    src, dest = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_bytes(HEADER + b"".join(b"%d,abc,1,red\n" % i for i in range(30)))
+    with pytest.raises(DataError, match="rows rejected"):
+        _merge(model, src, dest, _shards(model, src, dest))
+    assert not dest.exists() and not list(tmp_path.glob(".out.csv.parts-*"))
+    assert rejects_path(dest).exists()
+
+
+def test_stale_staging_files_and_parts_are_swept_by_the_next_run(tmp_path):
+    import os
+
+    from modelops.scoring.outputs import STALE_SECONDS, remove_stale
+
+    dest = tmp_path / "x.predictions.csv"
+    old = [
+        tmp_path / ".x.predictions.csv.parts-1",
+        tmp_path / ".x.predictions.csv.abc123.tmp",
+        tmp_path / ".x.predictions.rejects.csv.def456.tmp",
+    ]
+    fresh = tmp_path / ".x.predictions.csv.parts-2"  # a run still writing
+    mine = tmp_path / ".x.predictions.csv.parts-3"  # this run's (a resume reuses it)
+    other = tmp_path / ".y.predictions.csv.zzz.tmp"  # another output's
+    for d in (old[0], fresh, mine):
+        d.mkdir()
+        (d / "part-00000.csv").write_text("x")
+    for f in (*old[1:], other):
+        f.write_text("x")
+    for p in [*old, *(old[0].iterdir()), mine, *(mine.iterdir()), other]:
+        os.utime(p, (1, 1))
+    assert sorted(remove_stale(dest, keep=mine, now=STALE_SECONDS + 2)) == sorted(old)
+    assert fresh.exists() and mine.exists() and other.exists()
+    assert not any(p.exists() for p in old)

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from modelops import storage
 from modelops.errors import DataError
+from modelops.registry.base import sha256_file
 from modelops.registry.packaging import LoadedModel
 from modelops.schema import Schema
 from modelops.scoring.outputs import (
@@ -314,13 +315,18 @@ def merge_shards(
     max_reject_rate: float = 0.05,
     sample_rows: int = 10_000,
     seconds: float = 0.0,
+    resumed: bool = False,
 ) -> ScoreResult:
     """Concatenate shard parts in input order into the output, atomically; sum the accounting.
 
-    Needs only the model's contract (schema, name, version), not the model itself.
+    Needs only the model's contract (schema, name, version), not the model itself. `resumed`
+    (a Metaflow `resume` of a run killed in or after this merge): an existing output is
+    accepted when it is what these parts make, or when the parts are gone, which happens
+    only after the run being resumed published it; anything else is refused as before.
     """
     src, dest = input_path, output_path
-    check_output(dest, overwrite, source=src)
+    if not resumed:
+        check_output(dest, overwrite, source=src)
     results = sorted(results, key=lambda r: r.shard.index)
     acct = Accounting.for_schema(schema)
     stats, sample = _Stats(), _Sample(sample_rows, 0)
@@ -329,12 +335,23 @@ def merge_shards(
         stats.merge(r.stats)
         sample.add(r.sample)
     rejects = rejects_path(dest)
-    _concat([r.rejects for r in results], rejects, parquet=False)
-    _check_rates(src, acct, max_reject_rate, rejects)
-    # a shard whose rows were all rejected leaves an empty part: nothing to merge
-    _concat([r.part for r in results if r.accounting.rows_scored], dest, storage.is_parquet(dest))
-    for r in results:
-        storage.remove_tree(storage.parent(r.part))
+    parts = [r.part for r in results if r.accounting.rows_scored]
+    gone = bool(parts) and not any(map(storage.exists, parts))
+    published = resumed and gone and storage.exists(dest)
+    if not published:
+        try:
+            _concat([r.rejects for r in results], rejects, parquet=False)
+            _check_rates(src, acct, max_reject_rate, rejects)
+        except DataError:  # the same parts would fail again: nothing to resume from
+            _remove_parts(results)
+            raise
+        # a shard whose rows were all rejected leaves an empty part: nothing to merge
+        parquet = storage.is_parquet(dest)
+        if resumed and not overwrite and storage.exists(dest):
+            _check_same(parts, dest, parquet)
+        else:
+            _concat(parts, dest, parquet)
+    _remove_parts(results)
     return ScoreResult(
         input=str(src),
         output=str(dest),
@@ -346,6 +363,26 @@ def merge_shards(
         prediction_summary=stats.summary(schema.task),
         seconds=seconds,
         sample=sample.frame(),
+    )
+
+
+def _remove_parts(results: list[ShardResult]) -> None:
+    for r in results:
+        storage.remove_tree(storage.parent(r.part))
+
+
+def _check_same(parts: list[str], dest: Location, parquet: bool) -> None:
+    """A resumed merge found the output already there: keep it if it is what these parts
+    make (the resumed run published it before it was killed), refuse otherwise."""
+    with tempfile.TemporaryDirectory(prefix="modelops-merge-") as tmp:
+        mine = Path(tmp) / f"output{storage.suffix(dest)}"
+        _concat(parts, mine, parquet)
+        with storage.fetch(dest) as theirs:
+            if sha256_file(Path(theirs)) == sha256_file(mine):
+                return
+    raise DataError(
+        f"{dest}: output exists and is not what this run produced (it changed after the run "
+        "being resumed started); start a new run with --overwrite True to replace it"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +49,45 @@ def check_output(dest: Location, overwrite: bool, source: Location | None = None
         )
     if storage.exists(dest) and not overwrite:
         raise DataError(f"{dest}: output exists; pass --overwrite to replace it")
+
+
+STALE_SECONDS = 3600.0  # nothing running writes to a part or staging file this long unseen
+
+
+def remove_stale(dest: Location, keep: Location, now: float | None = None) -> list[Path]:
+    """Remove what killed or failed runs left beside `dest`: hidden staging files
+    (`.x.predictions.csv.*.tmp`) and shard-part folders (`.x.predictions.csv.parts-<run>`)
+    untouched for an hour, except `keep` (this run's parts, which a resume reuses).
+
+    A failed run keeps its parts so `resume` can merge them without scoring again; the next
+    run for the same output removes them once they are stale. S3 parts live under the run's
+    own prefix with its other data, so only local folders are swept.
+    """
+    if storage.is_s3(dest):
+        return []
+    folder, stem = Path(dest).parent, storage.name(dest).rsplit(".", 1)[0]
+    if not folder.is_dir():
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for path in folder.glob(f".{stem}*"):
+        if path == Path(keep) or not (path.name.endswith(".tmp") or ".parts-" in path.name):
+            continue
+        try:
+            newest = max(
+                [path.stat().st_mtime]
+                + ([f.stat().st_mtime for f in path.rglob("*")] if path.is_dir() else [])
+            )
+        except FileNotFoundError:  # another run's cleanup got there first
+            continue
+        if now - newest < STALE_SECONDS:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def _same_place(a: Location, b: Location) -> bool:

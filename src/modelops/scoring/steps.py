@@ -7,6 +7,7 @@ and the merge need only its contract (schema, version) and drift reference.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,10 @@ from modelops.registry import Registry
 from modelops.registry.packaging import load_model, load_reference
 from modelops.schema import Schema
 from modelops.scoring.batch import ScoreResult, ShardResult, merge_shards, score_shard
-from modelops.scoring.outputs import check_output, default_output
+from modelops.scoring.outputs import check_output, default_output, remove_stale
 from modelops.scoring.reader import Shard, check_input, plan_shards
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,21 +59,26 @@ def plan_scoring(
     run_id: str,
     flow_name: str = "ScoreFlow",
     neutralise_formulas: bool = True,
+    resumed: bool = False,
 ) -> ScorePlan:
     """Resolve and verify the model, check the input against its schema, cut it into shards.
 
     Everything that can fail for the whole file fails here, before any task scores a row.
+    `resumed`: this is a Metaflow `resume`, and an existing output may be the one the run it
+    continues published (the merge checks it is).
     """
     mv, reference = load_reference(registry, model_name, ref)
     schema = Schema.from_dict(mv.metadata["schema"])
     dest = output or default_output(input_path)
-    check_output(dest, overwrite, source=input_path)
+    check_output(dest, overwrite or resumed, source=input_path)
     check_input(input_path, schema)
     shards = plan_shards(input_path, max(int(shard_mb * (1 << 20)), 1))
     if storage.is_s3(input_path) or storage.is_s3(dest):  # workers share S3, not a disk
         parts = storage.run_prefix(flow_name, run_id, "score-parts")
     else:
         parts = str(storage.with_name(dest, f".{storage.name(dest)}.parts-{run_id}"))
+    for stale in remove_stale(dest, keep=parts):
+        log.info("removed %s, left by an earlier run that did not finish", stale)
     return ScorePlan(
         model_name=model_name,
         version=mv.version,
@@ -108,9 +116,11 @@ def merge_step(
     max_reject_rate: float,
     drift_sample: int,
     seconds: float,
+    resumed: bool = False,
 ) -> ScoreResult:
     """Merge shard parts in input order into the output; apply the reject-rate limit."""
     return merge_shards(
+        resumed=resumed,
         schema=plan.schema,
         model_name=plan.model_name,
         model_version=plan.version,
