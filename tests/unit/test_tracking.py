@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +70,23 @@ def test_run_is_the_active_wandb_run_while_it_lasts():
     assert wandb.run is None
 
 
+def _job_type(run: Path, timeout: float = 30.0) -> str:
+    """The job type in a run's record file (protobuf; the string is stored as is). wandb-core
+    writes the file asynchronously: the last run's records can land just after `finish()`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        data = next(run.glob("*.wandb")).read_bytes()
+        kinds = [
+            k for k in ("load-data", "train_candidate", "select", "trial") if k.encode() in data
+        ]
+        if kinds or time.monotonic() > deadline:
+            assert kinds, f"{run}: no job type in {len(data)} bytes"
+            return kinds[0]
+        time.sleep(0.2)
+
+
 def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
     """Trials (job_type trial) from the family task; dataset, one run per family with its
     interactive holdout chart, and the leaderboard from the register step."""
@@ -94,10 +112,7 @@ def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == len(result.trials) + 3
     # the job type is in each run's record file (protobuf; the string is stored as is)
-    kinds = [
-        next(k for k in ("load-data", "train_candidate", "select", "trial") if k.encode() in b)
-        for b in (next(r.glob("*.wandb")).read_bytes() for r in runs)
-    ]
+    kinds = [_job_type(r) for r in runs]
     expected = ["load-data", "select", "train_candidate"] + ["trial"] * len(result.trials)
     assert sorted(kinds) == sorted(expected)
     # the family's chart data is written as a table file beside its run
