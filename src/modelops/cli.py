@@ -5,6 +5,7 @@
     modelops registry promote MODEL REF       # give REF the production alias
     modelops registry rollback MODEL [--to REF]
     modelops monitor decide --drift X.drift.json [--mode auto] [--cooldown-hours 72]
+    modelops serve --model-name diamonds-price [--model production] [--port 8000]
 
 `python -m modelops.registry ...` and `python -m modelops.monitoring.policy decide ...` are
 aliases. User errors exit 1 with one line on stderr; the flows are run with `python flows/...`.
@@ -24,6 +25,17 @@ from modelops.errors import ModelOpsError
 
 class _Group(click.Group):
     """A group whose subcommands turn ModelOpsError into `error: ...` and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModelOpsError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(1)
+
+
+class _Command(click.Command):
+    """A command that turns ModelOpsError into `error: ...` and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -148,6 +160,60 @@ def decide(drift: Path, mode: str, cooldown_hours: float, last_retrain: str) -> 
     )
     publish(decision)
     click.echo(json.dumps(decision.to_dict()))
+
+
+@main.command(cls=_Command)
+@click.option("--model-name", default="diamonds-price", show_default=True, help="Registered model.")
+@click.option(
+    "--model",
+    "ref",
+    default="production",
+    show_default=True,
+    help="Alias to follow (moves are served without a restart) or a fixed version vN.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--poll-seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="How often to check where the alias points (SIGHUP: check now).",
+)
+@click.option(
+    "--log-predictions",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for append-only Parquet parts of served rows and predictions (for drift).",
+)
+@click.option(
+    "--log-part-mb", default=8.0, show_default=True, type=float, help="Size of one log part."
+)
+@click.option("--backend", default=None, help="Registry: auto (default), local or wandb.")
+def serve(
+    model_name: str,
+    ref: str,
+    host: str,
+    port: int,
+    poll_seconds: float,
+    log_predictions: Path | None,
+    log_part_mb: float,
+    backend: str | None,
+) -> None:
+    """Serve predictions from MODEL-NAME at --model over HTTP (POST /predict, GET /, /docs,
+    /health, /ready, /model, /metrics), following the registry."""
+    from modelops.serving.server import run
+
+    run(
+        model_name=model_name,
+        ref=ref,
+        host=host,
+        port=port,
+        poll_seconds=poll_seconds,
+        log_dir=log_predictions,
+        log_part_bytes=int(log_part_mb * (1 << 20)),
+        backend=backend,
+    )
 
 
 def _run(group: click.Group, prog: str, argv: list[str] | None) -> int:

@@ -1,0 +1,1 @@
+"""Online predictions from the registry's production model (`modelops serve`)."""

@@ -1,0 +1,233 @@
+"""The prediction service: FastAPI routes over a `LiveModel` that follows the registry.
+
+    POST /predict   records -> predictions (+ class probabilities), model name and version;
+                    rows whose values cannot be read come back in `rejected` with their index
+    GET  /health    the process answers          GET /ready   a verified model is loaded
+    GET  /model     the live version, its schema, metrics and training run
+    GET  /metrics   Prometheus text              GET /        a form to try the model
+    GET  /docs      OpenAPI UI; the request schema is generated from the live model's schema
+
+Scoring goes through `scoring.batch.predict_frame`, the function batch scoring uses, on the
+fitted pipeline, so a row gets the same prediction here as in a ScoreFlow file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from modelops.scoring.batch import predict_frame
+from modelops.serving import page
+from modelops.serving.live import LiveModel, NotReady, Served
+from modelops.serving.metrics import MetricsMiddleware, ServiceMetrics
+from modelops.serving.predlog import PredictionLog
+from modelops.serving.records import Batch, Rejected, RequestError, read_records
+
+log = logging.getLogger(__name__)
+ROUTES = {"/predict", "/health", "/ready", "/model", "/metrics", "/", "/docs", "/openapi.json"}
+
+
+def score(served: Served, batch: Batch) -> tuple[pd.DataFrame, list[Rejected]]:
+    """Predictions for the batch's rows; a row the pipeline itself cannot score is rejected
+    with the model's error (found by scoring the rows one by one), never dropped silently."""
+    if batch.frame.empty:
+        return pd.DataFrame(index=pd.RangeIndex(0)), []
+    try:
+        return predict_frame(served.model, batch.frame), []
+    except Exception:  # isolate the row(s): the others are still scored
+        log.exception(
+            "the model failed on a batch of %d rows; scoring them one by one", len(batch.frame)
+        )
+    parts, rejected = [], []
+    for pos in range(len(batch.frame)):
+        row = batch.frame.iloc[[pos]]
+        try:
+            parts.append(predict_frame(served.model, row))
+        except Exception as err:
+            rejected.append(Rejected(batch.index[pos], f"the model could not score it: {err}"))
+    return (pd.concat(parts) if parts else pd.DataFrame(index=pd.RangeIndex(0))), rejected
+
+
+def answer(
+    served: Served, batch: Batch, predictions: pd.DataFrame, failed: list[Rejected]
+) -> dict[str, Any]:
+    """The JSON response: one entry per scored row (with its request index), then rejects."""
+    failed_at = {r.index for r in failed}
+    index = [i for i in batch.index if i not in failed_at]
+    values = predictions["prediction"].tolist() if len(predictions) else []
+    proba_cols = [c for c in predictions.columns if c.startswith("proba_")]
+    out: list[dict[str, Any]] = [
+        {"index": i, "prediction": v} for i, v in zip(index, values, strict=True)
+    ]
+    if proba_cols:
+        matrix = predictions[proba_cols].to_numpy(dtype=float)
+        names = [c.removeprefix("proba_") for c in proba_cols]
+        for entry, row in zip(out, matrix, strict=True):
+            entry["probabilities"] = dict(zip(names, np.round(row, 6).tolist(), strict=True))
+    rejected = sorted(batch.rejected + failed, key=lambda r: r.index)
+    return {
+        "model_name": served.name,
+        "model_version": served.version,
+        "predictions": out,
+        "rejected": [{"index": r.index, "reason": r.reason} for r in rejected],
+    }
+
+
+def request_schema(served: Served) -> dict[str, Any]:
+    """JSON Schema of a /predict body for this model: one record, or an array of records."""
+    props: dict[str, Any] = {}
+    for col in served.model.schema.columns:
+        if col.kind == "numeric":
+            low_high = served.ranges.get(col.name)
+            desc = (
+                f"numeric; training range {low_high[0]:g} to {low_high[1]:g}"
+                if low_high
+                else "numeric"
+            )
+            props[col.name] = {"type": ["number", "string", "null"], "description": desc}
+        elif col.kind == "categorical":
+            cats = list(col.categories)
+            desc = f"categorical; seen in training: {', '.join(cats[:30])}" + (
+                " ..." if len(cats) > 30 else ""
+            )
+            props[col.name] = {"type": ["string", "null"], "description": desc}
+        else:
+            props[col.name] = {"type": ["string", "null"], "description": "a date (ISO 8601)"}
+        if col.name in served.example:
+            props[col.name]["example"] = served.example[col.name]
+    record = {
+        "type": "object",
+        "properties": props,
+        "required": served.model.schema.required,
+        "description": "one row; columns the model does not use are ignored",
+    }
+    return {"oneOf": [record, {"type": "array", "items": record, "minItems": 1}]}
+
+
+def create_app(
+    live: LiveModel,
+    *,
+    prediction_log: PredictionLog | None = None,
+    follow: bool = True,
+) -> FastAPI:
+    """The service for `live`: loads the model at start-up (in a worker thread), then follows
+    the registry if `follow`; the prediction log is flushed when the service stops."""
+    metrics = ServiceMetrics()
+
+    def on_swap(served: Served) -> None:
+        metrics.model_version.labels(served.name).set(served.model.version.version)
+        metrics.swaps.inc()
+
+    live.on_swap(on_swap)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        outcome = await run_in_threadpool(live.refresh)
+        log.info("start-up: %s", outcome)
+        if follow:
+            live.follow()
+        yield
+        live.close()
+        if prediction_log is not None:
+            prediction_log.flush()
+
+    app = FastAPI(
+        title="modelops prediction service",
+        summary=f"Predictions from {live.name}:{live.ref}, following the registry",
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=ROUTES)
+
+    def not_ready(err: NotReady) -> JSONResponse:
+        return JSONResponse({"ready": False, "detail": str(err)}, status_code=503)
+
+    @app.post("/predict", summary="Predict for one record or many")
+    async def predict(request: Request) -> Any:
+        try:
+            served = live.current()  # once: a swap during this request does not affect it
+        except NotReady as err:
+            return not_ready(err)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"detail": "the body is not valid JSON"}, status_code=422)
+        try:
+            batch = read_records(body, served.model.schema)
+        except RequestError as err:
+            return JSONResponse({"detail": str(err)}, status_code=422)
+        predictions, failed = await run_in_threadpool(score, served, batch)
+        result = answer(served, batch, predictions, failed)
+        metrics.rows_scored.inc(len(result["predictions"]))
+        metrics.rows_rejected.inc(len(result["rejected"]))
+        if prediction_log is not None and len(predictions):
+            kept = [i for i, p in enumerate(batch.index) if p not in {r.index for r in failed}]
+            rows = batch.frame.iloc[kept].reset_index(drop=True)
+            prediction_log.append(pd.concat([rows, predictions.reset_index(drop=True)], axis=1))
+        return result
+
+    @app.get("/health", summary="The process is up")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="A verified model is loaded")
+    async def ready() -> Any:
+        try:
+            served = live.current()
+        except NotReady as err:
+            return not_ready(err)
+        return {"ready": True, "model_name": served.name, "model_version": served.version}
+
+    @app.get("/model", summary="The live version: schema, metrics, training run")
+    async def model() -> Any:
+        try:
+            served = live.current()
+        except NotReady as err:
+            return not_ready(err)
+        refused = {f"v{v}": why for v, why in live.refused.items()}
+        return served.describe() | {"refused_versions": refused, "follows": live.ref}
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        metrics.refused.set(len(live.refused))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", response_class=HTMLResponse, summary="A form to try the model")
+    async def form() -> Any:
+        try:
+            served = live.current()
+        except NotReady as err:
+            return HTMLResponse(f"<p>Not ready: {err}</p>", status_code=503)
+        return HTMLResponse(page.render(served))
+
+    cache: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        try:
+            served: Served | None = live.current()
+        except NotReady:
+            served = None
+        key = served.version if served else ""
+        if cache.get("key") != key or "doc" not in cache:
+            doc = get_openapi(
+                title=app.title, version=key or "not ready", routes=app.routes, summary=app.summary
+            )
+            if served is not None:
+                doc["paths"]["/predict"]["post"]["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": request_schema(served)}},
+                }
+            cache.update(key=key, doc=doc)
+        return cache["doc"]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,136 @@
+"""JSON records -> a frame the model's pipeline scores, with the same contract as ScoreFlow.
+
+A body that is not records, or records that all lack a required column, is the client's
+mistake as a whole (HTTP 422, naming the column). A value that cannot be read as its column's
+type is that row's problem only: the row is returned as rejected with its index and reason and
+the other rows are scored, as a bad line in a batch file is. Values are read as the batch
+reader reads CSV cells: numeric columns as float64 (numbers, or text that parses as one; not
+inf/NaN), every other column as trimmed text (blank is missing).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from modelops.errors import DataError
+from modelops.schema import Schema
+
+
+class RequestError(DataError):
+    """The request as a whole does not follow the contract (HTTP 422)."""
+
+
+@dataclass
+class Rejected:
+    index: int
+    reason: str
+
+
+@dataclass
+class Batch:
+    """Rows that can be scored (`frame`, with `index` giving each row's place in the request)
+    and the rows that cannot (`rejected`); together they are every record of the request."""
+
+    frame: pd.DataFrame
+    index: list[int]
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def as_records(body: Any) -> list[dict[str, Any]]:
+    """One record (an object) or many (an array of objects), or {"records": [...]}."""
+    if isinstance(body, dict) and set(body) == {"records"}:
+        body = body["records"]
+    if isinstance(body, dict):
+        return [body]
+    if not isinstance(body, list) or not body:
+        raise RequestError(
+            "the body must be a JSON object (one record) or a non-empty array of objects "
+            f"(records), not {_kind(body)}"
+        )
+    bad = [i for i, r in enumerate(body) if not isinstance(r, dict)]
+    if bad:
+        raise RequestError(
+            f"the body must be an array of objects (records); items {bad[:10]} are not objects "
+            f"(item {bad[0]} is {_kind(body[bad[0]])})"
+        )
+    return body
+
+
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(v), "null" if v is None else "a number" if isinstance(v, int | float) else "?"
+    )
+
+
+def _number(v: Any) -> float | None:
+    """A numeric cell: None for missing, a float, or ValueError with what is wrong."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise ValueError(f"{_kind(v)} is not a number")
+    if isinstance(v, str):
+        text = v.strip()
+        if not text:
+            return None
+        try:
+            x = float(text)
+        except ValueError:
+            raise ValueError(f"{v!r} is not a number") from None
+    else:
+        x = float(v)
+    if not math.isfinite(x):
+        raise ValueError(f"{v!r} is not a finite number")
+    return x
+
+
+def _text(v: Any) -> str | None:
+    """A categorical or date cell: trimmed text, None for missing; numbers as they are written."""
+    if v is None:
+        return None
+    if isinstance(v, dict | list):
+        raise ValueError(f"{_kind(v)} is not a scalar value")
+    if isinstance(v, bool):
+        text = "True" if v else "False"
+    elif isinstance(v, float) and v.is_integer():
+        text = str(int(v))
+    else:
+        text = str(v).strip()
+    return text or None
+
+
+def read_records(body: Any, schema: Schema) -> Batch:
+    """Check and convert a request body; see the module docstring for the rules."""
+    records = as_records(body)
+    present = set().union(*(r.keys() for r in records))
+    missing = [c for c in schema.required if c not in present]
+    if missing:
+        raise RequestError(
+            f"required column(s) {missing} are missing from every record; the model "
+            f"expects {schema.feature_names}"
+        )
+    numeric = set(schema.numeric)
+    rows: list[dict[str, Any]] = []
+    index: list[int] = []
+    rejected: list[Rejected] = []
+    for i, record in enumerate(records):
+        row: dict[str, Any] = {}
+        problems = []
+        for col in schema.feature_names:
+            try:
+                v = record.get(col)
+                row[col] = _number(v) if col in numeric else _text(v)
+            except ValueError as err:
+                problems.append(f"column {col!r}: {err}")
+        if problems:
+            rejected.append(Rejected(i, "; ".join(problems)))
+        else:
+            rows.append(row)
+            index.append(i)
+    frame = pd.DataFrame(rows, columns=schema.feature_names)
+    for col in schema.feature_names:
+        frame[col] = frame[col].astype("float64" if col in numeric else object)
+    return Batch(frame, index, rejected)

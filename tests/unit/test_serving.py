@@ -1,0 +1,245 @@
+"""The prediction service in-process (FastAPI's TestClient): the request contract, per-row
+rejects, the swap when `production` moves, refusal of a tampered version, metrics, the log."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from modelops.registry import PRODUCTION
+from modelops.registry.packaging import MODEL_FILE, model_metadata, write_model_files
+from modelops.schema import infer_schema
+from modelops.serving.app import create_app
+from modelops.serving.live import LiveModel, load_served
+from modelops.serving.predlog import PredictionLog
+from modelops.serving.records import RequestError, read_records
+from modelops.training.candidates import make_pipeline
+from tests.conftest import make_frame, register_linear
+
+
+def _client(reg, **kwargs) -> tuple[TestClient, LiveModel]:
+    live = LiveModel(reg, "m", "production", poll_seconds=3600)
+    return TestClient(create_app(live, follow=False, **kwargs)), live
+
+
+def _register_shifted(reg, schema, df: pd.DataFrame, tmp: Path, shift: float) -> int:
+    """Register another version of `m` whose predictions are `shift` higher; return its number."""
+    X, y = df.drop(columns="y"), df["y"] + shift
+    pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(X, y)
+    files = write_model_files(pipe, X.head(50), tmp)
+    meta = model_metadata(
+        schema=schema,
+        metric="rmse",
+        candidate="linear",
+        params={},
+        metrics={},
+        data_digest="d2",
+        data_source="f.csv",
+        run_pathspec="TrainFlow/2",
+    )
+    return reg.register("m", files, meta).version
+
+
+def _version_dir(reg, version: int) -> Path:
+    return Path(reg.root) / "m" / f"v{version:04d}"
+
+
+ROW = {"num_a": 0.5, "num_b": 3.0, "colour": "red"}
+
+
+def test_records_contract():
+    schema = infer_schema(make_frame(60), "y", "regression")
+    one = read_records(ROW, schema)
+    assert one.index == [0] and one.frame.loc[0, "num_a"] == 0.5
+    wrapped = read_records({"records": [ROW, ROW]}, schema)
+    assert wrapped.index == [0, 1]
+    # numbers as text are read as numbers, categories trimmed, blank is missing
+    b = read_records([{"num_a": " 1.5 ", "num_b": "", "colour": "  red "}], schema)
+    assert b.frame.loc[0, "num_a"] == 1.5 and np.isnan(b.frame.loc[0, "num_b"])
+    assert b.frame.loc[0, "colour"] == "red"
+    # per-row problems: the row is rejected with its index and reason, the others kept
+    rows = [ROW, {**ROW, "num_a": "abc"}, {**ROW, "num_b": "inf"}, {**ROW, "colour": [1]}, ROW]
+    b = read_records(rows, schema)
+    assert b.index == [0, 4] and len(b.frame) == 2
+    reasons = {r.index: r.reason for r in b.rejected}
+    assert set(reasons) == {1, 2, 3}
+    assert "'num_a'" in reasons[1] and "'abc' is not a number" in reasons[1]
+    assert "not a finite number" in reasons[2] and "'colour'" in reasons[3]
+    # the request as a whole
+    for body in ("text", [], [ROW, 3], None, 5):
+        with pytest.raises(RequestError, match="records|object"):
+            read_records(body, schema)
+    with pytest.raises(RequestError, match=r"\['num_b'\]"):
+        read_records([{"num_a": 1, "colour": "red"}], schema)
+
+
+def test_predict_matches_the_pipeline_and_keeps_every_row(tmp_path):
+    df = make_frame(200)
+    reg, schema, pipe = register_linear(tmp_path, df)
+    client, _ = _client(reg)
+    with client:
+        rows = df.drop(columns="y").head(5)
+        records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+        records[2] = {**records[2], "num_a": "not a number"}
+        r = client.post("/predict", json=records)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["model_name"] == "m" and body["model_version"] == "v0"
+        assert [p["index"] for p in body["predictions"]] == [0, 1, 3, 4]
+        assert body["rejected"] == [
+            {"index": 2, "reason": "column 'num_a': 'not a number' is not a number"}
+        ]
+        expected = pipe.predict(rows.iloc[[0, 1, 3, 4]])
+        got = [p["prediction"] for p in body["predictions"]]
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+        missing = client.post("/predict", json=[{"num_a": 1, "colour": "red"}])
+        assert missing.status_code == 422 and "num_b" in missing.json()["detail"]
+        not_json = client.post("/predict", content=b"{oops", headers={"content-type": "x"})
+        assert not_json.status_code == 422 and "not valid JSON" in not_json.json()["detail"]
+        assert client.post("/predict", json="a string").status_code == 422
+
+        metrics = client.get("/metrics").text
+        assert 'modelops_requests_total{endpoint="/predict",status="200"} 1.0' in metrics
+        assert 'modelops_requests_total{endpoint="/predict",status="422"} 3.0' in metrics
+        assert "modelops_rows_scored_total 4.0" in metrics
+        assert "modelops_rows_rejected_total 1.0" in metrics
+        assert 'modelops_model_version{model_name="m"} 0.0' in metrics
+
+
+def test_classifier_answers_probabilities(tmp_path):
+    df = make_frame(200, "binary")
+    reg, _, pipe = register_linear(tmp_path, df, "binary")
+    client, _ = _client(reg)
+    with client:
+        body = client.post("/predict", json=ROW).json()
+    (p,) = body["predictions"]
+    assert set(p["probabilities"]) == {"no", "yes"}
+    assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert p["prediction"] == pipe.predict(pd.DataFrame([ROW]))[0]
+
+
+def test_health_ready_model_page_and_openapi(tmp_path):
+    reg, schema, _ = register_linear(tmp_path, make_frame(200))
+    client, _ = _client(reg)
+    with client:
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/ready").json()["model_version"] == "v0"
+        model = client.get("/model").json()
+        assert model["training_run"] == "TrainFlow/1" and model["follows"] == "production"
+        assert [c["name"] for c in model["schema"]["columns"]] == schema.feature_names
+        page = client.get("/").text
+        assert '<select name="colour"' in page and "<option>green</option>" in page
+        assert 'type="number"' in page and "training range" in page
+        doc = client.get("/openapi.json").json()
+        body = doc["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+        record = body["schema"]["oneOf"][0]
+        assert set(record["properties"]) == {"num_a", "num_b", "colour"}
+        assert record["required"] == schema.required
+
+
+def test_production_move_is_served_after_verification(tmp_path):
+    df = make_frame(200)
+    reg, schema, _ = register_linear(tmp_path, df)
+    v1 = _register_shifted(reg, schema, df, tmp_path / "v1", shift=100.0)
+    client, live = _client(reg)
+    with client:
+        before = client.post("/predict", json=ROW).json()
+        in_flight = live.current()  # what a request that started now holds
+        reg.set_alias("m", PRODUCTION, v1)
+        assert live.refresh() == "loaded v1"
+        after = client.post("/predict", json=ROW).json()
+        assert (before["model_version"], after["model_version"]) == ("v0", "v1")
+        shift = after["predictions"][0]["prediction"] - before["predictions"][0]["prediction"]
+        assert shift == pytest.approx(100.0, abs=1.0)
+        assert in_flight.version == "v0"  # the old model still answers the request it started
+        assert live.refresh() == "unchanged"
+        assert client.get("/model").json()["model_version"] == "v1"
+
+
+def test_tampered_version_is_refused_and_the_old_one_kept(tmp_path):
+    df = make_frame(200)
+    reg, schema, _ = register_linear(tmp_path, df)
+    v1 = _register_shifted(reg, schema, df, tmp_path / "v1", shift=100.0)
+    with open(_version_dir(reg, v1) / MODEL_FILE, "r+b") as f:  # one byte changed
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 1]))
+    loads = []
+
+    def counting_loader(*args):
+        loads.append(args[2])
+        return load_served(*args)
+
+    live = LiveModel(reg, "m", "production", poll_seconds=3600, loader=counting_loader)
+    client = TestClient(create_app(live, follow=False))
+    with client:
+        reg.set_alias("m", PRODUCTION, v1)
+        outcome = live.refresh()
+        assert outcome.startswith("refused v1") and "SHA-256" in outcome
+        assert client.post("/predict", json=ROW).json()["model_version"] == "v0"
+        assert live.refresh().startswith("refused v1")
+        assert loads == [0, 1]  # the refused version is not downloaded again every interval
+        assert "v1" in client.get("/model").json()["refused_versions"]
+        assert "modelops_model_refused_versions 1.0" in client.get("/metrics").text
+        live.wake()  # SIGHUP: the operator asks again
+        assert live.refresh().startswith("refused v1") and loads == [0, 1, 1]
+
+
+def test_not_ready_until_a_verified_model_exists(tmp_path):
+    reg, _, _ = register_linear(tmp_path, make_frame(200))
+    (_version_dir(reg, 0) / MODEL_FILE).write_bytes(b"not the model")
+    client, _ = _client(reg)
+    with client:
+        assert client.get("/health").status_code == 200
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and "SHA-256" in ready.json()["detail"]
+        assert client.post("/predict", json=ROW).status_code == 503
+
+
+def test_no_request_fails_while_production_moves(tmp_path):
+    df = make_frame(200)
+    reg, schema, _ = register_linear(tmp_path, df)
+    v1 = _register_shifted(reg, schema, df, tmp_path / "v1", shift=100.0)
+    client, live = _client(reg)
+    failures, versions = [], set()
+
+    def hammer() -> None:
+        for _ in range(40):
+            r = client.post("/predict", json=[ROW] * 20)
+            if r.status_code != 200 or len(r.json()["predictions"]) != 20:
+                failures.append(r.text)
+            versions.add(r.json()["model_version"])
+
+    with client:
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for target in (v1, 0, v1):
+            reg.set_alias("m", PRODUCTION, target)
+            live.refresh()
+        for t in threads:
+            t.join()
+    assert failures == []
+    assert versions <= {"v0", "v1"} and live.current().version == "v1"
+
+
+def test_served_rows_are_logged_as_parquet_parts(tmp_path):
+    reg, _, _ = register_linear(tmp_path, make_frame(200))
+    log = PredictionLog(tmp_path / "served", part_bytes=1)  # every request is a part
+    client, _ = _client(reg, prediction_log=log)
+    with client:
+        client.post("/predict", json=[ROW, {**ROW, "num_a": "x"}, ROW])
+        client.post("/predict", json=ROW)
+    assert len(log.parts) == 2 and not list((tmp_path / "served").glob(".*"))
+    served = pd.read_parquet(tmp_path / "served")
+    assert len(served) == 3  # the rejected row is not a prediction
+    assert {"num_a", "num_b", "colour", "prediction", "model_version", "served_at"} <= set(
+        served.columns
+    )
