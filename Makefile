@@ -23,14 +23,15 @@ MODE ?= auto
 COOLDOWN_HOURS ?= 72
 LAST_RETRAIN ?=
 TO ?=
+PORT ?= 8000
 MONITOR_OUT := monitor/predictions.csv
 # Values that reach commands go through the environment and are quoted there ("$$INPUT"), never
 # pasted into a recipe's text, so `TO='v0; rm -rf ~'` stays one argument. Workflows set them as
 # environment variables, not `make VAR=...` arguments, which make itself would expand
 # (`$(shell ...)`). ARGS is the exception: extra flags as shell words, for your own shell only.
-export INPUT MODEL MODE COOLDOWN_HOURS LAST_RETRAIN TO
+export INPUT MODEL MODE COOLDOWN_HOURS LAST_RETRAIN TO PORT
 
-.PHONY: help install run train score monitor rollback retrain-demo test unit integration lint format clean
+.PHONY: help install run train score serve monitor rollback retrain-demo test unit integration browser lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -50,6 +51,9 @@ train: $(STAMP) ## Run TrainFlow (extra flags: make train ARGS="--sample-rows 20
 score: $(STAMP) ## Run ScoreFlow on INPUT (default data/new_diamonds.csv)
 	$(PY) flows/score_flow.py run --input "$$INPUT" --overwrite True
 
+serve: $(STAMP) ## Serve MODEL's production model on PORT (8000): POST /predict, / (a form), /docs, /metrics
+	$(PY) -m modelops serve --model-name "$$MODEL" --port "$$PORT"
+
 monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (MODE=auto|report-only)
 	@mkdir -p $(dir $(MONITOR_OUT))
 	$(PY) flows/score_flow.py run --input "$$INPUT" --model-name "$$MODEL" \
@@ -68,8 +72,14 @@ test: lint unit integration ## The whole test suite: lint, unit tests, flow inte
 unit: $(STAMP) ## Unit tests of the library (fast)
 	$(PY) -m pytest tests/unit
 
-integration: $(STAMP) ## Run both flows for real on small data (Metaflow local, W&B offline)
+integration: $(STAMP) browser ## Run both flows for real on small data (Metaflow local, W&B offline)
 	$(PY) -m pytest tests/integration
+
+browser: ## Debian's chromium + chromedriver for the page's browser test (apt-get as root; nothing downloaded by tests)
+	@if command -v chromedriver >/dev/null 2>&1 && { command -v chromium || command -v google-chrome; } >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "The browser test needs chromium and chromedriver: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi
 
 lint: $(STAMP) ## black --check, ruff, zizmor, workflow schema; then every pre-commit hook on all files
 	$(VENV)/bin/black --check .
