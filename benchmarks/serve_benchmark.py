@@ -154,7 +154,7 @@ def main() -> None:
         t_moves = time.perf_counter()
         for target in (copy.version, champion.version, copy.version):
             reg.set_alias(args.model, PRODUCTION, target)
-            while c.get("/model")[1]["model_version"] != f"v{target}":
+            while Client(port).get("/model")[1]["model_version"] != f"v{target}":
                 time.sleep(0.1)
         time.sleep(1.0)
         stop.set()

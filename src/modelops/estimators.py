@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin, clone
 from sklearn.preprocessing import LabelEncoder
 
-from modelops.features import MISSING
+from modelops.features import MISSING, SchemaCoercer
 
 
 class CategoryDtypes(TransformerMixin, BaseEstimator):
@@ -40,10 +40,14 @@ class CategoryDtypes(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        out = X.copy()
+        # codes by lookup in the training categories: unseen and MISSING (never a category)
+        # become -1, i.e. missing; the same result as pd.Categorical(values, categories)
+        out = {c: X[c] for c in X.columns}
         for c, cats in self.categories_.items():
-            out[c] = pd.Categorical(X[c].where(X[c] != MISSING), categories=cats)
-        return out
+            dtype = pd.CategoricalDtype(cats)
+            codes = dtype.categories.get_indexer(X[c].to_numpy(dtype=object))
+            out[c] = pd.Categorical.from_codes(codes, dtype=dtype)
+        return pd.DataFrame(out, index=X.index)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return self.feature_names_in_
@@ -95,20 +99,41 @@ class Ensemble(BaseEstimator):
         """Members arrive fitted (each was refitted on every training row); nothing to fit."""
         return self
 
-    def _aligned_proba(self, member: Any, X: Any) -> np.ndarray:
-        proba = member.predict_proba(X)
-        order = [list(map(str, member.classes_)).index(str(c)) for c in self.classes_]
-        return proba[:, order]
+    def _each(self, X: Any, method: str) -> list[np.ndarray]:
+        """Every member's `method` on X, as its pipeline computes it, but with X coerced once:
+        members built from one schema share the same coercion step (the costliest part of a
+        small request), so it runs once instead of once per member."""
+        coerced: dict[tuple[Any, ...], Any] = {}
+        out = []
+        for member in self.members:
+            steps = getattr(member, "steps", None)
+            if not steps or not isinstance(steps[0][1], SchemaCoercer):
+                out.append(getattr(member, method)(X))
+                continue
+            first = steps[0][1]
+            key = (first.numeric, first.categorical, getattr(first, "datetime", ()))
+            if key not in coerced:
+                coerced[key] = first.transform(X)
+            Z = coerced[key]
+            for _, step in steps[1:-1]:  # encoders return new frames; Z stays shared
+                if step is not None and step != "passthrough":
+                    Z = step.transform(Z)
+            out.append(getattr(steps[-1][1], method)(Z))
+        return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        pairs = zip(self.members, self.weights, strict=True)
-        return sum(w * self._aligned_proba(m, X) for m, w in pairs)
+        probas = self._each(X, "predict_proba")
+        total = 0.0
+        for member, w, proba in zip(self.members, self.weights, probas, strict=True):
+            order = [list(map(str, member.classes_)).index(str(c)) for c in self.classes_]
+            total = total + w * proba[:, order]
+        return total
 
     def predict(self, X: Any) -> np.ndarray:
         if self.task == "regression":
+            preds = self._each(X, "predict")
             return sum(
-                w * np.asarray(m.predict(X), dtype=float)
-                for m, w in zip(self.members, self.weights, strict=True)
+                w * np.asarray(p, dtype=float) for p, w in zip(preds, self.weights, strict=True)
             )
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 

@@ -4,6 +4,7 @@ unseen categories and missing values, and the grid search really picks the bette
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 
@@ -75,3 +76,40 @@ def test_regression_metrics_match_hand_computation(frame):
     resid = pipe.predict(df.drop(columns="y")) - df["y"]
     assert m["rmse"] == pytest.approx(float(np.sqrt(np.mean(resid**2))))
     assert m["r2"] > 0.9
+
+
+def test_coercer_and_category_encoder_cells():
+    """What every encoder sees, cell by cell (the transforms are on each request's hot path):
+    trimmed text, missing/blank as MISSING, other values as text; numbers parsed or NaN; then
+    training categories as codes with unseen and missing as missing."""
+    from modelops.estimators import CategoryDtypes
+    from modelops.features import MISSING, SchemaCoercer
+
+    X = pd.DataFrame(
+        {
+            "c": [" Ideal ", None, np.nan, "   ", 3, "Good", pd.NA, "Premium"],
+            "n": ["1.5", " 2 ", "x", None, 4, np.nan, "", "7e1"],
+            "f": np.arange(8, dtype=float),
+        },
+        index=range(10, 18),
+    )
+    out = SchemaCoercer(numeric=("n", "f"), categorical=("c",)).fit(X).transform(X)
+    assert list(out.columns) == ["c", "n", "f"] and list(out.index) == list(X.index)
+    assert out["c"].tolist() == [
+        "Ideal",
+        MISSING,
+        MISSING,
+        MISSING,
+        "3",
+        "Good",
+        MISSING,
+        "Premium",
+    ]
+    np.testing.assert_array_equal(out["n"], [1.5, 2, np.nan, np.nan, 4, np.nan, np.nan, 70])
+    assert out["n"].dtype == np.float64 and out["f"].tolist() == list(range(8))
+
+    enc = CategoryDtypes(("c",)).fit(out.iloc[[0, 5]])  # training saw Good and Ideal only
+    codes = enc.transform(out)
+    assert list(codes["c"].cat.categories) == ["Good", "Ideal"]
+    assert codes["c"].tolist()[:2] == ["Ideal", np.nan] and codes["c"].isna().sum() == 6
+    assert list(codes.index) == list(X.index) and codes["n"].equals(out["n"])

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modelops.errors import DataError
@@ -102,6 +103,37 @@ def _text(v: Any) -> str | None:
     return text or None
 
 
+def _numbers(values: list[Any], col: str, problems: dict[int, list[str]]) -> np.ndarray:
+    """A numeric column; JSON numbers and nulls (the usual request) are converted at once."""
+    if all(v is None or type(v) in (int, float) for v in values):
+        arr = np.array(values, dtype=float)  # None -> NaN (missing)
+        bad = ~np.isfinite(arr) & np.array([v is not None for v in values])
+        for i in np.flatnonzero(bad):  # NaN/Infinity literals, which Python's JSON accepts
+            problems.setdefault(int(i), []).append(
+                f"column {col!r}: {values[i]!r} is not a finite number"
+            )
+        return arr
+    out = np.empty(len(values))
+    for i, v in enumerate(values):
+        try:
+            x = _number(v)
+        except ValueError as err:
+            problems.setdefault(i, []).append(f"column {col!r}: {err}")
+            x = None
+        out[i] = np.nan if x is None else x
+    return out
+
+
+def _texts(values: list[Any], col: str, problems: dict[int, list[str]]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        try:
+            out[i] = _text(v)
+        except ValueError as err:
+            problems.setdefault(i, []).append(f"column {col!r}: {err}")
+    return out
+
+
 def read_records(body: Any, schema: Schema) -> Batch:
     """Check and convert a request body; see the module docstring for the rules."""
     records = as_records(body)
@@ -113,24 +145,15 @@ def read_records(body: Any, schema: Schema) -> Batch:
             f"expects {schema.feature_names}"
         )
     numeric = set(schema.numeric)
-    rows: list[dict[str, Any]] = []
-    index: list[int] = []
-    rejected: list[Rejected] = []
-    for i, record in enumerate(records):
-        row: dict[str, Any] = {}
-        problems = []
-        for col in schema.feature_names:
-            try:
-                v = record.get(col)
-                row[col] = _number(v) if col in numeric else _text(v)
-            except ValueError as err:
-                problems.append(f"column {col!r}: {err}")
-        if problems:
-            rejected.append(Rejected(i, "; ".join(problems)))
-        else:
-            rows.append(row)
-            index.append(i)
-    frame = pd.DataFrame(rows, columns=schema.feature_names)
-    for col in schema.feature_names:
-        frame[col] = frame[col].astype("float64" if col in numeric else object)
-    return Batch(frame, index, rejected)
+    problems: dict[int, list[str]] = {}
+    columns = {}
+    for col in schema.feature_names:  # column by column: one conversion per column, not cell
+        values = [r.get(col) for r in records]
+        read = _numbers if col in numeric else _texts
+        columns[col] = read(values, col, problems)
+    frame = pd.DataFrame(columns)
+    rejected = [Rejected(i, "; ".join(problems[i])) for i in sorted(problems)]
+    if not problems:
+        return Batch(frame, list(range(len(records))), rejected)
+    index = [i for i in range(len(records)) if i not in problems]
+    return Batch(frame.iloc[index].reset_index(drop=True), index, rejected)
