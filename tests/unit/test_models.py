@@ -113,3 +113,27 @@ def test_coercer_and_category_encoder_cells():
     assert list(codes["c"].cat.categories) == ["Good", "Ideal"]
     assert codes["c"].tolist()[:2] == ["Ideal", np.nan] and codes["c"].isna().sum() == 6
     assert list(codes.index) == list(X.index) and codes["n"].equals(out["n"])
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_serial_forest_predicts_exactly_as_scikit_learn(frame, task):
+    """The one-thread forest skips joblib only: the same numbers as scikit-learn's own code."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    df = frame(200, task)
+    schema = infer_schema(df, "y", task)
+    pipe = make_pipeline("random_forest", task, schema, {"n_estimators": 25}, 0, 1)
+    X = df.drop(columns="y")
+    pipe.fit(X, df["y"])
+    Z = pipe[:-1].transform(X)
+    forest = pipe[-1]
+    if task == "regression":
+        np.testing.assert_array_equal(forest.predict(Z), RandomForestRegressor.predict(forest, Z))
+    else:
+        expected = RandomForestClassifier.predict_proba(forest, Z)
+        np.testing.assert_array_equal(forest.predict_proba(Z), expected)
+        np.testing.assert_array_equal(forest.predict(Z), RandomForestClassifier.predict(forest, Z))
+    score = pipe.predict if task == "regression" else pipe.predict_proba
+    one_thread = score(X[:5])
+    pipe.set_params(model__n_jobs=2)  # scikit-learn's parallel path (sums in thread order)
+    np.testing.assert_allclose(score(X[:5]), one_thread, rtol=1e-12)

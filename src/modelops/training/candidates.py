@@ -16,8 +16,6 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
 )
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
@@ -39,7 +37,9 @@ def _linear(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator
 
 
 def _random_forest(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
+    from modelops.estimators import SerialRandomForestClassifier, SerialRandomForestRegressor
+
+    cls = SerialRandomForestRegressor if task == "regression" else SerialRandomForestClassifier
     return cls(random_state=seed, n_jobs=n_jobs)
 
 
