@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/serve_benchmark.py                      # registry of `make train`
     .venv/bin/python benchmarks/serve_benchmark.py --registry DIR --model diamonds-price
+    .venv/bin/python benchmarks/serve_benchmark.py --server /tmp/bento/bin/bentoml  # see below
 
 The registry is copied to a temporary folder first (the benchmark registers a second version
 and moves `production`; yours is left alone). Measured, in this order:
@@ -12,6 +13,10 @@ and moves `production`; yours is left alone). Measured, in this order:
 3. `production` moved three times (between the champion and a copy registered as a new
    version, which the service must download, verify and load) while two clients send 1-row
    requests: failed requests (anything but a 200 with one prediction) must be zero.
+
+`--server PATH/bentoml` runs the same requests (bodies are `{"records": [...]}`, which both
+accept) against `benchmarks/bentoml_service.py` under BentoML instead, for the serving-stack
+comparison; that service does not follow the registry, so step 3 is skipped.
 """
 
 from __future__ import annotations
@@ -52,15 +57,24 @@ class Client:
         return r.status, json.loads(r.read())
 
 
-def start(registry: Path, model: str, port: int) -> subprocess.Popen:
+def start(registry: Path, model: str, port: int, bentoml: str = "") -> subprocess.Popen:
     env = os.environ | {"MODELOPS_REGISTRY_DIR": str(registry), "MODELOPS_REGISTRY": "local"}
-    cmd = [sys.executable, "-m", "modelops", "serve", "--model-name", model]
-    cmd += ["--port", str(port), "--poll-seconds", "0.2"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if bentoml:
+        cmd = [bentoml, "serve", "benchmarks.bentoml_service:Predictor", "--port", str(port)]
+        env["MODEL"], ready = model, "/readyz"
+    else:
+        cmd = [sys.executable, "-m", "modelops", "serve", "--model-name", model]
+        cmd += ["--port", str(port), "--poll-seconds", "0.2"]
+        ready = "/ready"
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if Client(port).get("/ready")[0] == 200:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", ready)
+            if conn.getresponse().status == 200:
                 return proc
         except OSError:
             pass
@@ -80,6 +94,7 @@ def main() -> None:
     ap.add_argument("--model", default="diamonds-price")
     ap.add_argument("--single", type=int, default=1000, help="1-row requests")
     ap.add_argument("--batches", type=int, default=30, help="1,000-row requests")
+    ap.add_argument("--server", default="", help="a bentoml executable: measure BentoML instead")
     args = ap.parse_args()
 
     from modelops.registry import PRODUCTION, LocalRegistry
@@ -99,13 +114,13 @@ def main() -> None:
         )
     rows = pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(1000)
     records = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    one = [json.dumps(r).encode() for r in records]
-    thousand = json.dumps(records).encode()
+    one = [json.dumps({"records": [r]}).encode() for r in records]
+    thousand = json.dumps({"records": records}).encode()
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = start(registry, args.model, port)
+    proc = start(registry, args.model, port, args.server)
     try:
         c = Client(port)
         for body in one[:50]:  # warm-up
@@ -132,6 +147,9 @@ def main() -> None:
         local_rps = args.batches * 1000 / (time.perf_counter() - t0)
 
         stop, failures, counts, versions = threading.Event(), [], [0], set()
+        moves_seconds = 0.0
+        if args.server:  # BentoML's service does not follow the registry
+            stop.set()
 
         def load() -> None:
             client = Client(port)
@@ -152,7 +170,7 @@ def main() -> None:
         for t in threads:
             t.start()
         t_moves = time.perf_counter()
-        for target in (copy.version, champion.version, copy.version):
+        for target in () if args.server else (copy.version, champion.version, copy.version):
             reg.set_alias(args.model, PRODUCTION, target)
             while Client(port).get("/model")[1]["model_version"] != f"v{target}":
                 time.sleep(0.1)
@@ -167,7 +185,8 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     cand = champion.metadata.get("candidate")
-    print(f"model: {args.model}:v{champion.version} ({cand}), {os.cpu_count()} cores\n")
+    stack = "BentoML" if args.server else "modelops serve (FastAPI + uvicorn)"
+    print(f"{stack}; model {args.model}:v{champion.version} ({cand}), {os.cpu_count()} cores\n")
     print("| measure | value |")
     print("|---|---|")
     print(
@@ -177,10 +196,11 @@ def main() -> None:
     print(f"| 1,000-row requests ({args.batches}) | {served_rps:,.0f} rows/s |")
     print(f"| in-process `pipeline.predict`, same rows | {local_rps:,.0f} rows/s |")
     print(f"| service / in-process | {served_rps / local_rps:.2f}x |")
-    print(
-        f"| requests while `production` moved 3 times ({moves_seconds:.0f} s, 2 clients) "
-        f"| {counts[0]}, failed {len(failures)}, versions seen {sorted(versions)} |"
-    )
+    if not args.server:
+        print(
+            f"| requests while `production` moved 3 times ({moves_seconds:.0f} s, 2 clients) "
+            f"| {counts[0]}, failed {len(failures)}, versions seen {sorted(versions)} |"
+        )
     if failures:
         print("failures:", failures[:5])
 
