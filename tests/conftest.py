@@ -53,10 +53,11 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-def register_linear(tmp_path: Path, df: pd.DataFrame, task: str = "regression"):
-    """Fit a linear pipeline on `df` (target `y`) and register it as `m` v0, `production`, in a
-    local registry under `tmp_path`. Returns (registry, schema, fitted pipeline)."""
-    from modelops.registry import PRODUCTION, LocalRegistry
+def linear_version(
+    df: pd.DataFrame, folder: Path, task: str = "regression", run: str = "TrainFlow/1"
+):
+    """Fit a linear pipeline on `df` (target `y`) and write its files into `folder`.
+    Returns (files, metadata, schema, fitted pipeline), ready for `Registry.register`."""
     from modelops.registry.packaging import model_metadata, write_model_files
     from modelops.schema import infer_schema
     from modelops.training.candidates import make_pipeline
@@ -64,7 +65,7 @@ def register_linear(tmp_path: Path, df: pd.DataFrame, task: str = "regression"):
     X, y = df.drop(columns="y"), df["y"]
     schema = infer_schema(df, "y", task)
     pipe = make_pipeline("linear", task, schema, {}, 0).fit(X, y)
-    files = write_model_files(pipe, X.head(50), tmp_path / "files")
+    files = write_model_files(pipe, X.head(50), folder)
     meta = model_metadata(
         schema=schema,
         metric="rmse" if task == "regression" else "log_loss",
@@ -73,8 +74,17 @@ def register_linear(tmp_path: Path, df: pd.DataFrame, task: str = "regression"):
         metrics={},
         data_digest="digest",
         data_source="f.csv",
-        run_pathspec="TrainFlow/1",
+        run_pathspec=run,
     )
+    return files, meta, schema, pipe
+
+
+def register_linear(tmp_path: Path, df: pd.DataFrame, task: str = "regression"):
+    """Fit a linear pipeline on `df` (target `y`) and register it as `m` v0, `production`, in a
+    local registry under `tmp_path`. Returns (registry, schema, fitted pipeline)."""
+    from modelops.registry import PRODUCTION, LocalRegistry
+
+    files, meta, schema, pipe = linear_version(df, tmp_path / "files", task)
     reg = LocalRegistry(tmp_path / "reg")
     reg.register("m", files, meta, aliases=(PRODUCTION,))
     return reg, schema, pipe

@@ -23,26 +23,23 @@ import click
 from modelops.errors import ModelOpsError
 
 
-class _Group(click.Group):
-    """A group whose subcommands turn ModelOpsError into `error: ...` and exit status 1."""
+class _UserErrors:
+    """Turn a ModelOpsError into `error: ...` on stderr and exit status 1 (no traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            return super().invoke(ctx)  # type: ignore[misc]
         except ModelOpsError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(1)
 
 
-class _Command(click.Command):
-    """A command that turns ModelOpsError into `error: ...` and exit status 1."""
+class _Group(_UserErrors, click.Group):
+    """A group whose subcommands report user errors as one line."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ModelOpsError as err:
-            click.echo(f"error: {err}", err=True)
-            ctx.exit(1)
+
+class _Command(_UserErrors, click.Command):
+    """A command that reports user errors as one line."""
 
 
 @click.group(cls=_Group, help=__doc__)

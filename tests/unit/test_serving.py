@@ -12,14 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelops.registry import PRODUCTION
-from modelops.registry.packaging import MODEL_FILE, model_metadata, write_model_files
+from modelops.registry.packaging import MODEL_FILE
 from modelops.schema import infer_schema
 from modelops.serving.app import create_app
 from modelops.serving.live import LiveModel, load_served
 from modelops.serving.predlog import PredictionLog
 from modelops.serving.records import RequestError, read_records
-from modelops.training.candidates import make_pipeline
-from tests.conftest import make_frame, register_linear
+from tests.conftest import linear_version, make_frame, register_linear
 
 
 def _client(reg, **kwargs) -> tuple[TestClient, LiveModel]:
@@ -27,21 +26,9 @@ def _client(reg, **kwargs) -> tuple[TestClient, LiveModel]:
     return TestClient(create_app(live, follow=False, **kwargs)), live
 
 
-def _register_shifted(reg, schema, df: pd.DataFrame, tmp: Path, shift: float) -> int:
+def _register_shifted(reg, df: pd.DataFrame, tmp: Path, shift: float) -> int:
     """Register another version of `m` whose predictions are `shift` higher; return its number."""
-    X, y = df.drop(columns="y"), df["y"] + shift
-    pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(X, y)
-    files = write_model_files(pipe, X.head(50), tmp)
-    meta = model_metadata(
-        schema=schema,
-        metric="rmse",
-        candidate="linear",
-        params={},
-        metrics={},
-        data_digest="d2",
-        data_source="f.csv",
-        run_pathspec="TrainFlow/2",
-    )
+    files, meta, _, _ = linear_version(df.assign(y=df["y"] + shift), tmp, run="TrainFlow/2")
     return reg.register("m", files, meta).version
 
 
@@ -146,7 +133,7 @@ def test_health_ready_model_page_and_openapi(tmp_path):
 def test_production_move_is_served_after_verification(tmp_path):
     df = make_frame(200)
     reg, schema, _ = register_linear(tmp_path, df)
-    v1 = _register_shifted(reg, schema, df, tmp_path / "v1", shift=100.0)
+    v1 = _register_shifted(reg, df, tmp_path / "v1", shift=100.0)
     client, live = _client(reg)
     with client:
         before = client.post("/predict", json=ROW).json()
@@ -165,7 +152,7 @@ def test_production_move_is_served_after_verification(tmp_path):
 def test_tampered_version_is_refused_and_the_old_one_kept(tmp_path):
     df = make_frame(200)
     reg, schema, _ = register_linear(tmp_path, df)
-    v1 = _register_shifted(reg, schema, df, tmp_path / "v1", shift=100.0)
+    v1 = _register_shifted(reg, df, tmp_path / "v1", shift=100.0)
     with open(_version_dir(reg, v1) / MODEL_FILE, "r+b") as f:  # one byte changed
         f.seek(100)
         byte = f.read(1)
@@ -206,7 +193,7 @@ def test_not_ready_until_a_verified_model_exists(tmp_path):
 def test_no_request_fails_while_production_moves(tmp_path):
     df = make_frame(200)
     reg, schema, _ = register_linear(tmp_path, df)
-    v1 = _register_shifted(reg, schema, df, tmp_path / "v1", shift=100.0)
+    v1 = _register_shifted(reg, df, tmp_path / "v1", shift=100.0)
     client, live = _client(reg)
     failures, versions = [], set()
 

@@ -18,13 +18,9 @@ from modelops.registry.packaging import (
     MODEL_FILE,
     load_model,
     load_reference,
-    model_metadata,
     signed,
-    write_model_files,
 )
-from modelops.schema import infer_schema
-from modelops.training.candidates import make_pipeline
-from tests.conftest import make_frame
+from tests.conftest import linear_version, make_frame
 
 KEY = "k" * 40
 OTHER = "o" * 40
@@ -43,21 +39,8 @@ class _Payload:
 def _register(tmp_path: Path, monkeypatch, key: str | None) -> LocalRegistry:
     if key:
         monkeypatch.setenv("MODELOPS_SIGNING_KEY", key)
-    df = make_frame(120)
-    X, y = df.drop(columns="y"), df["y"]
-    schema = infer_schema(df, "y", "regression")
-    files = write_model_files(
-        make_pipeline("linear", "regression", schema, {}, 0).fit(X, y), X.head(20), tmp_path / "f"
-    )
-    meta = model_metadata(
-        schema=schema,
-        metric="rmse",
-        candidate="linear",
-        params={},
-        metrics={},
-        data_digest="d",
-        data_source="f.csv",
-        run_pathspec="TrainFlow/1/register/3",
+    files, meta, _, _ = linear_version(
+        make_frame(120), tmp_path / "f", run="TrainFlow/1/register/3"
     )
     reg = LocalRegistry(tmp_path / "reg")
     reg.register("m", files, signed("m", files, meta), aliases=(PRODUCTION,))
@@ -80,7 +63,7 @@ def test_a_signed_model_loads_with_the_key(tmp_path, monkeypatch):
     assert sig["scheme"] == "hmac-sha256" and KEY not in json.dumps(sig)
     monkeypatch.setenv("MODELOPS_SIGNING_KEY", KEY)
     assert load_model(reg, "m", PRODUCTION).pipeline.predict(make_frame(5).drop(columns="y")).shape
-    assert len(load_reference(reg, "m", PRODUCTION)[1]) == 20
+    assert len(load_reference(reg, "m", PRODUCTION)[1]) == 50  # X.head(50)
 
 
 def test_a_replaced_pickle_with_a_matching_digest_is_refused_before_it_runs(tmp_path, monkeypatch):
