@@ -170,7 +170,8 @@ def create_app(
         metrics.rows_scored.inc(len(result["predictions"]))
         metrics.rows_rejected.inc(len(result["rejected"]))
         if prediction_log is not None and len(predictions):
-            kept = [i for i, p in enumerate(batch.index) if p not in {r.index for r in failed}]
+            failed_at = {r.index for r in failed}  # once, not once per row
+            kept = [i for i, p in enumerate(batch.index) if p not in failed_at]
             rows = batch.frame.iloc[kept].reset_index(drop=True)
             prediction_log.append(pd.concat([rows, predictions.reset_index(drop=True)], axis=1))
         return result
