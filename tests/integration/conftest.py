@@ -1,7 +1,8 @@
 """Run the real flows: Metaflow's local runtime, a temporary datastore and registry, W&B offline.
 
-The environment is set before Metaflow is imported, because Metaflow reads its configuration
-at import time; the Client API in this process then sees the runs the subprocesses made. The
+Flows run through Metaflow's `Runner` API (each run is its own process, as `python flows/...`
+would be); a `FlowRun` carries the Client `Run` the tests assert on. The environment is set
+before Metaflow is imported, because Metaflow reads its configuration at import time. The
 Metaflow datastore is shared (run ids are unique), but every scenario runs in its own folder
 with its own registry and W&B directory, so no test depends on another having run first.
 """
@@ -9,12 +10,11 @@ with its own registry and W&B directory, so no test depends on another having ru
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,46 +35,54 @@ os.environ.update(
 )
 os.environ.pop("WANDB_API_KEY", None)
 
+from metaflow import Run, Runner  # noqa: E402  (after the environment: Metaflow reads it at import)
+
 
 @dataclass
 class FlowRun:
-    returncode: int
+    """What a finished run left: its process's exit code, its output and its Client `Run`."""
+
+    returncode: int | None
     output: str
-    run_id: str | None
+    run: Run | None
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
 
+    @property
+    def run_id(self) -> str | None:
+        return self.run.id if self.run is not None else None
+
 
 def run_flow(
     flow: str,
-    *args: str,
+    *,
     where: Path,
     config: Path | None = FAST_CONFIG,
-    top: tuple[str, ...] = (),
+    top: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
-    command: str = "run",
+    resume: dict[str, Any] | None = None,
+    **params: Any,
 ) -> FlowRun:
-    """`python flows/<flow> [--config config FILE] TOP COMMAND ARGS` with the scenario folder
-    `where`'s registry (`where/registry`) and W&B directory. The working directory stays the
-    shared datastore's: Metaflow finds local cards from it."""
-    id_file = Path(tempfile.mktemp(dir=where, prefix="run-id-"))
-    cmd = [sys.executable, str(ROOT / "flows" / flow), *top]
+    """Run `flows/<flow>` with Metaflow's `Runner` (the flow's parameters as keywords, `top`
+    for top-level options, `resume` for `resume`'s options instead of a new run), with the
+    scenario folder `where`'s registry (`where/registry`) and W&B directory. The working
+    directory stays the shared datastore's: Metaflow finds local cards from it."""
+    top = dict(top or {})
     if config is not None and flow == "train_flow.py":
-        cmd += ["--config", "config", str(config)]
-    cmd += [command, "--run-id-file", str(id_file), *args]
+        top["config"] = [("config", str(config))]
     scenario = {"MODELOPS_REGISTRY_DIR": str(where / "registry"), "WANDB_DIR": str(where)}
-    out = subprocess.run(
-        cmd,
-        cwd=STATE,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=os.environ | scenario | (env or {}),
+    runner = Runner(
+        str(ROOT / "flows" / flow),
+        show_output=False,
+        env=scenario | (env or {}),
+        cwd=str(STATE),
+        **top,
     )
-    run_id = id_file.read_text().strip() if id_file.exists() else None
-    return FlowRun(out.returncode, out.stdout + out.stderr, run_id)
+    with runner:
+        running = runner.resume(**resume) if resume is not None else runner.run(**params)
+        return FlowRun(running.returncode, running.stdout + running.stderr, running.run)
 
 
 @pytest.fixture(scope="session")

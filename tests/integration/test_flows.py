@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from metaflow import Run, namespace
 
 from modelops.registry import PRODUCTION, LocalRegistry
 
@@ -49,7 +48,8 @@ def first(tmp_path_factory) -> Trained:
     (where / "train").mkdir()  # the first run's own W&B directory: its runs alone are counted
     r = run_flow(
         "train_flow.py",
-        *("--sample-rows", "400", "--cv-folds", "2"),
+        sample_rows=400,
+        cv_folds=2,
         where=where,
         env={"WANDB_DIR": str(where / "train")},
     )
@@ -62,7 +62,9 @@ def challenger(first) -> FlowRun:
     """A worse model registered after the first one (v1, not promoted)."""
     r = run_flow(
         "train_flow.py",
-        *("--sample-rows", "400", "--cv-folds", "2", "--candidates", "linear"),
+        sample_rows=400,
+        cv_folds=2,
+        candidates="linear",
         config=WORSE_CONFIG,
         where=first.where,
     )
@@ -70,13 +72,8 @@ def challenger(first) -> FlowRun:
     return r
 
 
-def _run(run_id: str, flow: str = "TrainFlow") -> Run:
-    namespace(None)
-    return Run(f"{flow}/{run_id}")
-
-
 def test_first_run_registers_and_promotes(first):
-    data = _run(first.run_id).data
+    data = first.run.run.data
     assert data.registered_version == 0 and data.promoted and data.production_version == 0
     mv = first.registry.get("diamonds-price", PRODUCTION)
     assert mv.version == 0
@@ -100,7 +97,7 @@ def test_first_run_registers_and_promotes(first):
 
 def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first):
     runs = list((first.where / "train" / "wandb").glob("offline-run-*"))
-    board = _run(first.run_id).data.selection.board
+    board = first.run.run.data.selection.board
     # every trial + dataset + one per leaderboard row + selection + register, each syncable
     assert len(runs) == int(board["trials"].sum()) + len(board) + 3
     assert all(list(r.glob("run-*.wandb")) for r in runs)
@@ -109,7 +106,7 @@ def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first):
 def test_selection_card_is_rendered(first):
     from metaflow.cards import get_cards
 
-    task = _run(first.run_id)["register"].task
+    task = first.run.run["register"].task
     html = get_cards(task, id="selection")[0].get()
     # The card embeds its components as base64 JSON; decode them rather than grep the HTML.
     payload = re.search(r'__MF_DATA__\["[^"]+"\] = "([^"]+)"', html).group(1)
@@ -123,7 +120,7 @@ def test_selection_card_is_rendered(first):
 
 def test_worse_challenger_does_not_take_production(first, challenger):
     r = challenger
-    data = _run(r.run_id).data
+    data = r.run.data
     assert data.registered_version == 1 and not data.promoted
     assert first.registry.get("diamonds-price", PRODUCTION).version == 0
     reasons = data.outcome.decision.reasons
@@ -136,7 +133,7 @@ def test_score_flow_writes_one_prediction_per_row(first, challenger, tmp_path):
     src = tmp_path / "new.csv"
     new = pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(123)
     new.to_csv(src, index=False)
-    r = run_flow("score_flow.py", "--input", str(src), where=first.where)
+    r = run_flow("score_flow.py", input=str(src), where=first.where)
     assert r.ok, r.output[-4000:]
     out = pd.read_csv(tmp_path / "new.predictions.csv")
     assert len(out) == 123 and list(out["id"]) == list(new["id"])
@@ -144,7 +141,9 @@ def test_score_flow_writes_one_prediction_per_row(first, challenger, tmp_path):
     v1 = tmp_path / "v1.parquet"
     r = run_flow(
         "score_flow.py",
-        *("--input", str(src), "--model", "v1", "--output", str(v1)),
+        input=str(src),
+        model="v1",
+        output=str(v1),
         where=first.where,
     )
     assert r.ok, r.output[-4000:]
@@ -156,12 +155,12 @@ def test_resuming_score_flow_after_it_published_keeps_the_output(first, tmp_path
     on "output exists" nor rewrite the predictions."""
     src = tmp_path / "new.csv"
     pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(60).to_csv(src, index=False)
-    r = run_flow("score_flow.py", "--input", str(src), where=first.where)
+    r = run_flow("score_flow.py", input=str(src), where=first.where)
     assert r.ok, r.output[-4000:]
     out = tmp_path / "new.predictions.csv"
     published = out.read_bytes()
-    resume = ("--origin-run-id", r.run_id, "merge")
-    again = run_flow("score_flow.py", *resume, where=first.where, command="resume")
+    resume = {"origin_run_id": r.run_id, "step_to_rerun": "merge"}
+    again = run_flow("score_flow.py", resume=resume, where=first.where)
     assert again.ok, again.output[-4000:]
     assert out.read_bytes() == published
     assert not list(tmp_path.glob(".new.predictions.csv.parts-*"))  # nothing left behind
@@ -172,26 +171,22 @@ def test_score_flow_rejects_missing_columns(first, tmp_path):
     pd.read_csv(ROOT / "data" / "new_diamonds.csv").drop(columns=["carat", "cut"]).to_csv(
         src, index=False
     )
-    r = run_flow("score_flow.py", "--input", str(src), where=first.where)
+    r = run_flow("score_flow.py", input=str(src), where=first.where)
     assert not r.ok
     assert "missing required column(s) ['carat', 'cut']" in r.output and str(src) in r.output
 
 
 def test_classification_end_to_end(tmp_path):
     state = tmp_path
-    r = run_flow(
-        "train_flow.py", "--data", "breast_cancer", "--candidates", "linear,catboost", where=state
-    )
+    r = run_flow("train_flow.py", data="breast_cancer", candidates="linear,catboost", where=state)
     assert r.ok, r.output[-4000:]
-    data = _run(r.run_id).data
+    data = r.run.data
     assert data.promoted and data.prepared.task == "binary" and data.prepared.metric == "roc_auc"
     src = state / "bc.csv"
     pd.read_csv(ROOT / "data" / "breast_cancer.csv").drop(columns="diagnosis").head(40).to_csv(
         src, index=False
     )
-    r = run_flow(
-        "score_flow.py", "--input", str(src), "--model-name", "breast_cancer-diagnosis", where=state
-    )
+    r = run_flow("score_flow.py", input=str(src), model_name="breast_cancer-diagnosis", where=state)
     assert r.ok, r.output[-4000:]
     out = pd.read_csv(state / "bc.predictions.csv")
     assert set(out["prediction"]) <= {"benign", "malignant"}
@@ -206,25 +201,25 @@ def _write(state, name: str, text: str | bytes) -> str:
 
 BAD_INPUTS = [
     # (file name, content, extra args, expected message)
-    ("no_target.csv", "a,b\n1,2\n3,4\n", ["--target", "price"], "target column 'price' not found"),
-    ("empty.csv", "", ["--target", "price"], "file is empty"),
-    ("unreadable.parquet", b"\x00\x01 not parquet", ["--target", "price"], "cannot be read"),
+    ("no_target.csv", "a,b\n1,2\n3,4\n", {"target": "price"}, "target column 'price' not found"),
+    ("empty.csv", "", {"target": "price"}, "file is empty"),
+    ("unreadable.parquet", b"\x00\x01 not parquet", {"target": "price"}, "cannot be read"),
     (
         "constant.csv",
         "a,price\n" + "".join(f"{i},5\n" for i in range(50)),
-        ["--target", "price"],
+        {"target": "price"},
         "is constant",
     ),
     (
         "text_target.csv",
         "a,price\n" + "".join(f"{i},{'cheap' if i % 2 else 'dear'}\n" for i in range(50)),
-        ["--target", "price", "--task", "regression"],
+        {"target": "price", "task": "regression"},
         "regression needs a numeric target",
     ),
     (
         "rare_class.csv",
         "a,label\n" + "".join(f"{i},{'x' if i < 2 else 'y'}\n" for i in range(60)),
-        ["--target", "label"],
+        {"target": "label"},
         "have fewer than 3 rows",
     ),
 ]
@@ -233,17 +228,17 @@ BAD_INPUTS = [
 @pytest.mark.parametrize("name, content, args, message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_train_flow_rejects_bad_input_before_training(tmp_path, name, content, args, message):
     path = _write(tmp_path, name, content)
-    r = run_flow("train_flow.py", "--data", path, *args, where=tmp_path)
+    r = run_flow("train_flow.py", data=path, **args, where=tmp_path)
     assert not r.ok
     assert message in r.output and path in r.output
     assert "Traceback" not in r.output  # a user error is its message, not a stack
     assert "/search/" not in r.output  # failed in start: nothing was fitted
     registry = LocalRegistry(tmp_path / "registry")
-    assert registry.find(f"{name.split('.')[0]}-{args[1]}", "latest") is None
+    assert registry.find(f"{name.split('.')[0]}-{args['target']}", "latest") is None
 
 
 def test_train_flow_rejects_unknown_candidate(tmp_path):
-    r = run_flow("train_flow.py", "--candidates", "linear,svm", where=tmp_path)
+    r = run_flow("train_flow.py", candidates="linear,svm", where=tmp_path)
     assert not r.ok and "unknown candidate(s) ['svm']" in r.output
 
 
@@ -255,12 +250,14 @@ def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, tmp_path):
     # ~1 KB shards: several foreach tasks, merged back in input order
     r = run_flow(
         "score_flow.py",
-        *("--input", str(src), "--max-reject-rate", "0.1", "--shard-mb", "0.001"),
+        input=str(src),
+        max_reject_rate=0.1,
+        shard_mb=0.001,
         where=first.where,
     )
     assert r.ok, r.output[-4000:]
-    assert len(_run(r.run_id, "ScoreFlow").data.plan.shards) >= 3
-    data = _run(r.run_id, "ScoreFlow").data
+    data = r.run.data
+    assert len(data.plan.shards) >= 3
     assert data.accounting["rows_read"] == 52 and data.accounting["rows_rejected"] == 2
     assert data.accounting["balanced"]
     rejects = pd.read_csv(state / "dirty.predictions.rejects.csv")
@@ -269,7 +266,7 @@ def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, tmp_path):
     expected = pd.read_csv(ROOT / "data" / "new_diamonds.csv").head(50)
     assert list(out["id"]) == list(expected["id"])  # every good row, in input order
     assert not list(state.glob(".dirty.predictions.csv.parts-*"))  # shard parts cleaned up
-    r = run_flow("score_flow.py", "--input", str(src), where=first.where)  # output exists now
+    r = run_flow("score_flow.py", input=str(src), where=first.where)  # output exists now
     assert not r.ok and "output exists; pass --overwrite" in r.output
 
 
@@ -281,15 +278,16 @@ def test_score_flow_on_s3_gives_the_same_bytes_as_on_one_disk(first, tmp_path, s
     state = tmp_path
     local = state / "s3check.csv"
     local.write_bytes(body)
-    shards = ("--max-reject-rate", "0.1", "--shard-mb", "0.001")  # same shards: same floats
-    r = run_flow("score_flow.py", "--input", str(local), *shards, where=first.where)
+    shards = {"max_reject_rate": 0.1, "shard_mb": 0.001}  # same shards: same floats
+    r = run_flow("score_flow.py", input=str(local), **shards, where=first.where)
     assert r.ok, r.output[-4000:]
     s3, bucket = s3_server.client(), s3_server.bucket
     s3.put_object(Bucket=bucket, Key="in/s3check.csv", Body=body)
     r = run_flow(
         "score_flow.py",
-        *("--input", f"s3://{bucket}/in/s3check.csv", *shards),
-        top=("--datastore=s3",),
+        input=f"s3://{bucket}/in/s3check.csv",
+        **shards,
+        top={"datastore": "s3"},
         env=s3_server.env,
         where=first.where,
     )
@@ -316,15 +314,13 @@ def test_score_flow_on_s3_gives_the_same_bytes_as_on_one_disk(first, tmp_path, s
 
 def test_drift_is_reported_and_can_fail_the_run_after_writing(tmp_path):
     state = tmp_path
-    model = ["--model-name", "drift-demo"]
+    model = {"model_name": "drift-demo"}
     drift_config = ROOT / "tests" / "integration" / "drift_config.json"
     r = run_flow(
         "train_flow.py",
-        "--sample-rows",
-        "8000",
-        "--candidates",
-        "linear",
-        *model,
+        sample_rows=8000,
+        candidates="linear",
+        **model,
         config=drift_config,
         where=state,
     )
@@ -333,12 +329,14 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(tmp_path):
     labelled.to_csv(state / "fresh.csv", index=False)  # labels arrived: price is in the file
     r = run_flow(
         "score_flow.py",
-        *("--input", str(state / "fresh.csv"), *model, "--fail-on-drift", "True"),
-        *("--labels", "price"),
+        input=str(state / "fresh.csv"),
+        **model,
+        fail_on_drift=True,
+        labels="price",
         where=state,
     )
     assert r.ok, r.output[-4000:]
-    data = _run(r.run_id, "ScoreFlow").data
+    data = r.run.data
     assert not data.drift_result.drifted
     perf = data.performance
     assert perf.rows == 4000 and perf.realised["r2"] > 0.8 and "rmse" in perf.training
@@ -348,7 +346,9 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(tmp_path):
     fresh.assign(carat=fresh["carat"] * 1.5).to_csv(state / "drifted.csv", index=False)
     r = run_flow(
         "score_flow.py",
-        *("--input", str(state / "drifted.csv"), *model, "--fail-on-drift", "True"),
+        input=str(state / "drifted.csv"),
+        **model,
+        fail_on_drift=True,
         where=state,
     )
     assert not r.ok and "--fail-on-drift: data drift" in r.output and "carat" in r.output
