@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelops.schema import DATE_PARTS, Schema, parse_datetimes
 
@@ -101,22 +101,45 @@ def encoder(schema: Schema, encoding: Encoding) -> ColumnTransformer | str:
             ],
             sparse_threshold=0.0,
         )
-    # Trees: categories to integer codes; unseen and missing categories become NaN, which
-    # both RandomForest and HistGradientBoosting route natively.
-    return ColumnTransformer(
-        [
-            (
-                "cat",
-                OrdinalEncoder(
-                    handle_unknown="use_encoded_value",
-                    unknown_value=np.nan,
-                    encoded_missing_value=np.nan,
-                ),
-                cat,
-            ),
-            ("num", "passthrough", num),
+    # Trees: categories to integer codes; unseen categories become NaN, which both
+    # RandomForest and HistGradientBoosting route natively.
+    return OrdinalCodes(tuple(cat), tuple(num))
+
+
+class OrdinalCodes(TransformerMixin, BaseEstimator):
+    """Categorical columns -> their position in the sorted training categories (unseen: NaN),
+    then the numeric columns as they are, as one float array.
+
+    The array scikit-learn's `ColumnTransformer([OrdinalEncoder(unknown_value=nan), passthrough])`
+    makes (models registered before this class still use that), built with one lookup per
+    column: the ColumnTransformer took 3.9 ms of a one-row request, this takes tens of
+    microseconds. Works on `SchemaCoercer`'s output (missing categories are the `MISSING`
+    token, a category like any other).
+    """
+
+    def __init__(self, categorical: tuple[str, ...] = (), numeric: tuple[str, ...] = ()):
+        self.categorical = categorical
+        self.numeric = numeric
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> OrdinalCodes:
+        self.categories_ = [
+            pd.Index(np.unique(X[c].to_numpy(dtype=object))) for c in self.categorical
         ]
-    )
+        self.n_features_in_ = len(self.categorical) + len(self.numeric)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        out = np.empty((len(X), self.n_features_in_), dtype=np.float64)
+        for j, (c, cats) in enumerate(zip(self.categorical, self.categories_, strict=True)):
+            codes = cats.get_indexer(X[c].to_numpy(dtype=object)).astype(np.float64)
+            codes[codes < 0] = np.nan
+            out[:, j] = codes
+        for j, c in enumerate(self.numeric, start=len(self.categorical)):
+            out[:, j] = X[c].to_numpy(dtype=np.float64)
+        return out
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(list(self.categorical) + list(self.numeric), dtype=object)
 
 
 def build_pipeline(schema: Schema, encoding: Encoding, estimator: BaseEstimator) -> Pipeline:

@@ -115,6 +115,44 @@ def test_coercer_and_category_encoder_cells():
     assert list(codes.index) == list(X.index) and codes["n"].equals(out["n"])
 
 
+def test_ordinal_codes_give_scikit_learns_column_transformer_array(frame):
+    """The trees' encoder replaced ColumnTransformer(OrdinalEncoder, passthrough) for speed;
+    its array must be the same cell for cell (unseen categories NaN, MISSING a category), so
+    forests and HistGradientBoosting learn and predict exactly as before."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    from modelops.features import OrdinalCodes, coercer
+
+    df = frame(300, "regression").drop(columns="y")
+    df.loc[df.index[:7], "colour"] = None  # missing: the coercer's MISSING token
+    schema = infer_schema(df.assign(y=1.0), "y", "regression")
+    cat, num = list(schema.categorical), list(schema.numeric) + schema.date_parts
+    Z = coercer(schema).fit(df).transform(df)
+    train, new = Z.iloc[:200], Z.iloc[200:].copy()
+    new.iloc[:3, new.columns.get_loc("colour")] = ["purple", "", "Red"]  # unseen in training
+    sklearn = ColumnTransformer(
+        [
+            (
+                "cat",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                ),
+                cat,
+            ),
+            ("num", "passthrough", num),
+        ]
+    ).fit(train)
+    ours = OrdinalCodes(tuple(cat), tuple(num)).fit(train)
+    expected = sklearn.transform(new)
+    assert np.isnan(expected[:3, 0]).all()  # the unseen cells are in the comparison
+    np.testing.assert_array_equal(ours.transform(new), expected)
+    assert ours.transform(new).dtype == expected.dtype
+    assert list(ours.get_feature_names_out()) == cat + num
+
+
 @pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
 def test_serial_forest_predicts_exactly_as_scikit_learn(frame, task):
     """The one-thread forest skips joblib only: the same numbers as scikit-learn's own code."""
