@@ -71,6 +71,9 @@ def test_unknown_estimator_parameter_is_named_before_fitting(frame):
     schema = infer_schema(frame(), "y", "regression")
     with pytest.raises(ConfigError, match=r"search\.families\.catboost\.space\.depht"):
         config.check_parameters(["catboost"], "regression", schema)
+    typo = _config(search__families__lightgbm__portfolio=[{"num_leafs": 64}])
+    with pytest.raises(ConfigError, match=r"search\.families\.lightgbm\.portfolio\.num_leafs"):
+        typo.check_parameters(["lightgbm"], "regression", schema)
     config.check_parameters(["lightgbm", "xgboost", "linear"], "regression", schema)
 
 
@@ -92,6 +95,46 @@ def test_search_space_scales_with_the_data():
     # the first trial (the config's defaults) moves inside a tier's bounds too
     hgb = config.space("hist_gradient_boosting", "regression", small)
     assert hgb.defaults["max_leaf_nodes"] == hgb.space["max_leaf_nodes"].high == 16
+
+
+def test_portfolio_runs_after_the_defaults_in_order_inside_the_tier_bounds(frame):
+    """The defaults, then each portfolio entry (over the defaults, clipped to a small table's
+    bounds, a duplicate once), before the optimiser's own proposals; a parameter outside the
+    space holds for its entry's trial only."""
+    df = frame(n=200)
+    schema = infer_schema(df, "y", "regression")
+    data = split(df, "y", "regression", 0.25, 0)
+    folds = make_folds(data.y_train, "regression", n_folds=2, repeats=1, seed=0)
+    config = _config(
+        search__families__random_forest__fixed={"n_estimators": 10},
+        search__families__random_forest__defaults={"max_features": 1.0, "min_samples_leaf": 3},
+        search__families__random_forest__portfolio=[
+            {"min_samples_leaf": 1},  # below the space's low bound 2
+            {"min_samples_leaf": 2},  # clipped onto the entry before: tried once
+            {"max_features": 0.5, "max_depth": 4},  # max_depth is not searched
+        ],
+        search__families__random_forest__space={
+            "max_features": {"type": "float", "low": 0.3, "high": 1.0},
+            "min_samples_leaf": {"type": "int", "low": 2, "high": 20},
+        },
+        search__max_trials=5,
+    )
+    block = config.space("random_forest", "regression", DataProfile.of(schema, 150))
+    result = search_family(
+        name="random_forest", block=block, task="regression", schema=schema, data=data,
+        folds=folds, metric="rmse", seconds=60, seed=0, n_jobs=1, max_trials=5,
+        early_stopping_rounds=5,
+    )  # fmt: skip
+    params = [t.params for t in result.trials]
+    assert len(params) == 5
+    assert [(p["max_features"], p["min_samples_leaf"]) for p in params[:3]] == [
+        (1.0, 3),
+        (1.0, 2),
+        (0.5, 3),
+    ]
+    assert params[2]["max_depth"] == 4
+    assert all("max_depth" not in p for p in params[:2] + params[3:])  # its own trial only
+    assert all(p["n_estimators"] == 10 for p in params)
 
 
 def test_budget_is_split_by_share_and_too_small_a_budget_is_refused():

@@ -1,7 +1,8 @@
 """One family's search inside its time limit: Optuna's TPE sampler, pruning on early folds.
 
-The first trial is the family's `defaults` from the config (a strong untuned point, so the
-search never ends worse than the library defaults); TPE proposes the rest, seeded. Each
+The first trial is the family's `defaults` from the config (a strong untuned point), then its
+`portfolio` (configurations that do well on many tables, the library's own defaults among
+them), so the search never ends worse than an untuned fit; TPE proposes the rest, seeded. Each
 trial is cross-validated on the shared folds; the running mean after each fold is reported so
 the median pruner stops a bad trial early. A trial that raises is recorded as failed and the
 search goes on. The best trial is refitted on every training row within the same limit.
@@ -131,7 +132,8 @@ def search_family(
     cv_results: dict[int, Any] = {}
 
     def objective(trial: optuna.Trial) -> float:
-        params = block.fixed | suggest(trial, block.space)
+        # a portfolio entry's parameters outside the space hold for its own trial only
+        params = block.fixed | suggest(trial, block.space) | trial.user_attrs.get("extra", {})
         t0 = time.perf_counter()
         folds_seen: list[float] = []
         record = Trial(trial.number, params, "complete", None, folds_seen, 0.0, t0 - t_start)
@@ -197,8 +199,11 @@ def search_family(
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
     )
-    if block.defaults:
-        study.enqueue_trial({k: v for k, v in block.defaults.items() if k in block.space})
+    for first in block.first_trials():
+        study.enqueue_trial(
+            {k: v for k, v in first.items() if k in block.space},
+            user_attrs={"extra": {k: v for k, v in first.items() if k not in block.space}},
+        )
     with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
         study.optimize(
             objective,
