@@ -274,3 +274,41 @@ def test_a_date_column_becomes_date_parts_for_every_family(tmp_path, frame):
     new.to_csv(tmp_path / "new.csv", index=False)
     out = pd.read_csv(score_file(model, tmp_path / "new.csv", tmp_path / "out.csv").output)
     assert len(out) == 5 and out["prediction"].notna().all()
+
+
+def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame):
+    """Small tables repeat the CV; the ensemble's nested score must be per repeat and fold, as
+    each family's CV is. Scored on the OOF averaged over repeats (a bag of three fits), an
+    ensemble that is just its best member looked better than that member and was chosen."""
+    from modelops.training.search import CandidateScore
+    from modelops.training.steps import build_ensemble
+
+    csv = tmp_path / "small.csv"
+    frame(n=200).to_csv(csv, index=False)
+    config = load_config()  # the bundled config: CV repeated below 1,000 training rows
+    prep = prepare_training(
+        data=str(csv), target="y", task="regression", candidates="linear", metric="auto",
+        test_size=0.25, cv_folds=3, budget_minutes=0.5, seed=3, sample=0, model_name="m",
+        config=config,
+    )  # fmt: skip
+    assert prep.folds.repeats == 3
+    y, rng = prep.split.y_train.to_numpy(), np.random.default_rng(0)
+
+    def member(label: str, noise: float) -> CandidateScore:
+        by_repeat = y + rng.normal(scale=noise, size=(prep.folds.repeats, len(y)))
+        n = prep.folds.n_folds
+        rmse = [
+            float(np.sqrt(np.mean((by_repeat[i // n][va] - y[va]) ** 2)))
+            for i, (_, va) in enumerate(prep.folds.splits)
+        ]
+        return CandidateScore(
+            name=label, label=label, params={}, cv={"rmse": float(np.mean(rmse))},
+            cv_std={}, holdout={}, fit_seconds=1.0, cv_seconds=1.0,
+            oof=by_repeat.mean(axis=0), oof_by_repeat=by_repeat,
+            holdout_pred=np.zeros(len(prep.split.y_test)),
+        )  # fmt: skip
+
+    good, bad = member("good", 1.0), member("bad", 50.0)
+    ensemble = build_ensemble([good, bad], prep, config)
+    assert ensemble.params["weights"] == {"good": 1.0}
+    assert ensemble.cv["rmse"] == pytest.approx(good.cv["rmse"], rel=1e-9)

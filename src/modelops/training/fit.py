@@ -56,6 +56,7 @@ class CVResult:
     cv: dict[str, float]
     cv_std: dict[str, float]
     oof: np.ndarray  # (n,) predictions or (n, k) probabilities in `classes` order
+    oof_by_repeat: np.ndarray  # (repeats, n) or (repeats, n, k): each repeat's own OOF
     iterations: list[int]
     fold_seconds: list[float]
 
@@ -156,7 +157,7 @@ def cross_validate(
     """
     classes = classes_of(y) if task != "regression" else []
     shape = (len(y),) if task == "regression" else (len(y), len(classes))
-    oof, seen = np.zeros(shape), np.zeros(len(y))
+    by_repeat = np.zeros((folds.repeats, *shape))
     scores: list[dict[str, float]] = []
     iterations, seconds = [], []
     for i, (tr, va) in enumerate(folds.splits):
@@ -173,17 +174,16 @@ def cross_validate(
         pred = predict_aligned(model, X.iloc[va], task, classes)
         seconds.append(time.perf_counter() - t0)
         iterations.append(best)
-        oof[va] += pred
-        seen[va] += 1
+        by_repeat[i // folds.n_folds][va] = pred
         scores.append(metrics_of(task, y.iloc[va], pred, classes))
         if after_fold is not None:
             after_fold(i, float(np.nanmean([s[metric] for s in scores])))
-    oof = oof / (seen if oof.ndim == 1 else seen[:, None])
     frame = pd.DataFrame(scores)
     return CVResult(
         cv=frame.mean().to_dict(),
         cv_std=frame.std(ddof=0).fillna(0.0).to_dict(),
-        oof=oof,
+        oof=by_repeat.mean(axis=0),  # every row is validated once per repeat
+        oof_by_repeat=by_repeat,
         iterations=iterations,
         fold_seconds=seconds,
     )

@@ -60,6 +60,7 @@ class CandidateScore:
     fit_seconds: float
     cv_seconds: float
     oof: np.ndarray | None = field(default=None, repr=False)
+    oof_by_repeat: np.ndarray | None = field(default=None, repr=False)
     holdout_pred: np.ndarray | None = field(default=None, repr=False)
     trials: list[Trial] = field(default_factory=list, repr=False)
     failed: str = ""
@@ -258,6 +259,7 @@ def search_family(
         fit_seconds=fit_seconds,
         cv_seconds=search_seconds,
         oof=result.oof,
+        oof_by_repeat=result.oof_by_repeat,
         holdout_pred=holdout_pred,
         trials=trials,
         folds=folds.description,

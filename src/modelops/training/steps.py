@@ -260,18 +260,21 @@ def build_ensemble(
     )
     oof = blend({m.label: m.oof for m in members}, chosen.weights)
     holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
-    # ranked on the honest score: weights chosen on the other folds' rows (first repeat)
-    per_fold = pd.DataFrame(
-        nested_scores(
-            {m.label: m.oof for m in members},
+    # Ranked on the honest score: weights chosen on the other folds' rows. Scored per repeat
+    # and fold on that repeat's own OOF predictions, as each family's CV is: the OOF averaged
+    # over repeats is a bag of several fits, which would flatter the ensemble against them.
+    n, fold_scores = prep.folds.n_folds, []
+    for r in range(prep.folds.repeats):
+        fold_scores += nested_scores(
+            {m.label: m.oof_by_repeat[r] for m in members},
             y,
             prep.task,
             prep.metric,
             classes,
-            [va for _, va in prep.folds.splits[: prep.folds.n_folds]],
+            [va for _, va in prep.folds.splits[r * n : (r + 1) * n]],
             iterations=config.ensemble.iterations,
         )
-    )
+    per_fold = pd.DataFrame(fold_scores)
     return CandidateScore(
         name="ensemble",
         label="ensemble",
