@@ -175,3 +175,73 @@ def test_serial_forest_predicts_exactly_as_scikit_learn(frame, task):
     one_thread = score(X[:5])
     pipe.set_params(model__n_jobs=2)  # scikit-learn's parallel path (sums in thread order)
     np.testing.assert_allclose(score(X[:5]), one_thread, rtol=1e-12)
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_coded_hist_gradient_boosting_predicts_exactly_as_scikit_learn(frame, task):
+    """Skipping HistGradientBoosting's own re-encoding of OrdinalCodes' output must give
+    scikit-learn's numbers: unseen and missing categories, a column too wide to be categorical
+    (so the columns are reordered), early stopping on validation rows, and a refit."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    df = frame(300, task)
+    rng = np.random.default_rng(1)
+    # > 250 categories, before "colour": HGB moves "colour" ahead of it
+    df.insert(0, "wide", rng.permutation([f"w{i % 280}" for i in range(len(df))]))
+    schema = infer_schema(df, "y", task)
+    assert schema.categorical[0] == "wide"
+    pipe = make_pipeline("hist_gradient_boosting", task, schema, {"max_iter": 30}, 0, 1)
+    X, y = df.drop(columns="y"), df["y"]
+    new = X.head(30).copy()
+    new.loc[new.index[0], "colour"] = "purple"
+    new.loc[new.index[1], "colour"] = None
+    new.loc[new.index[2], "wide"] = "never-seen"
+    prep = pipe[:-1].fit(X.iloc[:250], y.iloc[:250])
+    Z, Z_val, Z_new = (
+        prep.transform(X.iloc[:250]),
+        prep.transform(X.iloc[250:]),
+        prep.transform(new),
+    )
+    ours = pipe[-1]
+    plain_cls = (
+        HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+    )
+    plain = plain_cls(**ours.get_params())
+    for model in (ours, plain):
+        model.set_params(early_stopping=True, n_iter_no_change=5)
+        model.fit(Z, y.iloc[:250], X_val=Z_val, y_val=y.iloc[250:])
+    assert ours.identity_codes_ and ours.is_categorical_.sum() < len(schema.categorical)
+    score = "predict" if task == "regression" else "predict_proba"
+    np.testing.assert_array_equal(getattr(ours, score)(Z_new), getattr(plain, score)(Z_new))
+    ours.fit(Z, y.iloc[:250])  # a second fit: still the same numbers
+    plain.fit(Z, y.iloc[:250])
+    np.testing.assert_array_equal(getattr(ours, score)(Z_new), getattr(plain, score)(Z_new))
+
+
+def test_ensemble_shares_alike_steps_and_predicts_as_its_members(frame):
+    """The ensemble coerces once and encodes once per distinct fitted encoder (forest and
+    HistGradientBoosting share OrdinalCodes, LightGBM and XGBoost CategoryDtypes), and its
+    prediction is still the weighted sum of each member pipeline's own."""
+    import pickle
+
+    from modelops.estimators import EnsembleRegressor
+
+    df = frame(300)
+    schema = infer_schema(df, "y", "regression")
+    X, y = df.drop(columns="y"), df["y"]
+    names = ["random_forest", "hist_gradient_boosting", "lightgbm", "xgboost", "catboost"]
+    members = [
+        make_pipeline(n, "regression", schema, FAST.get(n, {}), 0, 1).fit(X, y) for n in names
+    ]
+    weights = [0.1, 0.2, 0.3, 0.25, 0.15]
+    model = EnsembleRegressor(members=members, weights=weights, labels=names)
+    new = X.head(25).copy()
+    new.loc[new.index[0], "colour"] = "purple"
+    expected = sum(w * m.predict(new) for w, m in zip(weights, members, strict=True))
+    np.testing.assert_allclose(model.predict(new), expected, rtol=1e-12)
+    keys = model._step_keys()
+    assert keys[0] == keys[1] and keys[2] == keys[3]  # shared encodings
+    assert len({k[0] for k in keys}) == 1 and keys[0] != keys[2] != keys[4]
+    loaded = pickle.loads(pickle.dumps(model))
+    assert "_keys" not in vars(loaded)  # derived, not stored in the model file
+    np.testing.assert_array_equal(loaded.predict(new), model.predict(new))

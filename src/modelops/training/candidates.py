@@ -13,10 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sklearn.base import BaseEstimator
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-)
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
@@ -50,7 +46,13 @@ def _hist_gb(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimato
         len(c.categories) <= _HGB_MAX_CATEGORIES for c in schema.columns if c.kind == "categorical"
     ]
     mask += [False] * (len(schema.numeric) + len(schema.date_parts))
-    cls = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+    from modelops.estimators import (
+        CodedHistGradientBoostingClassifier,
+        CodedHistGradientBoostingRegressor,
+    )
+
+    reg = task == "regression"
+    cls = CodedHistGradientBoostingRegressor if reg else CodedHistGradientBoostingClassifier
     return cls(random_state=seed, categorical_features=mask if any(mask) else None)
 
 
