@@ -245,3 +245,28 @@ def test_ensemble_shares_alike_steps_and_predicts_as_its_members(frame):
     loaded = pickle.loads(pickle.dumps(model))
     assert "_keys" not in vars(loaded)  # derived, not stored in the model file
     np.testing.assert_array_equal(loaded.predict(new), model.predict(new))
+
+
+def test_lightgbm_splits_on_a_category_in_a_small_table():
+    """LightGBM's own min_data_per_group (100 rows each side of a split on a category of more
+    than 4 levels) leaves a few-hundred-row table with no such split at all; the config's
+    defaults allow them, so a firm's effect is learnt (as on Grunfeld's 220 rows)."""
+    from modelops.training.config import DataProfile, load_config
+
+    rng = np.random.default_rng(0)
+    firms = [f"firm{i}" for i in range(8)]
+    df = pd.DataFrame({"firm": rng.choice(firms, size=240), "x": rng.normal(size=240)})
+    df["y"] = df["firm"].map({f: 3.0 * i for i, f in enumerate(firms)}) + df["x"]
+    df["y"] += rng.normal(scale=0.3, size=240)
+    train, test = df.iloc[:180], df.iloc[180:]
+    schema = infer_schema(train, "y", "regression")
+    block = load_config().space("lightgbm", "regression", DataProfile.of(schema, len(train)))
+    params = block.fixed | block.defaults | {"n_estimators": 200}
+
+    def rmse(p: dict) -> float:
+        pipe = make_pipeline("lightgbm", "regression", schema, p, seed=0, n_jobs=1)
+        pipe.fit(train.drop(columns="y"), train["y"])
+        return float(np.sqrt(np.mean((pipe.predict(test.drop(columns="y")) - test["y"]) ** 2)))
+
+    assert params["min_data_per_group"] < 50
+    assert rmse(params) < 0.5 * rmse(params | {"min_data_per_group": 100})

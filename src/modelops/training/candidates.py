@@ -97,6 +97,8 @@ class Family:
     factory: Callable[[Task, Schema, int, int], BaseEstimator]
     boosting: Boosting = None
     iterations: str = ""  # the parameter early stopping learns ("n_estimators", ...)
+    # parameters the estimator takes through **kwargs, so not in its signature
+    passthrough: frozenset[str] = frozenset()
 
 
 FAMILIES: dict[str, Family] = {
@@ -104,7 +106,16 @@ FAMILIES: dict[str, Family] = {
     "random_forest": Family("ordinal", _random_forest),
     "hist_gradient_boosting": Family("ordinal", _hist_gb, "hist_gradient_boosting", "max_iter"),
     "catboost": Family("native", _catboost, "catboost", "iterations"),
-    "lightgbm": Family("category", _lightgbm, "lightgbm", "n_estimators"),
+    "lightgbm": Family(
+        "category",
+        _lightgbm,
+        "lightgbm",
+        "n_estimators",
+        # booster parameters of the categorical splits and extremely randomised trees
+        frozenset(
+            {"min_data_per_group", "cat_smooth", "cat_l2", "max_cat_threshold", "extra_trees"}
+        ),
+    ),
     "xgboost": Family("category", _xgboost, "xgboost", "n_estimators"),
 }
 
@@ -150,8 +161,5 @@ def make_pipeline(
 def parameter_names(name: str, task: Task, schema: Schema) -> set[str]:
     """Every parameter the family's estimator accepts (to reject a misspelt config key)."""
     est = FAMILIES[name].factory(task, schema, 0, 1)
-    return set(est.get_params()) | set(inspect.signature(type(est).__init__).parameters) - {
-        "self",
-        "kwargs",
-        "args",
-    }
+    signature = set(inspect.signature(type(est).__init__).parameters) - {"self", "kwargs", "args"}
+    return set(est.get_params()) | signature | FAMILIES[name].passthrough
