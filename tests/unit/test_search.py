@@ -121,10 +121,19 @@ def test_portfolio_runs_after_the_defaults_in_order_inside_the_tier_bounds(frame
     )
     block = config.space("random_forest", "regression", DataProfile.of(schema, 150))
     result = search_family(
-        name="random_forest", block=block, task="regression", schema=schema, data=data,
-        folds=folds, metric="rmse", seconds=60, seed=0, n_jobs=1, max_trials=5,
+        name="random_forest",
+        block=block,
+        task="regression",
+        schema=schema,
+        data=data,
+        folds=folds,
+        metric="rmse",
+        seconds=60,
+        seed=0,
+        n_jobs=1,
+        max_trials=5,
         early_stopping_rounds=5,
-    )  # fmt: skip
+    )
     params = [t.params for t in result.trials]
     assert len(params) == 5
     assert [(p["max_features"], p["min_samples_leaf"]) for p in params[:3]] == [

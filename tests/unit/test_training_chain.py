@@ -287,10 +287,19 @@ def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame)
     frame(n=200).to_csv(csv, index=False)
     config = load_config()  # the bundled config: CV repeated below 1,000 training rows
     prep = prepare_training(
-        data=str(csv), target="y", task="regression", candidates="linear", metric="auto",
-        test_size=0.25, cv_folds=3, budget_minutes=0.5, seed=3, sample=0, model_name="m",
+        data=str(csv),
+        target="y",
+        task="regression",
+        candidates="linear",
+        metric="auto",
+        test_size=0.25,
+        cv_folds=3,
+        budget_minutes=0.5,
+        seed=3,
+        sample=0,
+        model_name="m",
         config=config,
-    )  # fmt: skip
+    )
     assert prep.folds.repeats == 3
     y, rng = prep.split.y_train.to_numpy(), np.random.default_rng(0)
 
@@ -302,11 +311,18 @@ def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame)
             for i, (_, va) in enumerate(prep.folds.splits)
         ]
         return CandidateScore(
-            name=label, label=label, params={}, cv={"rmse": float(np.mean(rmse))},
-            cv_std={}, holdout={}, fit_seconds=1.0, cv_seconds=1.0,
-            oof=by_repeat.mean(axis=0), oof_by_repeat=by_repeat,
+            name=label,
+            label=label,
+            params={},
+            cv={"rmse": float(np.mean(rmse))},
+            cv_std={},
+            holdout={},
+            fit_seconds=1.0,
+            cv_seconds=1.0,
+            oof=by_repeat.mean(axis=0),
+            oof_by_repeat=by_repeat,
             holdout_pred=np.zeros(len(prep.split.y_test)),
-        )  # fmt: skip
+        )
 
     good, bad = member("good", 1.0), member("bad", 50.0)
     ensemble = build_ensemble([good, bad], prep, config)

@@ -98,7 +98,7 @@ class Family:
     boosting: Boosting = None
     iterations: str = ""  # the parameter early stopping learns ("n_estimators", ...)
     # parameters the estimator takes through **kwargs, so not in its signature
-    passthrough: frozenset[str] = frozenset()
+    kwargs_parameters: frozenset[str] = frozenset()
 
 
 FAMILIES: dict[str, Family] = {
@@ -162,4 +162,4 @@ def parameter_names(name: str, task: Task, schema: Schema) -> set[str]:
     """Every parameter the family's estimator accepts (to reject a misspelt config key)."""
     est = FAMILIES[name].factory(task, schema, 0, 1)
     signature = set(inspect.signature(type(est).__init__).parameters) - {"self", "kwargs", "args"}
-    return set(est.get_params()) | signature | FAMILIES[name].passthrough
+    return set(est.get_params()) | signature | FAMILIES[name].kwargs_parameters
