@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--sample-rows", type=int, default=0)
     ap.add_argument("--cv-folds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--budget", type=float, default=2.0, help="--budget-minutes for both")
+    ap.add_argument("--budget", type=float, default=1.5, help="--budget-minutes for both")
     ap.add_argument(
         "--flow-only", action="store_true", help="skip the script (its wall is the sum of limits)"
     )

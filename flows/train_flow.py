@@ -52,7 +52,7 @@ class TrainFlow(FlowSpec):
     )
     budget_minutes = Parameter(
         "budget-minutes",
-        default=2.0,
+        default=1.5,
         type=float,
         help="Wall-clock minutes for the search. Each family task searches for its share of it "
         "(search.families.<name>.share in the config) and refits its best trial inside it; "

@@ -11,6 +11,8 @@
   re-encodes its categorical columns with a ColumnTransformer of its own at every predict (a
   third of a one-row prediction); on `OrdinalCodes`' output that re-encoding is the identity,
   checked once after fitting, and then skipped: the same array, so the same predictions.
+- `TargetTransform`: a regressor learning a transformed target (its square root), answering
+  on the original scale.
 - `Ensemble`: a weighted average of fitted pipelines (greedy ensemble selection's result),
   one scikit-learn estimator, so the registry, ScoreFlow, drift and cards treat it as any model.
 
@@ -162,6 +164,47 @@ class EncodedLabels(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+TARGET_TRANSFORMS = ("none", "sqrt")
+
+
+class TargetTransform(RegressorMixin, BaseEstimator):
+    """A regressor fitted on a transformed target, answering on the original scale.
+
+    `sqrt` is the signed square root, sign(y) * sqrt(|y|), so any target can take it: on a
+    skewed positive target (prices, counts) it evens out the errors the trees split on, and
+    an ensemble gains a member that errs differently (CatBoost on diamonds: CV RMSE 542.5
+    plain, 535.3 on the square root). Early stopping sets the validation target through
+    `forward`, since only the caller knows where a booster takes it.
+    """
+
+    def __init__(self, estimator: Any = None, transform: str = "sqrt"):
+        self.estimator = estimator
+        self.transform = transform
+
+    def forward(self, y: Any) -> np.ndarray:
+        y = np.asarray(y, dtype=float)
+        if self.transform == "sqrt":
+            return np.sign(y) * np.sqrt(np.abs(y))
+        if self.transform == "none":
+            return y
+        raise ValueError(f"target_transform {self.transform!r}; known: {TARGET_TRANSFORMS}")
+
+    def inverse(self, z: Any) -> np.ndarray:
+        z = np.asarray(z, dtype=float)
+        return np.sign(z) * z * z if self.transform == "sqrt" else z
+
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> TargetTransform:
+        return self.fitted(clone(self.estimator).fit(X, self.forward(y), **fit_params))
+
+    def fitted(self, estimator: Any) -> TargetTransform:
+        """This wrapper around `estimator`, already fitted on `forward(y)`."""
+        self.estimator_ = estimator
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.inverse(self.estimator_.predict(X))
 
 
 class Ensemble(BaseEstimator):

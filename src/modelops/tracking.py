@@ -140,8 +140,16 @@ class Tracker:
             self._safe(f"use_artifact {ref}", lambda: self.run.use_artifact(ref))
 
 
-def _settings() -> dict[str, Any]:
-    """Quiet runs; system-metric sampling off unless asked for (WANDB_X_DISABLE_STATS=false).
+# Runs that record the installed packages (requirements.txt): the one that registers a model
+# and the one that scores with it. Reading every package's metadata takes about a second per
+# run here, and a training run starts dozens (one per trial) in the same environment.
+_WITH_REQUIREMENTS = {"register", "scoring"}
+
+
+def _settings(job_type: str = "") -> dict[str, Any]:
+    """Quiet runs; system-metric sampling off unless asked for (WANDB_X_DISABLE_STATS=false);
+    the package list only where a model is registered or used (WANDB_X_SAVE_REQUIREMENTS
+    overrides).
 
     Every Metaflow task is a short process of its own, and a sampler per task competes with
     the training it would measure.
@@ -149,6 +157,8 @@ def _settings() -> dict[str, Any]:
     settings: dict[str, Any] = {"silent": True, "console": "off"}
     if "WANDB_X_DISABLE_STATS" not in os.environ:
         settings["x_disable_stats"] = True
+    if "WANDB_X_SAVE_REQUIREMENTS" not in os.environ and job_type not in _WITH_REQUIREMENTS:
+        settings["x_save_requirements"] = False
     return settings
 
 
@@ -178,7 +188,7 @@ def wandb_run(
             config=config or {},
             mode=mode,
             dir=os.environ.get("WANDB_DIR") or None,  # read per run: wandb caches it per process
-            settings=wandb.Settings(**_settings()),
+            settings=wandb.Settings(**_settings(job_type)),
         )
     except Exception as err:  # tracking must never fail the run
         log.warning(

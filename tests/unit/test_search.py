@@ -4,11 +4,13 @@ failed trials, greedy ensemble selection, the paired bootstrap and small-class h
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline
 
 from modelops.errors import ConfigError, DataError
 from modelops.schema import infer_schema
@@ -179,6 +181,101 @@ def test_boosters_learn_their_iteration_count_on_validation_folds(frame, family,
     model, learned = refit(pipe, family, X, y, result.iterations)
     assert learned[cap] == max(1, round(np.mean(result.iterations) * 1.1))
     assert len(model.predict(X.head(5))) == 5
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"])
+def test_a_square_root_target_early_stops_and_answers_on_the_original_scale(frame, family):
+    from modelops.estimators import TargetTransform
+
+    df = frame(n=300)
+    df["y"] = (df["y"] - df["y"].min() + 1.0) ** 2  # skewed, positive: what sqrt is for
+    schema = infer_schema(df, "y", "regression")
+    X, y = df.drop(columns="y"), df["y"]
+    cap = {"catboost": "iterations", "hist_gradient_boosting": "max_iter"}.get(
+        family, "n_estimators"
+    )
+    params = {cap: 2000, "learning_rate": 0.3}
+    folds = make_folds(y, "regression", n_folds=3, repeats=1, seed=0)
+    plain = make_pipeline(family, "regression", schema, params, seed=0, n_jobs=1)
+    rooted = make_pipeline(
+        family, "regression", schema, params | {"target_transform": "sqrt"}, seed=0, n_jobs=1
+    )
+    assert isinstance(rooted.steps[-1][1], TargetTransform)
+    kw = dict(metric="rmse", early_stopping_rounds=10)
+    a = cross_validate(plain, family, X, y, "regression", folds, **kw)
+    b = cross_validate(rooted, family, X, y, "regression", folds, **kw)
+    # early stopping watched the square-root target (another curve, other iteration counts)
+    # and the OOF predictions are back on the target's scale, as good as the plain ones
+    assert all(0 < i < 2000 for i in b.iterations) and b.iterations != a.iterations
+    assert b.cv["rmse"] < 2 * a.cv["rmse"] and np.corrcoef(b.oof, y)[0, 1] > 0.9
+    model, learned = refit(rooted, family, X, y, b.iterations)
+    inner = model.steps[-1][1].estimator_
+    assert learned[cap] == max(1, round(np.mean(b.iterations) * 1.1))
+    Z = Pipeline(model.steps[:-1]).transform(X.head(5))
+    np.testing.assert_allclose(model.predict(X.head(5)), np.square(inner.predict(Z)))
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"])
+def test_a_fold_past_the_search_deadline_is_stopped(frame, family):
+    from modelops.training.fit import OutOfTime, fit_fold
+
+    df = frame(n=200)
+    schema = infer_schema(df, "y", "regression")
+    X, y = df.drop(columns="y"), df["y"]
+    pipe = make_pipeline(family, "regression", schema, {}, seed=0, n_jobs=1)
+    with pytest.raises(OutOfTime):
+        fit_fold(pipe, family, X[:150], y[:150], X[150:], y[150:], early_stopping_rounds=10,
+                 stop_at=time.perf_counter() - 1)  # fmt: skip
+    model, best = fit_fold(
+        pipe, family, X[:150], y[:150], X[150:], y[150:], early_stopping_rounds=10, stop_at=None
+    )
+    assert best > 1
+
+
+def test_deadline_callbacks_end_each_boosters_training():
+    """The callbacks stop training itself (not only the check after the fit)."""
+    import catboost
+    import lightgbm
+    import xgboost
+
+    from modelops.training.fit import (
+        CatBoostDeadline,
+        LightGBMDeadline,
+        OutOfTime,
+        xgboost_deadline,
+    )
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 3)), rng.normal(size=200)
+    past = time.perf_counter() - 1
+    with pytest.raises(OutOfTime):
+        lightgbm.LGBMRegressor(n_estimators=500, verbose=-1).fit(
+            X, y, callbacks=[LightGBMDeadline(past)]
+        )
+    xgb = xgboost.XGBRegressor(n_estimators=500, callbacks=[xgboost_deadline(past)]).fit(X, y)
+    assert xgb.get_booster().num_boosted_rounds() == 1
+    cb = catboost.CatBoostRegressor(iterations=500, verbose=0, allow_writing_files=False)
+    cb.fit(X, y, callbacks=[CatBoostDeadline(past)])
+    assert cb.tree_count_ == 1
+    ahead = time.perf_counter() + 600
+    cb.fit(X, y, callbacks=[CatBoostDeadline(ahead)])
+    assert cb.tree_count_ == 500
+
+
+def test_signed_square_root_takes_any_target_and_only_regressors(frame):
+    from modelops.estimators import TargetTransform
+
+    y = np.array([-9.0, -0.25, 0.0, 4.0, 1e6])
+    t = TargetTransform(None, "sqrt")
+    np.testing.assert_allclose(t.forward(y), [-3.0, -0.5, 0.0, 2.0, 1e3])
+    np.testing.assert_allclose(t.inverse(t.forward(y)), y)
+    schema = infer_schema(frame(task="binary"), "y", "binary")
+    with pytest.raises(ConfigError, match="target_transform 'sqrt': regression only"):
+        make_pipeline("lightgbm", "binary", schema, {"target_transform": "sqrt"}, seed=0)
+    config = _config(search__families__lightgbm__defaults={"target_transform": "sqrt"})
+    with pytest.raises(ConfigError, match=r"search\.families\.lightgbm\.defaults\.target_tr"):
+        config.check_parameters(["lightgbm"], "binary", schema)
+    config.check_parameters(["lightgbm"], "regression", infer_schema(frame(), "y", "regression"))
 
 
 def test_failed_trials_are_recorded_and_a_fully_failed_family_is_reported(frame):

@@ -79,7 +79,9 @@ def _job_type(run: Path, timeout: float = 30.0) -> str:
     while True:
         data = next(run.glob("*.wandb")).read_bytes()
         kinds = [
-            k for k in ("load-data", "train_candidate", "select", "trial") if k.encode() in data
+            k
+            for k in ("load-data", "train_candidate", "select", "trial", "register")
+            if k.encode() in data
         ]
         if kinds or time.monotonic() > deadline:
             assert kinds, f"{run}: no job type in {len(data)} bytes"
@@ -117,3 +119,14 @@ def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
     assert sorted(kinds) == sorted(expected)
     # the family's chart data is written as a table file beside its run
     assert sum(bool(list(r.rglob("*.table.json"))) for r in runs) >= 1
+
+
+def test_package_list_is_saved_by_register_runs_only(tmp_path):
+    """A trial run skips W&B's requirements.txt (a second per run); the register run keeps it."""
+    for job_type in ("trial", "register"):
+        with wandb_run(job_type, "g", job_type):
+            pass
+    runs = {_job_type(r): r for r in (tmp_path / "wandb").glob("offline-run-*")}
+    assert set(runs) == {"trial", "register"}
+    assert not list(runs["trial"].rglob("requirements.txt"))
+    assert "wandb==" in next(runs["register"].rglob("requirements.txt")).read_text()

@@ -24,6 +24,8 @@ from modelops.schema import Schema, Task
 _HGB_MAX_CATEGORIES = 250
 # How a family learns its iteration count from a validation fold (None: it has none).
 Boosting = Literal["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"] | None
+# A parameter of every regressor that is not the estimator's: the target it learns.
+TARGET_TRANSFORM = "target_transform"
 
 
 def _linear(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
@@ -136,12 +138,23 @@ def parse_candidates(spec: str) -> list[str]:
 def estimator(
     name: str, task: Task, schema: Schema, params: dict[str, Any], seed: int, n_jobs: int
 ) -> BaseEstimator:
-    """The family's estimator with `params` set (XGBoost classifiers learn on label codes)."""
+    """The family's estimator with `params` set (XGBoost classifiers learn on label codes; a
+    regressor given `target_transform` learns that transform of the target)."""
+    params = dict(params)
+    transform = params.pop(TARGET_TRANSFORM, "none")
     est = FAMILIES[name].factory(task, schema, seed, n_jobs).set_params(**params)
     if name == "xgboost" and task != "regression":
         from modelops.estimators import EncodedLabels
 
         return EncodedLabels(est)
+    if transform != "none":
+        from modelops.estimators import TARGET_TRANSFORMS, TargetTransform
+
+        if task != "regression" or transform not in TARGET_TRANSFORMS:
+            raise ConfigError(
+                f"{TARGET_TRANSFORM} {transform!r}: regression only, one of {TARGET_TRANSFORMS}"
+            )
+        return TargetTransform(est, transform)
     return est
 
 
@@ -162,4 +175,5 @@ def parameter_names(name: str, task: Task, schema: Schema) -> set[str]:
     """Every parameter the family's estimator accepts (to reject a misspelt config key)."""
     est = FAMILIES[name].factory(task, schema, 0, 1)
     signature = set(inspect.signature(type(est).__init__).parameters) - {"self", "kwargs", "args"}
-    return set(est.get_params()) | signature | FAMILIES[name].kwargs_parameters
+    ours = {TARGET_TRANSFORM} if task == "regression" else set()
+    return set(est.get_params()) | signature | FAMILIES[name].kwargs_parameters | ours

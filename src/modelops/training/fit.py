@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from modelops.estimators import TargetTransform
 from modelops.metrics import score_predictions
 from modelops.schema import Task
 from modelops.training.candidates import FAMILIES
@@ -99,35 +100,55 @@ def fit_fold(
     y_va: pd.Series,
     *,
     early_stopping_rounds: int,
+    stop_at: float | None = None,
 ) -> tuple[Pipeline, int]:
     """Fit on the training rows, early-stopping boosters on the validation rows.
 
     Returns the fitted pipeline and the iteration count it learned (0: not a booster).
+    `stop_at` (a `time.perf_counter()` value) ends a booster's fit at that time with
+    `OutOfTime`: a trial proposed with a small learning rate can take many times longer than
+    the ones before it, and the search's deadline must hold inside a fold too.
     """
     prep = Pipeline(clone(pipeline).steps[:-1])
     est = clone(pipeline.steps[-1][1])
     Z_tr = prep.fit_transform(X_tr, y_tr)
     Z_va = prep.transform(X_va)
+    wrapper = est if isinstance(est, TargetTransform) else None
+    if wrapper is not None:  # the booster early-stops on the transformed validation target
+        est = clone(wrapper.estimator)
+        y_tr, y_va = wrapper.forward(y_tr), wrapper.forward(y_va)
     kind = FAMILIES[family].boosting
     best = 0
     if kind == "lightgbm":
         import lightgbm
 
         stop = lightgbm.early_stopping(early_stopping_rounds, verbose=False)
+        callbacks = [stop] + ([LightGBMDeadline(stop_at)] if stop_at is not None else [])
         with warnings.catch_warnings():
             # 4.7 prefers eval_X/eval_y, which do not label-encode string classes as eval_set does
             warnings.simplefilter("ignore", category=FutureWarning)
             warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
-            est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], callbacks=[stop])
+            est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], callbacks=callbacks)
         best = int(est.best_iteration_ or est.n_estimators)
     elif kind == "xgboost":
         inner = getattr(est, "estimator", est)  # classifiers are wrapped by EncodedLabels
         inner.set_params(early_stopping_rounds=early_stopping_rounds)
+        if stop_at is not None:
+            inner.set_params(callbacks=[xgboost_deadline(stop_at)])
         est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], verbose=False)
         fitted = getattr(est, "estimator_", est)
+        fitted.set_params(callbacks=None)  # the fold's clock is not part of a model
+        _check_time(stop_at)  # a stopped fit has no best iteration
         best = int(fitted.best_iteration) + 1
     elif kind == "catboost":
-        est.fit(Z_tr, y_tr, eval_set=(Z_va, y_va), early_stopping_rounds=early_stopping_rounds)
+        callbacks = [CatBoostDeadline(stop_at)] if stop_at is not None else None
+        est.fit(
+            Z_tr,
+            y_tr,
+            eval_set=(Z_va, y_va),
+            early_stopping_rounds=early_stopping_rounds,
+            callbacks=callbacks,
+        )
         best = int(est.get_best_iteration()) + 1
     elif kind == "hist_gradient_boosting":
         est.set_params(early_stopping=True, n_iter_no_change=max(early_stopping_rounds // 5, 10))
@@ -135,7 +156,52 @@ def fit_fold(
         best = int(est.n_iter_)
     else:
         est.fit(Z_tr, y_tr)
+    _check_time(stop_at)
+    if wrapper is not None:
+        est = wrapper.fitted(est)
     return Pipeline(prep.steps + [("model", est)]), best
+
+
+class OutOfTime(Exception):
+    """A fit was stopped at its deadline (the search prunes that trial)."""
+
+
+def _check_time(stop_at: float | None) -> None:
+    if stop_at is not None and time.perf_counter() > stop_at:
+        raise OutOfTime("the fold ran past the search's deadline")
+
+
+class LightGBMDeadline:
+    """LightGBM callback: stop training at `stop_at` (exceptions leave `lightgbm.train`)."""
+
+    order = 40  # after early stopping's own check (order 30)
+
+    def __init__(self, stop_at: float):
+        self.stop_at = stop_at
+
+    def __call__(self, env: Any) -> None:
+        _check_time(self.stop_at)
+
+
+class CatBoostDeadline:
+    """CatBoost callback: `after_iteration` returning False ends training."""
+
+    def __init__(self, stop_at: float):
+        self.stop_at = stop_at
+
+    def after_iteration(self, info: Any) -> bool:
+        return time.perf_counter() <= self.stop_at
+
+
+def xgboost_deadline(stop_at: float) -> Any:
+    """XGBoost callback: `after_iteration` returning True ends training."""
+    from xgboost.callback import TrainingCallback
+
+    class Deadline(TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            return time.perf_counter() > stop_at
+
+    return Deadline()
 
 
 def cross_validate(
@@ -149,11 +215,13 @@ def cross_validate(
     metric: str,
     early_stopping_rounds: int = 50,
     after_fold: Callable[[int, float], None] | None = None,
+    stop_at: float | None = None,
 ) -> CVResult:
     """Score `pipeline` on every fold; OOF predictions are averaged over repeats.
 
     `after_fold(i, running_mean_of_metric)` runs after each fold: the search uses it to prune
-    a bad trial on its first folds and to stop at the deadline.
+    a bad trial on its first folds and to stop at the deadline; `stop_at` stops a booster
+    inside a fold (`fit_fold`).
     """
     classes = classes_of(y) if task != "regression" else []
     shape = (len(y),) if task == "regression" else (len(y), len(classes))
@@ -170,6 +238,7 @@ def cross_validate(
             X.iloc[va],
             y.iloc[va],
             early_stopping_rounds=early_stopping_rounds,
+            stop_at=stop_at,
         )
         pred = predict_aligned(model, X.iloc[va], task, classes)
         seconds.append(time.perf_counter() - t0)

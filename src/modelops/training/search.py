@@ -26,7 +26,14 @@ from modelops.schema import Schema, Task
 from modelops.training.candidates import make_pipeline
 from modelops.training.config import Space, TaskBlock
 from modelops.training.data import Split
-from modelops.training.fit import Folds, classes_of, cross_validate, metrics_of, predict_aligned
+from modelops.training.fit import (
+    Folds,
+    OutOfTime,
+    classes_of,
+    cross_validate,
+    metrics_of,
+    predict_aligned,
+)
 from modelops.training.fit import refit as refit_pipeline
 
 log = logging.getLogger(__name__)
@@ -151,6 +158,8 @@ def search_family(
             if trial.should_prune() or finish > deadline:
                 raise optuna.TrialPruned()
 
+        # the folds must end in time for the refit (the defaults' trial always finishes)
+        stop_at = None if trial.number == 0 else deadline - refit_reserve()
         try:
             pipe = make_pipeline(name, task, schema, params, seed, n_jobs)
             result = cross_validate(
@@ -163,10 +172,14 @@ def search_family(
                 metric=metric,
                 early_stopping_rounds=early_stopping_rounds,
                 after_fold=after_fold,
+                stop_at=stop_at,
             )
         except optuna.TrialPruned:
             record.state = "pruned"
             raise
+        except OutOfTime:
+            record.state = "pruned"
+            raise optuna.TrialPruned() from None
         except Exception as err:  # a bad parameter combination: recorded, the search goes on
             record.state, record.error = "failed", f"{type(err).__name__}: {err}"
             log.warning("%s trial %d failed: %s", name, trial.number, record.error)
