@@ -218,6 +218,46 @@ def test_coded_hist_gradient_boosting_predicts_exactly_as_scikit_learn(frame, ta
     np.testing.assert_array_equal(getattr(ours, score)(Z_new), getattr(plain, score)(Z_new))
 
 
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_boosters_predict_from_codes_exactly_as_from_pandas_categories(frame, family, task):
+    """The codes path gives the library's own numbers (unseen and missing categories, after a
+    pickle round trip, early stopping), and a frame with other categories takes its path."""
+    import pickle
+
+    from lightgbm import LGBMClassifier, LGBMRegressor
+    from xgboost import XGBClassifier, XGBRegressor
+
+    df = frame(300, task)
+    schema = infer_schema(df, "y", task)
+    params = {"n_estimators": 40} | ({"max_cat_to_onehot": 1} if family == "xgboost" else {})
+    pipe = make_pipeline(family, task, schema, params, 0, 1)
+    X, y = df.drop(columns="y"), df["y"]
+    new = X.head(30).copy()
+    new.loc[new.index[0], "colour"] = "purple"
+    new.loc[new.index[1], "colour"] = None
+    pipe.fit(X, y)
+    pipe = pickle.loads(pickle.dumps(pipe))
+    Z = pipe[:-1].transform(new)
+    ours = pipe[-1]
+    ours = getattr(ours, "estimator_", ours)  # XGBoost classifiers learn on label codes
+    plain = {
+        ("lightgbm", True): LGBMRegressor,
+        ("lightgbm", False): LGBMClassifier,
+        ("xgboost", True): XGBRegressor,
+        ("xgboost", False): XGBClassifier,
+    }[family, task == "regression"]
+    assert isinstance(ours, plain) and type(ours) is not plain
+    assert np.isnan(ours._codes(Z)[:2, list(Z.columns).index("colour")]).all()
+    score = "predict" if task == "regression" else "predict_proba"
+    expected = getattr(plain, score)(ours, Z)
+    np.testing.assert_array_equal(getattr(ours, score)(Z), expected)
+    # the training categories in another order: other codes, which the libraries map back
+    other = Z.assign(colour=pd.Categorical(Z["colour"], categories=["red", "green", "blue"]))
+    assert ours._codes(other) is None or ours._codes(other) is other
+    np.testing.assert_array_equal(getattr(ours, score)(other), expected)
+
+
 def test_ensemble_shares_alike_steps_and_predicts_as_its_members(frame):
     """The ensemble coerces once and encodes once per distinct fitted encoder (forest and
     HistGradientBoosting share OrdinalCodes, LightGBM and XGBoost CategoryDtypes), and its

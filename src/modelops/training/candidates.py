@@ -76,19 +76,19 @@ def _catboost(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimat
 
 
 def _lightgbm(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    from lightgbm import LGBMClassifier, LGBMRegressor
+    from modelops.boosters import CodesLGBMClassifier, CodesLGBMRegressor
 
-    cls = LGBMRegressor if task == "regression" else LGBMClassifier
+    cls = CodesLGBMRegressor if task == "regression" else CodesLGBMClassifier
     return cls(random_state=seed, n_jobs=n_jobs, verbose=-1)
 
 
 def _xgboost(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    from xgboost import XGBClassifier, XGBRegressor
+    from modelops.boosters import CodesXGBClassifier, CodesXGBRegressor
 
     common = dict(tree_method="hist", enable_categorical=True, random_state=seed, n_jobs=n_jobs)
     if task == "regression":
-        return XGBRegressor(**common)
-    return XGBClassifier(**common)
+        return CodesXGBRegressor(**common)
+    return CodesXGBClassifier(**common)
 
 
 @dataclass(frozen=True)
