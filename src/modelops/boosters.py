@@ -15,6 +15,7 @@ its import path is stored in every pickled model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,13 @@ class _XGBoostCodes:
             return X
         return category_codes(X)
 
+    def _on_codes(self, method: Callable[..., np.ndarray], X: Any, kwargs: dict) -> np.ndarray:
+        """`method` (the library's own) on the codes, or on X as it is."""
+        codes = self._codes(X)
+        if codes is X:
+            return method(X, **kwargs)
+        return method(codes, **(kwargs | {"validate_features": False}))
+
     def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
         super().fit(X, y, **kwargs)
         self.training_categories_ = _categories(X) if isinstance(X, pd.DataFrame) else None
@@ -96,23 +104,14 @@ class CodesXGBRegressor(_XGBoostCodes, XGBRegressor):
     """XGBRegressor predicting from category codes (see the module doc)."""
 
     def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
-        codes = self._codes(X)
-        if codes is X:
-            return super().predict(X, **kwargs)
-        return super().predict(codes, **(kwargs | {"validate_features": False}))
+        return self._on_codes(super().predict, X, kwargs)
 
 
 class CodesXGBClassifier(_XGBoostCodes, XGBClassifier):
     """XGBClassifier predicting from category codes (see the module doc)."""
 
     def predict_proba(self, X: Any, **kwargs: Any) -> np.ndarray:
-        codes = self._codes(X)
-        if codes is X:
-            return super().predict_proba(X, **kwargs)
-        return super().predict_proba(codes, **(kwargs | {"validate_features": False}))
+        return self._on_codes(super().predict_proba, X, kwargs)
 
     def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
-        codes = self._codes(X)
-        if codes is X:
-            return super().predict(X, **kwargs)
-        return super().predict(codes, **(kwargs | {"validate_features": False}))
+        return self._on_codes(super().predict, X, kwargs)
