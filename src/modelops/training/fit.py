@@ -158,7 +158,7 @@ def fit_fold(
         est.fit(Z_tr, y_tr)
     _check_time(stop_at)
     if wrapper is not None:
-        est = wrapper.fitted(est)
+        est = wrapper.fitted(est, Z_tr, y_tr)
     return Pipeline(prep.steps + [("model", est)]), best
 
 
