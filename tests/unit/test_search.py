@@ -288,8 +288,9 @@ def test_signed_square_root_takes_any_target_and_only_regressors(frame):
     np.testing.assert_allclose(t.forward(y), [-3.0, -0.5, 0.0, 2.0, 1e3])
     np.testing.assert_allclose(t.inverse(t.forward(y)), y)
     schema = infer_schema(frame(task="binary"), "y", "binary")
-    with pytest.raises(ConfigError, match="target_transform 'sqrt': regression only"):
-        make_pipeline("lightgbm", "binary", schema, {"target_transform": "sqrt"}, seed=0)
+    for family in ("lightgbm", "xgboost"):
+        with pytest.raises(ConfigError, match="target_transform 'sqrt': regression only"):
+            make_pipeline(family, "binary", schema, {"target_transform": "sqrt"}, seed=0)
     config = _config(search__families__lightgbm__defaults={"target_transform": "sqrt"})
     with pytest.raises(ConfigError, match=r"search\.families\.lightgbm\.defaults\.target_tr"):
         config.check_parameters(["lightgbm"], "binary", schema)

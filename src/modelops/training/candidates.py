@@ -140,22 +140,18 @@ def estimator(
 ) -> BaseEstimator:
     """The family's estimator with `params` set (XGBoost classifiers learn on label codes; a
     regressor given `target_transform` learns that transform of the target)."""
+    from modelops.estimators import TARGET_TRANSFORMS, EncodedLabels, TargetTransform
+
     params = dict(params)
     transform = params.pop(TARGET_TRANSFORM, "none")
+    if transform != "none" and (task != "regression" or transform not in TARGET_TRANSFORMS):
+        raise ConfigError(
+            f"{TARGET_TRANSFORM} {transform!r}: regression only, one of {TARGET_TRANSFORMS}"
+        )
     est = FAMILIES[name].factory(task, schema, seed, n_jobs).set_params(**params)
     if name == "xgboost" and task != "regression":
-        from modelops.estimators import EncodedLabels
-
         return EncodedLabels(est)
-    if transform != "none":
-        from modelops.estimators import TARGET_TRANSFORMS, TargetTransform
-
-        if task != "regression" or transform not in TARGET_TRANSFORMS:
-            raise ConfigError(
-                f"{TARGET_TRANSFORM} {transform!r}: regression only, one of {TARGET_TRANSFORMS}"
-            )
-        return TargetTransform(est, transform)
-    return est
+    return est if transform == "none" else TargetTransform(est, transform)
 
 
 def make_pipeline(
