@@ -13,8 +13,8 @@
   re-encodes its categorical columns with a ColumnTransformer of its own at every predict (a
   third of a one-row prediction); on `OrdinalCodes`' output that re-encoding is the identity,
   checked once after fitting, and then skipped: the same array, so the same predictions.
-- `TargetTransform`: a regressor learning a transformed target (its square root), answering
-  on the original scale.
+- `TargetTransform`: a regressor learning a transformed target (its square root), answering the
+  mean on the original scale.
 - `Ensemble`: a weighted average of fitted pipelines (greedy ensemble selection's result),
   one scikit-learn estimator, so the registry, ScoreFlow, drift and cards treat it as any model.
 
@@ -178,7 +178,7 @@ class TargetTransform(RegressorMixin, BaseEstimator):
     `sqrt` is the signed square root, sign(y) * sqrt(|y|), so any target can take it: on a
     skewed positive target (prices, counts) it evens out the errors the trees split on, and
     an ensemble gains a member that errs differently (CatBoost on diamonds: CV RMSE 542.5
-    plain, 535.3 on the square root). Squaring a predicted mean of sqrt(y) underestimates the
+    plain, 535.0 on the square root). Squaring a predicted mean of sqrt(y) underestimates the
     mean of y by about the residuals' variance (Jensen), which on a noisy target costs more than
     the transform gains (RAND's doctor visits); so the answer is Duan's smearing estimate, the
     mean of the inverse over the training residuals' quantiles. Early stopping sets the
