@@ -79,18 +79,18 @@ class CodesLGBMClassifier(_LightGBMCodes, LGBMClassifier):
 class _XGBoostCodes:
     """Predict on the codes when the frame has the training categories (XGBoost keeps them)."""
 
-    def _codes(self, X: Any) -> Any:
+    def _codes(self, X: Any) -> np.ndarray | None:
         booster = self.get_booster()
         if not isinstance(X, pd.DataFrame) or list(X.columns) != booster.feature_names:
-            return X
+            return None
         if _categories(X) != getattr(self, "training_categories_", None):
-            return X
+            return None
         return category_codes(X)
 
     def _on_codes(self, method: Callable[..., np.ndarray], X: Any, kwargs: dict) -> np.ndarray:
         """`method` (the library's own) on the codes, or on X as it is."""
         codes = self._codes(X)
-        if codes is X:
+        if codes is None:
             return method(X, **kwargs)
         return method(codes, **(kwargs | {"validate_features": False}))
 

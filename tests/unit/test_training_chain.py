@@ -17,9 +17,8 @@ from tests.conftest import ROOT
 FAST = ROOT / "tests" / "integration" / "fast_config.json"
 
 
-def _train(csv, candidates: str, task: str = "regression"):
-    config = load_config(FAST)
-    prep = prepare_training(
+def _prepare(csv, candidates: str, config, task: str = "regression", model_name: str = "chain"):
+    return prepare_training(
         data=str(csv),
         target="y",
         task=task,
@@ -30,9 +29,14 @@ def _train(csv, candidates: str, task: str = "regression"):
         budget_minutes=0.5,
         seed=3,
         sample=0,
-        model_name="chain",
+        model_name=model_name,
         config=config,
     )
+
+
+def _train(csv, candidates: str, task: str = "regression"):
+    config = load_config(FAST)
+    prep = _prepare(csv, candidates, config, task)
     results = {n: search_step(name=n, prep=prep, config=config, seed=3) for n in prep.candidates}
     sel = select(
         scores=[r.score() for r in results.values()],
@@ -286,20 +290,7 @@ def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame)
     csv = tmp_path / "small.csv"
     frame(n=200).to_csv(csv, index=False)
     config = load_config()  # the bundled config: CV repeated below 1,000 training rows
-    prep = prepare_training(
-        data=str(csv),
-        target="y",
-        task="regression",
-        candidates="linear",
-        metric="auto",
-        test_size=0.25,
-        cv_folds=3,
-        budget_minutes=0.5,
-        seed=3,
-        sample=0,
-        model_name="m",
-        config=config,
-    )
+    prep = _prepare(csv, "linear", config, model_name="m")
     assert prep.folds.repeats == 3
     y, rng = prep.split.y_train.to_numpy(), np.random.default_rng(0)
 
