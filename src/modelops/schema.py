@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from modelops.errors import SchemaError
@@ -127,6 +128,17 @@ def parse_datetimes(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
         return pd.to_datetime(s, utc=True)
     return pd.to_datetime(s.astype("string"), errors="coerce", format="ISO8601", utc=True)
+
+
+def unparsable_dates(s: pd.Series) -> np.ndarray:
+    """Positions of cells that hold text but no ISO-8601 date. Blank and missing cells are
+    missing (the model has learned from missing dates); 'not a date' is a wrong value, which
+    would otherwise be scored as a missing one without a word."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return np.array([], dtype=int)
+    text = s.astype("string").str.strip()
+    given = (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
+    return np.flatnonzero(given & parse_datetimes(s).isna().to_numpy())
 
 
 def is_datetime_like(s: pd.Series, sample: int = 1000) -> bool:

@@ -65,6 +65,19 @@ def test_records_contract():
         read_records([{"num_a": 1, "colour": "red"}], schema)
 
 
+def test_a_date_that_is_not_one_is_a_rejected_row_as_in_scoreflow():
+    df = make_frame(60).assign(day=pd.date_range("2024-01-01", periods=60).strftime("%Y-%m-%d"))
+    schema = infer_schema(df, "y", "regression")
+    assert schema.datetime == ["day"]
+    days = ["2025-02-03", "2025-02-03T10:00:00Z", " ", None, "03/02/2025", "soon"]
+    b = read_records([{**ROW, "day": d} for d in days], schema)
+    assert b.index == [0, 1, 2, 3]  # blank and absent dates are missing, not wrong
+    assert {r.index: r.reason for r in b.rejected} == {
+        4: "column 'day': '03/02/2025' is not an ISO-8601 date",
+        5: "column 'day': 'soon' is not an ISO-8601 date",
+    }
+
+
 def test_predict_matches_the_pipeline_and_keeps_every_row(tmp_path):
     df = make_frame(200)
     reg, schema, pipe = register_linear(tmp_path, df)

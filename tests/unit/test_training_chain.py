@@ -276,8 +276,13 @@ def test_a_date_column_becomes_date_parts_for_every_family(tmp_path, frame):
         .assign(signup=["2025-03-01", "2025-09-30T10:00:00Z", "", "not a date", "2024-07-04"])
     )
     new.to_csv(tmp_path / "new.csv", index=False)
-    out = pd.read_csv(score_file(model, tmp_path / "new.csv", tmp_path / "out.csv").output)
-    assert len(out) == 5 and out["prediction"].notna().all()
+    res = score_file(model, tmp_path / "new.csv", tmp_path / "out.csv", max_reject_rate=0.5)
+    out = pd.read_csv(res.output)
+    # a blank date is a missing one; text that is no date is a wrong value, as in a number column
+    assert len(out) == 4 and out["prediction"].notna().all()
+    rejects = pd.read_csv(res.rejects)
+    assert rejects["line"].tolist() == [5]  # the header is line 1
+    assert rejects["reason"].tolist() == ["column 'signup': 'not a date' is not an ISO-8601 date"]
 
 
 def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame):

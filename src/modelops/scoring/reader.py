@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 
 from modelops import storage
 from modelops.errors import DataError
-from modelops.schema import Schema, check_columns
+from modelops.schema import Schema, check_columns, unparsable_dates
 from modelops.storage import Location
 
 BLOCK_BYTES = 8 << 20  # ~100k diamonds rows per block
@@ -165,25 +165,33 @@ def _raw_line(block: bytes, start_line: int, chunk: Chunk, row: int) -> str:
 
 
 def _reject_non_finite(chunk: Chunk, schema: Schema, raw: Callable[[int], str]) -> Chunk:
-    """Rows with inf/-inf in a numeric column are rejected with the reason: a model cannot
-    score them meaningfully, and the drift step after publishing would fail on them.
+    """Rows with inf/-inf in a numeric column, or text that is not a date in a date column,
+    are rejected with the reason: a model cannot score them meaningfully (a bad date would be
+    scored as a missing one), and the drift step after publishing would fail on infinities.
     `raw(row)` gives a rejected row's original text."""
+    if chunk.frame.empty:
+        return chunk
+    problems: dict[int, list[str]] = {}
     numeric = [c for c in schema.numeric if c in chunk.frame.columns]
-    if not numeric or chunk.frame.empty:
+    if numeric:
+        values = chunk.frame[numeric].to_numpy(dtype=float)
+        for i, j in zip(*np.nonzero(np.isinf(values)), strict=True):
+            problems.setdefault(int(i), []).append(
+                f"column {numeric[j]!r}: {values[i, j]} is not a finite number"
+            )
+    for c in schema.datetime:
+        if c in chunk.frame.columns:
+            s = chunk.frame[c]
+            for i in unparsable_dates(s):
+                problems.setdefault(int(i), []).append(
+                    f"column {c!r}: {s.iloc[i]!r} is not an ISO-8601 date"
+                )
+    if not problems:
         return chunk
-    values = chunk.frame[numeric].to_numpy(dtype=float)
-    bad = np.isinf(values)
-    rows = bad.any(axis=1)
-    if not rows.any():
-        return chunk
-    rejects = []
-    for i in np.flatnonzero(rows):
-        reasons = [
-            f"column {numeric[j]!r}: {values[i, j]} is not a finite number"
-            for j in np.flatnonzero(bad[i])
-        ]
-        rejects.append(Reject(int(chunk.lines[i]), "; ".join(reasons), raw(int(i))))
-    keep = ~rows
+    rows = sorted(problems)
+    rejects = [Reject(int(chunk.lines[i]), "; ".join(problems[i]), raw(i)) for i in rows]
+    keep = np.ones(len(chunk.frame), dtype=bool)
+    keep[rows] = False
     return Chunk(
         chunk.frame[keep].reset_index(drop=True),
         chunk.lines[keep],

@@ -5,7 +5,7 @@ mistake as a whole (HTTP 422, naming the column). A value that cannot be read as
 type is that row's problem only: the row is returned as rejected with its index and reason and
 the other rows are scored, as a bad line in a batch file is. Values are read as the batch
 reader reads CSV cells: numeric columns as float64 (numbers, or text that parses as one; not
-inf/NaN), every other column as trimmed text (blank is missing).
+inf/NaN), date columns as ISO-8601 text, every other column as trimmed text (blank is missing).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.errors import DataError
-from modelops.schema import Schema
+from modelops.schema import Schema, unparsable_dates
 
 
 class RequestError(DataError):
@@ -151,6 +151,11 @@ def read_records(body: Any, schema: Schema) -> Batch:
         values = [r.get(col) for r in records]
         read = _numbers if col in numeric else _texts
         columns[col] = read(values, col, problems)
+    for col in schema.datetime:  # text that is not a date would be scored as a missing one
+        for i in unparsable_dates(pd.Series(columns[col], dtype=object)):
+            problems.setdefault(int(i), []).append(
+                f"column {col!r}: {columns[col][i]!r} is not an ISO-8601 date"
+            )
     frame = pd.DataFrame(columns)
     rejected = [Rejected(i, "; ".join(problems[i])) for i in sorted(problems)]
     if not problems:
