@@ -345,6 +345,24 @@ def test_greedy_ensemble_averages_probabilities_for_classifiers():
     assert chosen.history[0] <= chosen.history[-1] or chosen.score <= chosen.history[0]
 
 
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_the_selection_metric_alone_is_the_one_every_metric_computes(task):
+    """Greedy selection scores one metric per blend; it must be the leaderboard's number."""
+    from modelops.metrics import METRICS
+    from modelops.training.fit import metric_of, metrics_of
+
+    rng = np.random.default_rng(3)
+    if task == "regression":
+        classes, y = [], rng.normal(size=200)
+        pred = y + rng.normal(size=200)
+    else:
+        classes = ["a", "b"] if task == "binary" else ["a", "b", "c"]
+        y = rng.choice(np.array(classes, dtype=object), size=200)
+        pred = rng.dirichlet(np.ones(len(classes)), size=200)
+    every = metrics_of(task, y, pred, classes)
+    assert {m: metric_of(task, y, pred, classes, m) for m in METRICS[task]} == every
+
+
 def _rmse_by_fold(pred, y, validation):
     return np.mean([np.sqrt(np.mean((pred[va] - y[va]) ** 2)) for va in validation])
 

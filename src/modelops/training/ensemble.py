@@ -21,7 +21,7 @@ import numpy as np
 
 from modelops.metrics import greater_is_better
 from modelops.schema import Task
-from modelops.training.fit import metrics_of
+from modelops.training.fit import metric_of, metrics_of
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def greedy_selection(
     higher = greater_is_better(task, metric)
 
     def score(pred: np.ndarray) -> float:
-        return metrics_of(task, y, pred, classes)[metric]
+        return metric_of(task, y, pred, classes, metric)
 
     def better(a: float, b: float) -> bool:
         return a > b if higher else a < b

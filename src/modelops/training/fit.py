@@ -22,7 +22,7 @@ from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from modelops.estimators import TargetTransform
-from modelops.metrics import score_predictions
+from modelops.metrics import METRICS, score_predictions
 from modelops.schema import Task
 from modelops.training.candidates import FAMILIES
 
@@ -89,6 +89,16 @@ def metrics_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> dict
         return score_predictions(task, y, pred)
     y = np.asarray(y, dtype=object)
     return score_predictions(task, y, labels_of(pred, classes), pred, list(classes))
+
+
+def metric_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any], metric: str) -> float:
+    """One metric, as `metrics_of` computes it: greedy selection scores thousands of blends,
+    and computing every metric of the task for each was most of its time."""
+    fn = METRICS[task][metric][0]
+    if task == "regression":
+        return fn(np.asarray(y), np.asarray(pred), None, None)
+    y = np.asarray(y, dtype=object)
+    return fn(y, labels_of(pred, classes), pred, list(classes))
 
 
 def fit_fold(
