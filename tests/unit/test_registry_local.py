@@ -55,6 +55,23 @@ def test_conditional_alias_move_detects_a_concurrent_change(tmp_path):
     assert reg.get("m", PRODUCTION).version == 1
 
 
+def test_a_model_name_given_as_the_alias_gets_a_hint(tmp_path):
+    """Seen as a new user: `score_flow.py run --model seattle-weather` took the name for an
+    alias of the default model, and the error named only the default model."""
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register("seattle-weather", _files(tmp_path, "a"), {}, aliases=(PRODUCTION,))
+    with pytest.raises(RegistryError, match="no registered versions") as err:
+        reg.get("diamonds-price", "seattle-weather")
+    assert "--model-name seattle-weather" in str(err.value)
+    reg.register("diamonds-price", _files(tmp_path, "b"), {})
+    with pytest.raises(RegistryError, match="no alias 'seattle-weather'") as err:
+        reg.get("diamonds-price", "seattle-weather")
+    assert "registered model's name, not an alias" in str(err.value)
+    with pytest.raises(RegistryError) as err:  # an alias that is no model's name: no hint
+        reg.get("diamonds-price", "staging")
+    assert "--model-name" not in str(err.value)
+
+
 def test_unknown_references_and_names(tmp_path):
     reg = LocalRegistry(tmp_path / "reg")
     with pytest.raises(RegistryError, match="no registered versions") as err:

@@ -144,10 +144,19 @@ class Registry(ABC):
         """Resolve an alias ('production'), a version ('v3', 3) or 'latest'."""
         kind, value = parse_ref(ref)
         all_versions = self.versions(name)
+
+        def mixup() -> str:  # a model's name where its alias belongs (--model for --model-name)
+            if kind != "alias" or str(ref) == name or str(ref) not in self.models():
+                return ""
+            return (
+                f" ({ref!r} is a registered model's name, not an alias: pass it as the model "
+                f"name, for example ScoreFlow's --model-name {ref})"
+            )
+
         if not all_versions:
             raise RegistryError(
                 f"model {name!r} has no registered versions ({self.backend} registry)"
-                + self.missing_hint()
+                + (mixup() or self.missing_hint())
             )
         if kind == "latest":
             return all_versions[-1]
@@ -157,7 +166,7 @@ class Registry(ABC):
             ):
                 return mv
         known = [f"v{mv.version}{list(mv.aliases) or ''}" for mv in all_versions]
-        raise RegistryError(f"model {name!r} has no {kind} {value!r}; versions: {known}")
+        raise RegistryError(f"model {name!r} has no {kind} {value!r}; versions: {known}{mixup()}")
 
     def find(self, name: str, ref: str | int = PRODUCTION) -> ModelVersion | None:
         """Like get, but None when the model or reference does not exist (no champion yet)."""
