@@ -143,7 +143,7 @@ def iter_chunks(
         return
     for start_line, block in _blocks(path, block_bytes, shard):
         chunk = _trim_categories(_parse_block(block, start_line, header, schema), schema)
-        yield _reject_non_finite(chunk, schema, partial(_raw_line, block, start_line, chunk))
+        yield _reject_unusable_values(chunk, schema, partial(_raw_line, block, start_line, chunk))
 
 
 def _trim_categories(chunk: Chunk, schema: Schema) -> Chunk:
@@ -164,7 +164,7 @@ def _raw_line(block: bytes, start_line: int, chunk: Chunk, row: int) -> str:
     return block.split(b"\n")[line].decode("utf-8", "backslashreplace").rstrip("\r")
 
 
-def _reject_non_finite(chunk: Chunk, schema: Schema, raw: Callable[[int], str]) -> Chunk:
+def _reject_unusable_values(chunk: Chunk, schema: Schema, raw: Callable[[int], str]) -> Chunk:
     """Rows with inf/-inf in a numeric column, or text that is not a date in a date column,
     are rejected with the reason: a model cannot score them meaningfully (a bad date would be
     scored as a missing one), and the drift step after publishing would fail on infinities.
@@ -427,7 +427,7 @@ def _parquet_batches(f: IO[bytes], schema: Schema) -> Iterator[Chunk]:
         chunk = _trim_categories(
             Chunk(frame[keep].reset_index(drop=True), lines[keep], rejects), schema
         )
-        yield _reject_non_finite(chunk, schema, partial(_row_json, chunk.frame))
+        yield _reject_unusable_values(chunk, schema, partial(_row_json, chunk.frame))
 
 
 def _nested_as_json(batch: pa.RecordBatch) -> pa.RecordBatch:
