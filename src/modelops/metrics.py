@@ -69,7 +69,16 @@ def score_predictions(
     classes: list[Any] | None = None,
 ) -> dict[str, float]:
     """Every metric of the task from predictions (training and realised metrics share this)."""
-    y = np.asarray(y)
-    return {
-        name: fn(y, np.asarray(pred), proba, classes) for name, (fn, _) in METRICS[task].items()
-    }
+    return {name: score_metric(task, name, y, pred, proba, classes) for name in METRICS[task]}
+
+
+def score_metric(
+    task: Task,
+    metric: str,
+    y: Any,
+    pred: Any,
+    proba: np.ndarray | None = None,
+    classes: list[Any] | None = None,
+) -> float:
+    """One metric of `score_predictions` (greedy selection scores thousands of blends)."""
+    return METRICS[task][metric][0](np.asarray(y), np.asarray(pred), proba, classes)

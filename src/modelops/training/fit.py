@@ -22,7 +22,7 @@ from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from modelops.estimators import TargetTransform
-from modelops.metrics import METRICS, score_predictions
+from modelops.metrics import score_metric, score_predictions
 from modelops.schema import Task
 from modelops.training.candidates import FAMILIES
 
@@ -85,20 +85,20 @@ def labels_of(proba: np.ndarray, classes: list[Any]) -> np.ndarray:
 
 def metrics_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> dict[str, float]:
     """Every metric of the task from predictions or aligned probabilities."""
-    if task == "regression":
-        return score_predictions(task, y, pred)
-    y = np.asarray(y, dtype=object)
-    return score_predictions(task, y, labels_of(pred, classes), pred, list(classes))
+    return score_predictions(task, *_scored(task, y, pred, classes))
 
 
 def metric_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any], metric: str) -> float:
     """One metric, as `metrics_of` computes it: greedy selection scores thousands of blends,
     and computing every metric of the task for each was most of its time."""
-    fn = METRICS[task][metric][0]
+    return score_metric(task, metric, *_scored(task, y, pred, classes))
+
+
+def _scored(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> tuple[Any, ...]:
+    """`score_predictions`' arguments from predictions or aligned probabilities."""
     if task == "regression":
-        return fn(np.asarray(y), np.asarray(pred), None, None)
-    y = np.asarray(y, dtype=object)
-    return fn(y, labels_of(pred, classes), pred, list(classes))
+        return (y, pred)
+    return (np.asarray(y, dtype=object), labels_of(pred, classes), pred, list(classes))
 
 
 def fit_fold(
