@@ -141,13 +141,10 @@ def _baselines(prep, seed: int) -> dict[str, object]:
     }
 
 
-def run_one(table: str, seed: int, budget: float) -> Row:
-    """Train `table` from a CSV as TrainFlow does, then fit and score both baselines."""
-    from modelops.metrics import greater_is_better
+def _search(table: str, seed: int, budget: float, folds: int) -> tuple[object, dict, float]:
+    """Prepare `table` from a CSV and search every family, as TrainFlow does."""
     from modelops.training.config import load_config
-    from modelops.training.fit import metrics_of, predict_aligned
-    from modelops.training.promotion import paired_bootstrap
-    from modelops.training.steps import prepare_training, search_step, select
+    from modelops.training.steps import prepare_training, search_step
 
     df, target = TABLES[table]()
     with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
@@ -162,7 +159,7 @@ def run_one(table: str, seed: int, budget: float) -> Row:
             candidates=FAMILIES,
             metric="auto",
             test_size=0.2,
-            cv_folds=3,
+            cv_folds=folds,
             budget_minutes=budget,
             seed=seed,
             sample=0,
@@ -173,13 +170,42 @@ def run_one(table: str, seed: int, budget: float) -> Row:
             name: search_step(name=name, prep=prep, config=config, seed=seed)
             for name in prep.candidates
         }
-        sel = select(
-            scores=[r.score() for r in results.values()],
-            load=results.__getitem__,
-            prep=prep,
-            config=config,
-        )
-        seconds = time.perf_counter() - t0
+    return prep, results, time.perf_counter() - t0
+
+
+def run_one(table: str, seed: int, budget: float, cache: str = "", folds: int = 3) -> Row:
+    """Train `table` from a CSV as TrainFlow does, then fit and score both baselines.
+
+    With `cache`, the searches are kept there (one pickle per table and seed) and read back on
+    the next run with the same folder, so a change to selection alone is measured on the very
+    same searches (the selection step and the baselines run again).
+    """
+    import pickle
+
+    from modelops.metrics import greater_is_better
+    from modelops.training.config import load_config
+    from modelops.training.fit import metrics_of, predict_aligned
+    from modelops.training.promotion import paired_bootstrap
+    from modelops.training.steps import select
+
+    name = f"{table}-{seed}-{budget}" + (f"-{folds}fold" if folds != 3 else "")
+    stored = Path(cache) / f"{name}.pkl" if cache else None
+    if stored is not None and stored.exists():
+        prep, results, search_seconds = pickle.loads(stored.read_bytes())
+    else:
+        prep, results, search_seconds = _search(table, seed, budget, folds)
+        if stored is not None:
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            stored.write_bytes(pickle.dumps((prep, results, search_seconds)))
+    t0 = time.perf_counter()
+    sel = select(
+        scores=[r.score() for r in results.values()],
+        load=results.__getitem__,
+        prep=prep,
+        config=load_config(),
+        seed=seed,
+    )
+    seconds = search_seconds + time.perf_counter() - t0
     s, metric = prep.split, prep.metric
     ours = predict_aligned(sel.best.pipeline, s.X_test, prep.task, prep.classes)
     base = _baselines(prep, seed)
@@ -269,10 +295,18 @@ def main() -> None:
     ap.add_argument(
         "--jobs", type=int, default=2, help="table/seed runs side by side (1 core each)"
     )
+    ap.add_argument("--cv-folds", type=int, default=3, help="TrainFlow's --cv-folds")
+    ap.add_argument(
+        "--cache",
+        default="",
+        help="keep each search in this folder and reuse it (to compare selection rules alone)",
+    )
     args = ap.parse_args()
     work = [(t, int(s)) for t in args.tables.split(",") for s in args.seeds.split(",")]
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_one, t, s, args.budget) for t, s in work]
+        futures = [
+            pool.submit(run_one, t, s, args.budget, args.cache, args.cv_folds) for t, s in work
+        ]
         rows = []
         for f in futures:
             try:

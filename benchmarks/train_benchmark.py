@@ -50,7 +50,7 @@ def plain_script(
         results[name] = r = search_step(name=name, prep=prep, config=config, seed=seed)
         print(f"  script: {name:<24} {time.perf_counter() - t:6.1f}s  holdout {r.holdout}")
     scores = [r.score() for r in results.values()]
-    sel = select(scores=scores, load=results.__getitem__, prep=prep, config=config)
+    sel = select(scores=scores, load=results.__getitem__, prep=prep, config=config, seed=seed)
     return time.perf_counter() - t0, sel.best.label, sel.best.holdout[prep.metric]
 
 

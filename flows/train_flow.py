@@ -165,8 +165,10 @@ class TrainFlow(FlowSpec):
             load=lambda label: by_label[label].result,
             prep=self.prepared,
             config=self.train_config,
+            seed=self.seed,
         )
         print(self.selection.board.to_string(index=False))
+        print(steps.describe_choice(self.selection.comparison))
         self.next(self.register)
 
     @card(type="blank", id="selection")

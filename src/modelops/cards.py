@@ -122,6 +122,7 @@ def selection_components(
     *,
     notes: list[str] = (),
     ensemble: dict[str, float] | None = None,
+    choice: str = "",
 ) -> list[Any]:
     """Card components: decision first (what a reader wants), then leaderboard and plots."""
     from metaflow.cards import Image, Markdown, Table
@@ -131,12 +132,16 @@ def selection_components(
         Markdown(f"# {registered}: {verdict}"),
         Markdown("\n".join(f"- {r}" for r in decision["reasons"]) or "- (no reasons recorded)"),
         Markdown("## Data\n" + "\n".join(f"- {n}" for n in notes)),
-        Markdown(f"## Leaderboard (ranked by cross-validated `{metric}`)"),
+        Markdown(f"## Leaderboard (the champion, then by cross-validated `{metric}`)"),
         Table.from_dataframe(board.drop(columns=["params"], errors="ignore").round(4)),
     ]
+    if choice:
+        parts.append(Markdown(choice))
     if ensemble:
         parts += [
-            Markdown("## Ensemble members and weights (greedy selection on OOF predictions)"),
+            Markdown(
+                "## Ensemble members and weights (bagged greedy selection on OOF predictions)"
+            ),
             Table([[m, round(w, 4)] for m, w in ensemble.items()], headers=["member", "weight"]),
         ]
     for title, fig in figures.items():

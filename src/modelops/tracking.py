@@ -209,12 +209,16 @@ def log_dataset(source: str, name: str, group: str, metadata: dict[str, Any]) ->
     return f"{name}:latest"
 
 
-def log_selection(board: Any, metric: str, group: str, best: str) -> None:
-    """A W&B run whose leaderboard table compares the candidates side by side."""
+def log_selection(
+    board: Any, metric: str, group: str, best: str, comparison: dict[str, Any] | None = None
+) -> None:
+    """A W&B run whose leaderboard table compares the candidates side by side; its summary has
+    what decided between the ensemble and one family (`choice/...`)."""
     with wandb_run("select", group, "selection", {"metric": metric}) as tracker:
         tracker.log_table("leaderboard", board.to_dict("records"))
         tracker.summary(
             {"best_candidate": best, f"best_{metric}": board.iloc[0].get(f"holdout_{metric}")}
+            | {f"choice/{k}": v for k, v in (comparison or {}).items()}
         )
 
 

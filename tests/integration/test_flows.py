@@ -85,13 +85,20 @@ def test_first_run_registers_and_promotes(first):
     assert set(mv.files) == {"model.joblib", "reference.parquet"}
     board = data.selection.board
     assert set(board["candidate"]) - {"ensemble"} == set(ALL)  # every family, none dropped
-    assert board["cv_rmse"].is_monotonic_increasing
-    assert board.loc[0, "candidate"] == mv.metadata["candidate"]
+    assert board.loc[0, "candidate"] == mv.metadata["candidate"]  # the champion, then by CV
+    assert board["cv_rmse"].iloc[1:].is_monotonic_increasing
     assert (board.loc[board["candidate"] != "ensemble", "trials"] >= 1).all()
     weights = {m["member"]: m["weight"] for m in meta["ensemble"]}
-    if meta["candidate"] == "ensemble":  # the ensemble is chosen only when its CV is better
+    chosen = meta["selection"]
+    assert chosen["chosen"] == meta["candidate"] and chosen["metric"] == "rmse"
+    ensemble_row = board.loc[board["candidate"] == "ensemble"].iloc[0]
+    assert chosen["ensemble_cv"] == pytest.approx(ensemble_row["cv_rmse"])
+    # the ensemble is chosen only when its CV beats choosing one family, scored alike
+    if meta["candidate"] == "ensemble":
         assert weights and sum(weights.values()) == pytest.approx(1.0)
-        assert board.loc[0, "cv_rmse"] <= board.loc[1, "cv_rmse"]
+        assert chosen["ensemble_cv"] < chosen["one_family_cv"]
+    else:
+        assert not weights and chosen["ensemble_cv"] >= chosen["one_family_cv"]
     assert meta["search"]["folds"] == "2-fold" and set(meta["search"]["families"]) == set(ALL)
 
 

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import log_loss
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 
@@ -342,14 +343,69 @@ def test_greedy_ensemble_averages_probabilities_for_classifiers():
     oof = {m: np.column_stack([1 - p, p]) for m, p in (("good", good), ("noisy", noisy))}
     chosen = greedy_selection(oof, y, "binary", "log_loss", ["no", "yes"])
     assert chosen.weights["good"] >= 0.5
-    assert chosen.history[0] <= chosen.history[-1] or chosen.score <= chosen.history[0]
+    blended = sum(w * oof[m] for m, w in chosen.weights.items())
+    assert chosen.score == pytest.approx(log_loss(y, blended[:, 1], labels=["no", "yes"]))
+    assert chosen.score <= log_loss(y, good, labels=["no", "yes"])
+
+
+def _level_pair(n: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Two members with independent errors of the same size: either may look best on n rows."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=n)
+    return {m: y + rng.normal(size=n) for m in ("a", "b")}, y
+
+
+def test_bagged_selection_hedges_where_one_run_follows_noise():
+    """Two members that differ by noise: one greedy run keeps whichever scored better on these
+    rows, alone (blending the near-copies does not help it); bootstrap resamples disagree on
+    which that is, so the bagged weights keep both."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200)
+    a = y + rng.normal(size=200)
+    oof = {"a": a, "b": a + rng.normal(scale=0.01, size=200)}
+    one = greedy_selection(oof, y, "regression", "rmse", [])
+    bagged = greedy_selection(oof, y, "regression", "rmse", [], bags=40, seed=1)
+    assert len(one.weights) == 1
+    assert sum(bagged.weights.values()) == pytest.approx(1.0)
+    assert min(bagged.weights.get(m, 0.0) for m in oof) > 0.2
+
+
+def test_bagged_selection_is_one_run_where_the_ranking_is_clear():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=5000)
+    oof = {"good": y + rng.normal(scale=0.5, size=5000), "bad": y + rng.normal(size=5000) * 3}
+    bagged = greedy_selection(oof, y, "regression", "rmse", [], bags=10, seed=0)
+    one = greedy_selection(oof, y, "regression", "rmse", [])
+    assert set(bagged.weights) == set(one.weights)
+    assert bagged.weights == pytest.approx(one.weights, abs=0.01)
+    assert bagged.weights["good"] > 0.9
+
+
+def test_bagged_selection_is_seeded():
+    oof, y = _level_pair(60, 2)
+    runs = [greedy_selection(oof, y, "regression", "rmse", [], bags=8, seed=s) for s in (5, 5, 6)]
+    assert runs[0] == runs[1]
+    assert runs[0].weights != runs[2].weights
+
+
+def test_one_greedy_step_scores_picking_the_best_member_on_the_other_folds():
+    """`nested_scores(iterations=1)` is the honest score of choosing one family by CV."""
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=90)
+    oof = {m: y + rng.normal(scale=s, size=90) for m, s in (("a", 1.0), ("b", 1.05), ("c", 3))}
+    validation = [va for _, va in KFold(3, shuffle=True, random_state=0).split(y)]
+    nested = nested_scores(oof, y, "regression", "rmse", [], validation, iterations=1)
+    for va, got in zip(validation, nested, strict=True):
+        rest = np.setdiff1d(np.arange(90), va)
+        pick = min(oof, key=lambda m: np.sqrt(np.mean((oof[m][rest] - y[rest]) ** 2)))
+        assert got["rmse"] == pytest.approx(np.sqrt(np.mean((oof[pick][va] - y[va]) ** 2)))
 
 
 @pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
 def test_the_selection_metric_alone_is_the_one_every_metric_computes(task):
     """Greedy selection scores one metric per blend; it must be the leaderboard's number."""
     from modelops.metrics import METRICS
-    from modelops.training.fit import metric_of, metrics_of
+    from modelops.training.fit import metric_of, metrics_of, scorer
 
     rng = np.random.default_rng(3)
     if task == "regression":
@@ -361,6 +417,13 @@ def test_the_selection_metric_alone_is_the_one_every_metric_computes(task):
         pred = rng.dirichlet(np.ones(len(classes)), size=200)
     every = metrics_of(task, y, pred, classes)
     assert {m: metric_of(task, y, pred, classes, m) for m in METRICS[task]} == every
+    # and greedy selection's own scorers, with y encoded once, give the same numbers
+    fast = {m: scorer(task, y, classes, m)(pred) for m in METRICS[task]}
+    assert fast == pytest.approx(every, rel=1e-12, abs=1e-15)
+    if task != "regression":  # confident probabilities of 0 and 1 are clipped as sklearn does
+        hard = np.eye(len(classes))[rng.integers(0, len(classes), size=200)]
+        fast = {m: scorer(task, y, classes, m)(hard) for m in METRICS[task]}
+        assert fast == pytest.approx(metrics_of(task, y, hard, classes), rel=1e-12)
 
 
 def _rmse_by_fold(pred, y, validation):

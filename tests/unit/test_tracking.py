@@ -109,7 +109,7 @@ def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
     )  # fmt: skip
     result = search_step(name="linear", prep=prep, config=config, seed=0)
     log_trials(result=result, group="g")
-    sel = select(scores=[result.score()], load=lambda _: result, prep=prep, config=config)
+    sel = select(scores=[result.score()], load=lambda _: result, prep=prep, config=config, seed=0)
     log_training(prep=prep, sel=sel, group="g")
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == len(result.trials) + 3

@@ -43,6 +43,7 @@ def _train(csv, candidates: str, task: str = "regression"):
         load=results.__getitem__,
         prep=prep,
         config=config,
+        seed=3,
     )
     return prep, sel, config
 
@@ -321,6 +322,9 @@ def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame)
         )
 
     good, bad = member("good", 1.0), member("bad", 50.0)
-    ensemble = build_ensemble([good, bad], prep, config)
-    assert ensemble.params["weights"] == {"good": 1.0}
-    assert ensemble.cv["rmse"] == pytest.approx(good.cv["rmse"], rel=1e-9)
+    choice = build_ensemble([good, bad], prep, config, seed=0)
+    assert choice.score.params["weights"] == {"good": 1.0}
+    assert choice.score.cv["rmse"] == pytest.approx(good.cv["rmse"], rel=1e-9)
+    # choosing one family, scored on folds it never saw: the same member, the same score
+    assert choice.one_family_cv == pytest.approx(good.cv["rmse"], rel=1e-9)
+    assert not choice.wins("regression", "rmse")  # a tie keeps the single family

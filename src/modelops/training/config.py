@@ -182,6 +182,7 @@ class PromotionConfig(_Strict):
 class EnsembleConfig(_Strict):
     enabled: bool = True
     iterations: int = Field(default=40, ge=1)
+    bags: int = Field(default=1, ge=1)  # greedy runs on bootstrap resamples, weights averaged
 
 
 class TrainConfig(_Strict):

@@ -1,15 +1,24 @@
-"""Greedy ensemble selection (Caruana et al., 2004) on out-of-fold predictions.
+"""Greedy ensemble selection (Caruana et al., 2004) on out-of-fold predictions, bagged.
 
 Starting from the best single model, repeatedly add (with replacement) the member whose
 addition most improves the OOF metric of the averaged predictions (probabilities for
 classifiers); keep the best prefix. Weights are how often each member was picked. The prefix
-of length one is the best single model, so the ensemble is never worse than it on the OOF
+of length one is the best single model, so one greedy run is never worse than it on the OOF
 metric; ties go to the member listed first (the better single model).
 
-That OOF score is optimistic, though: the weights were fitted on the same rows. On a few
-hundred rows the optimism exceeds the real gain (seen: an ensemble ahead on OOF, 6% behind
-CatBoost on the holdout), so `nested_scores` scores the *procedure* honestly, choosing the
-weights on the other folds' rows for each fold, and that is what ranks the ensemble.
+On a few hundred rows the OOF differences between members are mostly noise, and one greedy
+run follows it: its first pick is the member that happened to score best, and a confident
+mistake of that member on a few new rows costs the whole log loss (seen on wine, 142 rows:
+LightGBM best by CV, then 0.34 on the holdout against 0.05 for CatBoost). So the weights are
+averaged over greedy runs on bootstrap resamples of the OOF rows (bagged ensemble selection,
+Caruana et al. 2004, section 2.3, there over models): where the ranking is clear, as on
+43,000 rows, every bag picks alike and the average is one run's weights; where it is noise,
+the bags disagree and the average hedges.
+
+Every OOF score of chosen weights is optimistic, though: they were fitted on the same rows.
+`nested_scores` scores the *procedure* honestly, choosing the weights on the other folds' rows
+for each fold, and that is what ranks the ensemble. Choosing one family by CV is a procedure
+too, `nested_scores` with one greedy step, and that is its fair comparison.
 """
 
 from __future__ import annotations
@@ -21,15 +30,14 @@ import numpy as np
 
 from modelops.metrics import greater_is_better
 from modelops.schema import Task
-from modelops.training.fit import metric_of, metrics_of
+from modelops.training.fit import metric_of, metrics_of, scorer
 
 
 @dataclass(frozen=True)
 class EnsembleWeights:
-    """The chosen members and weights, and the OOF metric after each greedy step."""
+    """The chosen members and weights, and the OOF metric of their blend on every row."""
 
     weights: dict[str, float]
-    history: list[float]
     score: float
 
 
@@ -41,22 +49,48 @@ def greedy_selection(
     classes: list[Any],
     *,
     iterations: int = 40,
+    bags: int = 1,
+    seed: int = 0,
 ) -> EnsembleWeights:
-    """Weights over `oof`'s members (in their given order, best single model first)."""
+    """Weights over `oof`'s members (in their given order, best single model first).
+
+    `bags` > 1 averages the weights of that many greedy runs, each on a bootstrap resample of
+    the rows (drawn from `seed`); 1 is one run on every row.
+    """
     if not oof:
         raise ValueError("greedy_selection needs at least one member")
+    y = np.asarray(y, dtype=float if task == "regression" else object)
+    if bags <= 1:
+        weights = _greedy(oof, y, task, metric, classes, iterations)
+    else:
+        rng, totals = np.random.default_rng(seed), dict.fromkeys(oof, 0.0)
+        for _ in range(bags):
+            rows = rng.integers(0, len(y), len(y))
+            bag = {n: p[rows] for n, p in oof.items()}
+            for n, w in _greedy(bag, y[rows], task, metric, classes, iterations).items():
+                totals[n] += w
+        weights = {n: w / sum(totals.values()) for n, w in totals.items() if w > 0}
+    return EnsembleWeights(weights, metric_of(task, y, blend(oof, weights), classes, metric))
+
+
+def _greedy(
+    oof: dict[str, np.ndarray],
+    y: np.ndarray,
+    task: Task,
+    metric: str,
+    classes: list[Any],
+    iterations: int,
+) -> dict[str, float]:
+    """One greedy run on every row of `oof`: the best prefix's pick counts, as weights."""
     names = list(oof)
     higher = greater_is_better(task, metric)
-
-    def score(pred: np.ndarray) -> float:
-        return metric_of(task, y, pred, classes, metric)
 
     def better(a: float, b: float) -> bool:
         return a > b if higher else a < b
 
+    score = scorer(task, y, classes, metric)
     total = np.zeros_like(next(iter(oof.values())), dtype=float)
     picks: list[str] = []
-    history: list[float] = []
     best_len, best_score = 0, -np.inf if higher else np.inf
     for step in range(iterations):
         choice, choice_score = None, None
@@ -66,12 +100,10 @@ def greedy_selection(
                 choice, choice_score = name, s
         picks.append(choice)
         total += oof[choice]
-        history.append(float(choice_score))
         if better(choice_score, best_score):
             best_len, best_score = step + 1, choice_score
     chosen = picks[:best_len]
-    weights = {n: chosen.count(n) / best_len for n in dict.fromkeys(chosen)}
-    return EnsembleWeights(weights, history, float(best_score))
+    return {n: chosen.count(n) / best_len for n in dict.fromkeys(chosen)}
 
 
 def nested_scores(
@@ -83,18 +115,30 @@ def nested_scores(
     validation: list[np.ndarray],
     *,
     iterations: int = 40,
+    bags: int = 1,
+    seed: int = 0,
 ) -> list[dict[str, float]]:
     """Every metric of the ensemble on each validation fold, its weights chosen without it.
 
     Scored per fold like the single families (whose CV score is the mean over folds), so the
-    leaderboard compares like with like.
+    leaderboard compares like with like. `iterations=1` scores choosing one member by its OOF
+    score, as the leaderboard does.
     """
     y = np.asarray(y, dtype=float if task == "regression" else object)
     scores = []
     for va in validation:
         rest = np.setdiff1d(np.arange(len(y)), va)
         subset = {n: p[rest] for n, p in oof.items()}
-        fitted = greedy_selection(subset, y[rest], task, metric, classes, iterations=iterations)
+        fitted = greedy_selection(
+            subset,
+            y[rest],
+            task,
+            metric,
+            classes,
+            iterations=iterations,
+            bags=bags,
+            seed=seed,
+        )
         pred = blend({n: p[va] for n, p in oof.items()}, fitted.weights)
         scores.append(metrics_of(task, y[va], pred, classes))
     return scores

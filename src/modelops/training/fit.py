@@ -94,6 +94,47 @@ def metric_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any], metric: 
     return score_metric(task, metric, *_scored(task, y, pred, classes))
 
 
+def scorer(task: Task, y: Any, classes: list[Any], metric: str) -> Callable[[np.ndarray], float]:
+    """`metric_of` for these rows, as a function of the predictions alone.
+
+    Greedy selection scores thousands of blends of the same rows (bagged, for every nested
+    fold); scikit-learn's checks of `y` on each call were most of that time on small tables.
+    The common metrics are computed here with `y` encoded once (tested equal to `metric_of`);
+    the others, and degenerate rows (one class only, a constant target), go through it.
+    """
+    fallback = lambda pred: metric_of(task, y, pred, classes, metric)  # noqa: E731
+    if task == "regression":
+        t = np.asarray(y, dtype=float)
+        spread = float(np.sum((t - t.mean()) ** 2))
+        if metric == "rmse":
+            return lambda pred: float(np.sqrt(np.mean((t - pred) ** 2)))
+        if metric == "mae":
+            return lambda pred: float(np.mean(np.abs(t - pred)))
+        if metric == "r2" and spread > 0:
+            return lambda pred: float(1.0 - np.sum((t - pred) ** 2) / spread)
+        return fallback
+    position = {c: i for i, c in enumerate(classes)}
+    labels = np.asarray(y, dtype=object)
+    if not all(v in position for v in labels):
+        return fallback
+    idx, rows = np.array([position[v] for v in labels], dtype=int), np.arange(len(labels))
+    if metric == "log_loss":
+        eps = np.finfo(float).eps
+        return lambda pred: float(-np.mean(np.log(np.clip(pred[rows, idx], eps, 1 - eps))))
+    if metric == "accuracy":
+        return lambda pred: float(np.mean(np.argmax(pred, axis=1) == idx))
+    positive = idx == 1
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if metric == "roc_auc" and n_pos and n_neg:
+        from scipy.stats import rankdata
+
+        # Mann-Whitney U with tied scores at their mean rank: the area under the ROC curve
+        return lambda pred: float(
+            (rankdata(pred[:, 1])[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        )
+    return fallback
+
+
 def _scored(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> tuple[Any, ...]:
     """`score_predictions`' arguments from predictions or aligned probabilities."""
     if task == "regression":
