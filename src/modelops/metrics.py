@@ -80,5 +80,16 @@ def score_metric(
     proba: np.ndarray | None = None,
     classes: list[Any] | None = None,
 ) -> float:
-    """One metric of `score_predictions` (greedy selection scores thousands of blends)."""
-    return METRICS[task][metric][0](np.asarray(y), np.asarray(pred), proba, classes)
+    """One metric of `score_predictions` (greedy selection scores thousands of blends).
+
+    Class labels are scored as their positions in `classes`: scikit-learn cannot tell the type
+    of an object array of numbers, so a 0/1 target read from a CSV failed every metric. A
+    label outside `classes` is -1 (a wrong prediction; log loss refuses it, as before).
+    """
+    y, pred = np.asarray(y), np.asarray(pred)
+    if task != "regression" and classes is not None:
+        position = {c: i for i, c in enumerate(classes)}
+        y = np.array([position.get(v, -1) for v in y.tolist()], dtype=int)
+        pred = np.array([position.get(v, -1) for v in pred.tolist()], dtype=int)
+        classes = list(range(len(position)))
+    return METRICS[task][metric][0](y, pred, proba, classes)

@@ -426,6 +426,23 @@ def test_the_selection_metric_alone_is_the_one_every_metric_computes(task):
         assert fast == pytest.approx(metrics_of(task, y, hard, classes), rel=1e-12)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_classes_coded_as_numbers_score_as_classes_named_by_text(task):
+    """Metrics score labels by their position in the classes: 0/1 (int or float, as read from
+    a CSV) gives the numbers that 'no'/'yes' gives."""
+    from modelops.training.fit import metrics_of
+
+    rng = np.random.default_rng(5)
+    k = 2 if task == "binary" else 3
+    codes = rng.integers(0, k, size=120)
+    proba = rng.dirichlet(np.ones(k), size=120)
+    named = [f"c{i}" for i in range(k)]
+    expected = metrics_of(task, np.array(named, dtype=object)[codes], proba, named)
+    for classes in (list(range(k)), [float(i) for i in range(k)]):
+        got = metrics_of(task, np.asarray(classes)[codes], proba, classes)
+        assert got == pytest.approx(expected, rel=1e-12)
+
+
 def _rmse_by_fold(pred, y, validation):
     return np.mean([np.sqrt(np.mean((pred[va] - y[va]) ** 2)) for va in validation])
 

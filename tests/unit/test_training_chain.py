@@ -328,3 +328,37 @@ def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame)
     # choosing one family, scored on folds it never saw: the same member, the same score
     assert choice.one_family_cv == pytest.approx(good.cv["rmse"], rel=1e-9)
     assert not choice.wins("regression", "rmse")  # a tie keeps the single family
+
+
+@pytest.mark.parametrize("code", [{"no": 0, "yes": 1}, {"no": 0.0, "yes": 1.0}])
+def test_a_target_of_numbers_coded_as_classes_trains_and_scores(tmp_path, frame, code):
+    """A 0/1 target, as most binary columns in a CSV are: every family used to fail, since
+    scikit-learn's metrics cannot tell the type of an object array of numbers (found on
+    statsmodels' anes96 `vote`)."""
+    from modelops.scoring.batch import score_file
+
+    df = frame(n=300, task="binary")
+    df["y"] = df["y"].map(code)
+    csv = tmp_path / "table.csv"
+    df.to_csv(csv, index=False)
+    config = load_config(FAST)
+    prep = _prepare(csv, "linear,lightgbm,xgboost,catboost", config, "auto")
+    assert prep.task == "binary" and list(prep.schema.classes) == [0, 1]
+    results = {n: search_step(name=n, prep=prep, config=config, seed=3) for n in prep.candidates}
+    sel = select(
+        scores=[r.score() for r in results.values()],
+        load=results.__getitem__,
+        prep=prep,
+        config=config,
+        seed=3,
+    )
+    assert not any(s.failed for s in sel.scores)
+    assert sel.best.holdout["roc_auc"] > 0.9
+    registry = LocalRegistry(tmp_path / "registry")
+    _register(registry, prep, sel, config)
+    src = tmp_path / "new.csv"
+    prep.split.X_test.to_csv(src, index=False)
+    result = score_file(load_model(registry, "chain", PRODUCTION), src, tmp_path / "out.csv")
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert result.accounting.rows_scored == len(out) == len(prep.split.X_test)
+    assert set(out["prediction"]) <= {0, 1}
