@@ -1,16 +1,18 @@
 """TrainFlow's search against untuned CatBoost and LightGBM on public tables, in one run.
 
-    .venv/bin/python benchmarks/tables_benchmark.py                  # 5 tables x 2 seeds
+    .venv/bin/python benchmarks/tables_benchmark.py                  # 7 tables x 2 seeds
     .venv/bin/python benchmarks/tables_benchmark.py --tables wine --seeds 1 --budget 0.2
+    .venv/bin/python benchmarks/tables_benchmark.py --cache /tmp/searches  # again: reselects only
 
 Tables come from files that installed packages ship (nothing is downloaded): the bundled breast
-cancer data, scikit-learn's diabetes and wine, statsmodels' Fair affairs survey, Vega's cars
-(categoricals and missing values) and Vega's Seattle weather (a date column, five unbalanced
-classes). Each table is written to a CSV and trained from it as a user would: the same
-`prepare_training` -> `search_step` per family -> `select` (with the ensemble) as TrainFlow, in
-one process, families one after another on one core each. The baselines are CatBoost and
-LightGBM with their library defaults, given the same columns (dates as the same parts, ID-like
-columns dropped), fitted on the same training rows and scored on the same holdout rows.
+cancer data, scikit-learn's diabetes and wine, statsmodels' Fair affairs survey and 1996
+election survey (a 0/1 target), Vega's cars (categoricals and missing values) and Vega's
+Seattle weather (a date column, five unbalanced classes). Each table is written to a CSV and
+trained from it as a user would: the same `prepare_training` -> `search_step` per family ->
+`select` (with the ensemble) as TrainFlow, in one process, families one after another on one
+core each. The baselines are CatBoost and LightGBM with their library defaults, given the
+same columns (dates as the same parts, ID-like columns dropped), fitted on the same training
+rows and scored on the same holdout rows.
 
 Noise: a paired bootstrap of the champion's gap to the better baseline on the holdout rows
 (the promotion gate's own `paired_bootstrap`), and the spread of that gap between seeds (each
@@ -74,6 +76,13 @@ def _seattle_weather() -> tuple[pd.DataFrame, str]:
     return data("seattle-weather"), "weather"
 
 
+def _anes96() -> tuple[pd.DataFrame, str]:
+    from statsmodels.datasets import anes96
+
+    # the 1996 US election survey: voted Dole (1) or Clinton (0), a target of numbers
+    return anes96.load_pandas().data, "vote"
+
+
 TABLES: dict[str, Callable[[], tuple[pd.DataFrame, str]]] = {
     "breast_cancer": _breast_cancer,
     "diabetes": _diabetes,
@@ -81,6 +90,7 @@ TABLES: dict[str, Callable[[], tuple[pd.DataFrame, str]]] = {
     "fair": _fair,
     "cars": _cars,
     "seattle_weather": _seattle_weather,
+    "anes96": _anes96,
 }
 
 
