@@ -10,8 +10,8 @@ On a few hundred rows the OOF differences between members are mostly noise, and 
 run follows it: its first pick is the member that happened to score best, and a confident
 mistake of that member on a few new rows costs the whole log loss (seen on wine, 142 rows:
 LightGBM best by CV, then 0.34 on the holdout against 0.05 for CatBoost). So the weights are
-averaged over greedy runs on bootstrap resamples of the OOF rows (bagged ensemble selection,
-Caruana et al. 2004, section 2.3, there over models): where the ranking is clear, as on
+averaged over greedy runs on bootstrap resamples of the OOF rows (bagged ensemble selection;
+Caruana et al. 2004 bag over models, here over rows): where the ranking is clear, as on
 43,000 rows, every bag picks alike and the average is one run's weights; where it is noise,
 the bags disagree and the average hedges.
 

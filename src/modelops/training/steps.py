@@ -19,7 +19,7 @@ import pandas as pd
 
 from modelops import tracking
 from modelops.errors import ConfigError, DataError
-from modelops.metrics import greater_is_better, resolve_metric
+from modelops.metrics import is_better, resolve_metric
 from modelops.registry import PRODUCTION, ModelVersion, Registry, signing
 from modelops.registry.packaging import (
     load_model,
@@ -255,12 +255,7 @@ class EnsembleChoice:
 
     def wins(self, task: Task, metric: str) -> bool:
         """Better than picking the best family, like for like (ties keep the simpler model)."""
-        ours = self.score.cv[metric]
-        return (
-            ours > self.one_family_cv
-            if greater_is_better(task, metric)
-            else (ours < self.one_family_cv)
-        )
+        return is_better(task, metric, self.score.cv[metric], self.one_family_cv)
 
 
 def build_ensemble(
@@ -272,8 +267,7 @@ def build_ensemble(
     compared with: picking the family with the best OOF score on the other folds' rows. A
     family's own CV is the best of its trials, and the best family's the best of six of those,
     so against it an honest ensemble score lost on small tables even where it was better on
-    new rows (wine: bagged ensemble 0.069 holdout log loss over nine splits, the best family
-    0.120).
+    new rows (wine, ten splits: mean holdout log loss 0.092 before, 0.069 with this choice).
     """
     members = [s for s in rank(scores, prep.task, prep.metric) if s.oof is not None]
     if not config.ensemble.enabled or len(members) < 2:
