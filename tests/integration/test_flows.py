@@ -121,6 +121,10 @@ def test_selection_card_is_rendered(first):
     assert "PROMOTED to production" in components and "Leaderboard" in components
     assert "feature importance" in components and "holdout diagnostics" in components
     assert "Search history" in components and "training rows" in components
+    # what decided between the ensemble and one family, with both numbers
+    chosen = first.registry.get("diamonds-price", PRODUCTION).metadata["selection"]
+    assert f"Champion: {chosen['chosen']}." in components
+    assert f"one family {chosen['one_family_cv']:.5g}" in components
     # leaderboard, search history, diagnostics, importance
     assert components.count('"type": "image"') == 4
 
