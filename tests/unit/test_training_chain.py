@@ -341,17 +341,8 @@ def test_a_target_of_numbers_coded_as_classes_trains_and_scores(tmp_path, frame,
     df["y"] = df["y"].map(code)
     csv = tmp_path / "table.csv"
     df.to_csv(csv, index=False)
-    config = load_config(FAST)
-    prep = _prepare(csv, "linear,lightgbm,xgboost,catboost", config, "auto")
+    prep, sel, config = _train(csv, "linear,lightgbm,xgboost,catboost", "auto")
     assert prep.task == "binary" and list(prep.schema.classes) == [0, 1]
-    results = {n: search_step(name=n, prep=prep, config=config, seed=3) for n in prep.candidates}
-    sel = select(
-        scores=[r.score() for r in results.values()],
-        load=results.__getitem__,
-        prep=prep,
-        config=config,
-        seed=3,
-    )
     assert not any(s.failed for s in sel.scores)
     assert sel.best.holdout["roc_auc"] > 0.9
     registry = LocalRegistry(tmp_path / "registry")
