@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
 
 from modelops.errors import ConfigError
@@ -80,16 +81,19 @@ def score_metric(
     proba: np.ndarray | None = None,
     classes: list[Any] | None = None,
 ) -> float:
-    """One metric of `score_predictions` (greedy selection scores thousands of blends).
+    """One metric of `score_predictions` (the selection metric alone, where only it matters).
 
     Class labels are scored as their positions in `classes`: scikit-learn cannot tell the type
-    of an object array of numbers, so a 0/1 target read from a CSV failed every metric. A
-    label outside `classes` is -1 (a wrong prediction; log loss refuses it, as before).
+    of an object array of numbers, so a 0/1 target read from a CSV failed every metric.
     """
     y, pred = np.asarray(y), np.asarray(pred)
     if task != "regression" and classes is not None:
-        position = {c: i for i, c in enumerate(classes)}
-        y = np.array([position.get(v, -1) for v in y.tolist()], dtype=int)
-        pred = np.array([position.get(v, -1) for v in pred.tolist()], dtype=int)
-        classes = list(range(len(position)))
+        y, pred = class_positions(y, classes), class_positions(pred, classes)
+        classes = list(range(len(classes)))
     return METRICS[task][metric][0](y, pred, proba, classes)
+
+
+def class_positions(labels: Any, classes: list[Any]) -> np.ndarray:
+    """Each label's position in `classes` (1 and 1.0 alike), -1 for a label outside them: a
+    wrong prediction to accuracy and F1, an error to log loss."""
+    return pd.Index(list(classes)).get_indexer(np.asarray(labels, dtype=object))

@@ -122,7 +122,8 @@ def nested_scores(
 
     Scored per fold like the single families (whose CV score is the mean over folds), so the
     leaderboard compares like with like. `iterations=1` scores choosing one member by its OOF
-    score, as the leaderboard does.
+    score on the other folds' rows (the leaderboard ranks by the mean of fold scores instead,
+    which orders members alike but for near ties).
     """
     y = np.asarray(y, dtype=float if task == "regression" else object)
     scores = []

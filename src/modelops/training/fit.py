@@ -22,7 +22,7 @@ from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from modelops.estimators import TargetTransform
-from modelops.metrics import score_metric, score_predictions
+from modelops.metrics import class_positions, score_metric, score_predictions
 from modelops.schema import Task
 from modelops.training.candidates import FAMILIES
 
@@ -89,8 +89,8 @@ def metrics_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> dict
 
 
 def metric_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any], metric: str) -> float:
-    """One metric, as `metrics_of` computes it: greedy selection scores thousands of blends,
-    and computing every metric of the task for each was most of its time."""
+    """One metric, as `metrics_of` computes it (for the metrics `scorer` has no fast path
+    for, and the ensemble's final score)."""
     return score_metric(task, metric, *_scored(task, y, pred, classes))
 
 
@@ -113,11 +113,10 @@ def scorer(task: Task, y: Any, classes: list[Any], metric: str) -> Callable[[np.
         if metric == "r2" and spread > 0:
             return lambda pred: float(1.0 - np.sum((t - pred) ** 2) / spread)
         return fallback
-    position = {c: i for i, c in enumerate(classes)}
-    labels = np.asarray(y, dtype=object)
-    if not all(v in position for v in labels):
+    idx = class_positions(y, classes)
+    if (idx < 0).any():
         return fallback
-    idx, rows = np.array([position[v] for v in labels], dtype=int), np.arange(len(labels))
+    rows = np.arange(len(idx))
     if metric == "log_loss":
         eps = np.finfo(float).eps
         return lambda pred: float(-np.mean(np.log(np.clip(pred[rows, idx], eps, 1 - eps))))

@@ -251,7 +251,6 @@ class EnsembleChoice:
 
     score: CandidateScore  # its CV: weights chosen without each fold scored
     one_family_cv: float  # choosing one family by CV, scored the same way
-    bags: int
 
     def wins(self, task: Task, metric: str) -> bool:
         """Better than picking the best family, like for like (ties keep the simpler model)."""
@@ -287,22 +286,16 @@ def build_ensemble(
     holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
     # Scored per repeat and fold on that repeat's own OOF predictions, as each family's CV is:
     # the OOF averaged over repeats is a bag of several fits, which would flatter the ensemble.
-    n = prep.folds.n_folds
-    nested: dict[int, list[dict[str, float]]] = {config.ensemble.iterations: [], 1: []}
+    n, ensemble_folds, one_family_folds = prep.folds.n_folds, [], []
     for r in range(prep.folds.repeats):
-        for iterations, fold_scores in nested.items():
-            fold_scores += nested_scores(
-                {m.label: m.oof_by_repeat[r] for m in members},
-                y,
-                prep.task,
-                prep.metric,
-                classes,
-                [va for _, va in prep.folds.splits[r * n : (r + 1) * n]],
-                iterations=iterations,
-                bags=bags if iterations > 1 else 1,
-                seed=seed + r,
-            )
-    per_fold = pd.DataFrame(nested[config.ensemble.iterations])
+        oof_r = {m.label: m.oof_by_repeat[r] for m in members}
+        validation = [va for _, va in prep.folds.splits[r * n : (r + 1) * n]]
+        args = (oof_r, y, prep.task, prep.metric, classes, validation)
+        ensemble_folds += nested_scores(
+            *args, iterations=config.ensemble.iterations, bags=bags, seed=seed + r
+        )
+        one_family_folds += nested_scores(*args, iterations=1)
+    per_fold = pd.DataFrame(ensemble_folds)
     score = CandidateScore(
         name="ensemble",
         label="ensemble",
@@ -316,8 +309,8 @@ def build_ensemble(
         holdout_pred=holdout_pred,
         folds=prep.folds.description,
     )
-    one_family = float(pd.DataFrame(nested[1])[prep.metric].mean())
-    return EnsembleChoice(score, one_family, bags)
+    one_family = float(pd.DataFrame(one_family_folds)[prep.metric].mean())
+    return EnsembleChoice(score, one_family)
 
 
 def select(
@@ -343,7 +336,7 @@ def select(
         "metric": prep.metric,
         "ensemble_cv": choice.score.cv[prep.metric],
         "one_family_cv": choice.one_family_cv,
-        "bags": choice.bags,
+        "bags": config.ensemble.bags,
         "chosen": "ensemble" if choice.wins(prep.task, prep.metric) else ranked[0].label,
     }
     if comparison["chosen"] != "ensemble":
