@@ -286,48 +286,92 @@ def test_a_date_column_becomes_date_parts_for_every_family(tmp_path, frame):
     assert rejects["reason"].tolist() == ["column 'signup': 'not a date' is not an ISO-8601 date"]
 
 
+def _member(prep, label: str, noise: float, rng, y=None):
+    """A family's scores without fitting: the target plus noise as its OOF predictions (per
+    repeat) and holdout predictions, its CV the mean RMSE over the folds."""
+    from modelops.training.search import CandidateScore
+
+    y = prep.split.y_train.to_numpy() if y is None else y
+    by_repeat = y + rng.normal(scale=noise, size=(prep.folds.repeats, len(y)))
+    n = prep.folds.n_folds
+    rmse = [
+        float(np.sqrt(np.mean((by_repeat[i // n][va] - y[va]) ** 2)))
+        for i, (_, va) in enumerate(prep.folds.splits)
+    ]
+    y_test = prep.split.y_test.to_numpy()
+    return CandidateScore(
+        name=label,
+        label=label,
+        params={},
+        cv={"rmse": float(np.mean(rmse))},
+        cv_std={},
+        holdout={"rmse": 0.0},
+        fit_seconds=1.0,
+        cv_seconds=1.0,
+        oof=by_repeat.mean(axis=0),
+        oof_by_repeat=by_repeat,
+        holdout_pred=y_test + rng.normal(scale=noise, size=len(y_test)),
+    )
+
+
+def _small(tmp_path, frame):
+    csv = tmp_path / "small.csv"
+    frame(n=200).to_csv(csv, index=False)
+    config = load_config()  # the bundled config: CV repeated below 1,000 training rows
+    return _prepare(csv, "linear", config, model_name="m"), config
+
+
 def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame):
     """Small tables repeat the CV; the ensemble's nested score must be per repeat and fold, as
     each family's CV is. Scored on the OOF averaged over repeats (a bag of three fits), an
     ensemble that is just its best member looked better than that member and was chosen."""
-    from modelops.training.search import CandidateScore
     from modelops.training.steps import build_ensemble
 
-    csv = tmp_path / "small.csv"
-    frame(n=200).to_csv(csv, index=False)
-    config = load_config()  # the bundled config: CV repeated below 1,000 training rows
-    prep = _prepare(csv, "linear", config, model_name="m")
+    prep, config = _small(tmp_path, frame)
     assert prep.folds.repeats == 3
-    y, rng = prep.split.y_train.to_numpy(), np.random.default_rng(0)
-
-    def member(label: str, noise: float) -> CandidateScore:
-        by_repeat = y + rng.normal(scale=noise, size=(prep.folds.repeats, len(y)))
-        n = prep.folds.n_folds
-        rmse = [
-            float(np.sqrt(np.mean((by_repeat[i // n][va] - y[va]) ** 2)))
-            for i, (_, va) in enumerate(prep.folds.splits)
-        ]
-        return CandidateScore(
-            name=label,
-            label=label,
-            params={},
-            cv={"rmse": float(np.mean(rmse))},
-            cv_std={},
-            holdout={},
-            fit_seconds=1.0,
-            cv_seconds=1.0,
-            oof=by_repeat.mean(axis=0),
-            oof_by_repeat=by_repeat,
-            holdout_pred=np.zeros(len(prep.split.y_test)),
-        )
-
-    good, bad = member("good", 1.0), member("bad", 50.0)
+    rng = np.random.default_rng(0)
+    good, bad = _member(prep, "good", 1.0, rng), _member(prep, "bad", 50.0, rng)
     choice = build_ensemble([good, bad], prep, config, seed=0)
     assert choice.score.params["weights"] == {"good": 1.0}
     assert choice.score.cv["rmse"] == pytest.approx(good.cv["rmse"], rel=1e-9)
     # choosing one family, scored on folds it never saw: the same member, the same score
     assert choice.one_family_cv == pytest.approx(good.cv["rmse"], rel=1e-9)
     assert not choice.wins("regression", "rmse")  # a tie keeps the single family
+
+
+@pytest.mark.parametrize("independent", [True, False])
+def test_select_takes_the_ensemble_only_when_it_beats_one_family_like_for_like(
+    tmp_path, frame, independent
+):
+    """Two equally good families: with independent errors their blend is better on rows
+    neither choice saw, and becomes the champion; as near-copies it cannot be, and the best
+    family stays champion, with the ensemble below it on the leaderboard. Either way the
+    decision and both nested scores are recorded."""
+    from modelops.estimators import EnsembleRegressor
+    from modelops.training.search import CandidateResult
+
+    prep, config = _small(tmp_path, frame)
+    rng = np.random.default_rng(1)
+    a = _member(prep, "a", 1.0, rng)
+    b = _member(prep, "b", 1.0, rng)
+    if not independent:  # b is a with a little noise of its own: nothing to average away
+        b.oof_by_repeat = a.oof_by_repeat + rng.normal(scale=0.01, size=a.oof_by_repeat.shape)
+        b.oof = b.oof_by_repeat.mean(axis=0)
+        b.cv = {"rmse": a.cv["rmse"] + 0.01}
+    fitted = {s.label: CandidateResult(**vars(s), pipeline=None) for s in (a, b)}
+    sel = select(scores=[a, b], load=fitted.__getitem__, prep=prep, config=config, seed=0)
+    c = sel.comparison
+    assert c["bags"] == config.ensemble.bags and c["metric"] == "rmse"
+    if independent:
+        assert c["chosen"] == "ensemble" and c["ensemble_cv"] < c["one_family_cv"]
+        assert isinstance(sel.best.pipeline, EnsembleRegressor)
+        assert set(sel.ensemble) == {"a", "b"} and sel.board["candidate"][0] == "ensemble"
+    else:
+        assert c["chosen"] == "a" and c["ensemble_cv"] >= c["one_family_cv"]
+        assert sel.best.label == "a" and sel.ensemble == {}
+        assert list(sel.board["candidate"])[0] == "a"
+        assert set(sel.board["candidate"]) == {"a", "b", "ensemble"}
+        assert sel.board["cv_rmse"].iloc[1:].is_monotonic_increasing
 
 
 @pytest.mark.parametrize("code", [{"no": 0, "yes": 1}, {"no": 0.0, "yes": 1.0}])
