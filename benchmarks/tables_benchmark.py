@@ -193,6 +193,7 @@ def run_one(table: str, seed: int, budget: float, cache: str = "", folds: int = 
     import pickle
 
     from modelops.metrics import greater_is_better
+    from modelops.storage import atomic_output
     from modelops.training.config import load_config
     from modelops.training.fit import metrics_of, predict_aligned
     from modelops.training.promotion import paired_bootstrap
@@ -204,9 +205,9 @@ def run_one(table: str, seed: int, budget: float, cache: str = "", folds: int = 
         prep, results, search_seconds = pickle.loads(stored.read_bytes())
     else:
         prep, results, search_seconds = _search(table, seed, budget, folds)
-        if stored is not None:
-            stored.parent.mkdir(parents=True, exist_ok=True)
-            stored.write_bytes(pickle.dumps((prep, results, search_seconds)))
+        if stored is not None:  # whole or not at all: a run stopped midway leaves no pickle
+            with atomic_output(stored) as part:
+                part.write_bytes(pickle.dumps((prep, results, search_seconds)))
     t0 = time.perf_counter()
     sel = select(
         scores=[r.score() for r in results.values()],
