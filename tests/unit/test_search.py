@@ -217,6 +217,102 @@ def test_a_square_root_target_early_stops_and_answers_on_the_original_scale(fram
     np.testing.assert_allclose(model.predict(X).mean(), y.mean(), rtol=0.05)
 
 
+@pytest.mark.parametrize("family", ["catboost", "lightgbm", "xgboost", "random_forest"])
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_a_refit_with_several_seeds_averages_one_fit_per_seed(frame, family, task):
+    """`refit(seeds=...)` is the mean of the same configuration fitted with each seed, behind
+    encoders fitted once; a seed bag of one seed is that seed's own model."""
+    import pickle
+
+    from modelops.estimators import SeedBag
+
+    df = frame(n=240, task=task)
+    schema = infer_schema(df, "y", task)
+    X, y = df.drop(columns="y"), df["y"]
+    # randomness each family draws from its seed: bootstrap rows, row or column subsamples
+    params = {
+        "catboost": {"iterations": 60},
+        "lightgbm": {"n_estimators": 40, "subsample": 0.6, "subsample_freq": 1},
+        "xgboost": {"n_estimators": 40, "subsample": 0.6},
+        "random_forest": {"n_estimators": 10},
+    }[family]
+    pipe = make_pipeline(family, task, schema, params, seed=5, n_jobs=1)
+    bag, learned = refit(pipe, family, X, y, [], seeds=(5, 6, 7))
+    assert learned["refit_seeds"] == 3 and isinstance(bag.steps[-1][1], SeedBag)
+    assert [type(s) for _, s in bag.steps[:-1]] == [type(s) for _, s in pipe.steps[:-1]]
+    alone = [
+        refit(make_pipeline(family, task, schema, params, seed=s, n_jobs=1), family, X, y, [])[0]
+        for s in (5, 6, 7)
+    ]
+    method = "predict" if task == "regression" else "predict_proba"
+    each = [getattr(m, method)(X) for m in alone]
+    assert not np.allclose(each[0], each[1])  # the seeds made different models
+    np.testing.assert_allclose(getattr(bag, method)(X), np.mean(each, axis=0), rtol=1e-6)
+    if task != "regression":
+        assert list(bag.classes_) == list(alone[0].classes_)
+        assert set(bag.predict(X)) <= set(y)
+    again = pickle.loads(pickle.dumps(bag))
+    np.testing.assert_array_equal(getattr(again, method)(X), getattr(bag, method)(X))
+    one, learned_one = refit(pipe, family, X, y, [], seeds=(5,))
+    assert "refit_seeds" not in learned_one
+    np.testing.assert_allclose(getattr(one, method)(X), each[0], rtol=1e-6)
+
+
+def test_a_seed_bag_reseeds_through_wrappers():
+    import catboost
+    import xgboost
+
+    from modelops.estimators import EncodedLabels, SeedBagRegressor, TargetTransform, reseeded
+
+    booster = catboost.CatBoostRegressor(random_seed=1)
+    assert reseeded(TargetTransform(booster), 9).get_params()["estimator__random_seed"] == 9
+    assert booster.get_params()["random_seed"] == 1  # the original is left alone
+    wrapped = EncodedLabels(xgboost.XGBClassifier(random_state=1))
+    assert reseeded(wrapped, 4).get_params()["estimator__random_state"] == 4
+    with pytest.raises(ValueError, match="at least one seed"):
+        SeedBagRegressor(booster, ()).fit(np.zeros((4, 1)), np.arange(4.0))
+
+
+def test_search_refits_its_best_trial_with_the_configured_seeds(frame):
+    """The configured seeds are averaged, unless the defaults' trial (which always finishes)
+    ran past the family's time: then one fit, so a slow first trial is not stretched further."""
+    from modelops.estimators import SeedBag
+
+    df = frame(n=200)
+    schema = infer_schema(df, "y", "regression")
+    data = split(df, "y", "regression", test_size=0.2, seed=0)
+    config = _config(search__families__catboost__refit_seeds=2)
+    assert config.family("catboost").refit_seeds == 2
+    folds = make_folds(data.y_train, "regression", n_folds=3, repeats=1, seed=0)
+
+    def search(seconds: float):
+        return search_family(
+            name="catboost",
+            block=config.space("catboost", "regression", DataProfile.of(schema, 160)),
+            task="regression",
+            schema=schema,
+            data=data,
+            folds=folds,
+            metric="rmse",
+            seconds=seconds,
+            seed=0,
+            n_jobs=1,
+            max_trials=1,
+            early_stopping_rounds=10,
+            refit_seeds=config.family("catboost").refit_seeds,
+        )
+
+    result = search(30)
+    bag = result.pipeline.steps[-1][1]
+    assert isinstance(bag, SeedBag) and bag.seeds == (0, 1) and len(bag.estimators_) == 2
+    assert result.params["refit_seeds"] == 2
+    late = search(0.001)
+    assert not isinstance(late.pipeline.steps[-1][1], SeedBag)
+    assert "refit_seeds" not in late.params and len(late.trials) == 1
+    with pytest.raises(ConfigError, match="refit_seeds"):
+        _config(search__families__catboost__refit_seeds=0)
+
+
 def test_square_root_target_answers_the_mean_not_the_squared_mean_root():
     """Squaring a predicted sqrt(y) undershoots the mean of a noisy target (Jensen); the
     smearing estimate over the residuals does not, and so scores better on RMSE."""

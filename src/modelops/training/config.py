@@ -102,6 +102,8 @@ class FamilySearch(TaskBlock):
     share: float = Field(gt=0, le=1)
     seconds_per_mcell: float = Field(default=1.0, gt=0)  # one fold fit, per million cells
     n_jobs: int | None = None
+    # the best trial's refit, fitted with this many seeds and averaged (a `SeedBag`)
+    refit_seeds: int = Field(default=1, ge=1, le=20)
     regression: TaskBlock | None = None
     classification: TaskBlock | None = None
     overrides: dict[str, dict[str, Bounds]] = Field(default_factory=dict)

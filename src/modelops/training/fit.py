@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
@@ -309,19 +309,33 @@ def cross_validate(
 
 
 def refit(
-    pipeline: Pipeline, family: str, X: pd.DataFrame, y: pd.Series, iterations: list[int]
+    pipeline: Pipeline,
+    family: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    iterations: list[int],
+    *,
+    seeds: tuple[int, ...] = (),
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Fit on every training row; a booster gets its folds' mean best iteration (+10%: more
-    rows support a few more trees). Returns the pipeline and the parameters it was given."""
+    rows support a few more trees). Two or more `seeds`: the estimator is fitted once per seed,
+    behind encoders fitted once, and the fits averaged (`SeedBag`). Returns the pipeline and
+    the parameters it was given (`refit_seeds`: how many fits were averaged)."""
+    from modelops.estimators import SeedBagClassifier, SeedBagRegressor
+
     fam = FAMILIES[family]
     model = clone(pipeline)
     learned: dict[str, Any] = {}
+    est = model.steps[-1][1]
     if fam.iterations and any(iterations):
         learned[fam.iterations] = max(1, round(float(np.mean(iterations)) * 1.1))
-        est = model.steps[-1][1]
         target = getattr(est, "estimator", est)
         target.set_params(**learned)
         if fam.boosting == "hist_gradient_boosting":
             target.set_params(early_stopping=False)
+    if len(seeds) > 1:
+        bag = SeedBagClassifier if is_classifier(est) else SeedBagRegressor
+        model.steps[-1] = (model.steps[-1][0], bag(est, tuple(seeds)))
+        learned["refit_seeds"] = len(seeds)
     model.fit(X, y)
     return model, learned

@@ -223,6 +223,7 @@ def search_step(*, name: str, prep: Prepared, config: TrainConfig, seed: int) ->
         n_jobs=config.threads(name),
         max_trials=config.search.max_trials,
         early_stopping_rounds=config.search.early_stopping_rounds,
+        refit_seeds=config.family(name).refit_seeds,
     )
 
 
