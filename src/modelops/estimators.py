@@ -240,8 +240,8 @@ class SeedBag(BaseEstimator):
 
     A booster that grows its trees on random row weights (CatBoost's Bayesian bootstrap and
     random split scores) gives a different model for every seed; their mean errs less than any
-    one of them. On diamonds, CatBoost's refit with seeds 42, 1 and 2: holdout RMSE 520.5 alone,
-    516.3 as a bag of three, and the ensemble holding it 511.1 -> 510.1 (BENCHMARKS.md).
+    one of them. On diamonds, CatBoost's refit: holdout RMSE 520.5 with one seed, 516.2 with
+    three, and the ensemble holding it 511.1 -> 510.2 (BENCHMARKS.md).
     Scoring needs no knowledge of it: it sits where the estimator was, after the pipeline's
     encoders, which are fitted once.
     """

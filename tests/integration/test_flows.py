@@ -193,6 +193,8 @@ def test_classification_end_to_end(tmp_path):
     assert r.ok, r.output[-4000:]
     data = r.run.data
     assert data.promoted and data.prepared.task == "binary" and data.prepared.metric == "roc_auc"
+    board = data.selection.board.set_index("candidate")
+    assert "'refit_seeds': 2" in board.loc["catboost", "params"]  # a bag of two seeds, scored below
     src = state / "bc.csv"
     pd.read_csv(ROOT / "data" / "breast_cancer.csv").drop(columns="diagnosis").head(40).to_csv(
         src, index=False
