@@ -224,15 +224,15 @@ class TargetTransform(RegressorMixin, BaseEstimator):
         return self.inverse(np.maximum(z[:, None] + q[None, :], self.floor_)).mean(axis=1)
 
 
+_SEED_PARAMETERS = ("random_state", "random_seed")
+
+
 def reseeded(estimator: Any, seed: int) -> Any:
     """An unfitted clone of `estimator` with every random seed it has, however deep in
     wrappers (`TargetTransform`, `EncodedLabels`), set to `seed`."""
     est = clone(estimator)
     keys = [k for k in est.get_params(deep=True) if k.split("__")[-1] in _SEED_PARAMETERS]
     return est.set_params(**{k: seed for k in keys})
-
-
-_SEED_PARAMETERS = ("random_state", "random_seed")
 
 
 class SeedBag(BaseEstimator):
