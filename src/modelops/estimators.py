@@ -260,8 +260,6 @@ class SeedBag(BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimators_")
-        if isinstance(self, ClassifierMixin):
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
         return np.mean([np.asarray(e.predict(X), dtype=float) for e in self.estimators_], axis=0)
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -280,6 +278,10 @@ class SeedBagClassifier(ClassifierMixin, SeedBag):
     @property
     def classes_(self) -> np.ndarray:
         return np.asarray(self.estimators_[0].classes_)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class of highest averaged probability (not a vote of the fits' labels)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 class Ensemble(BaseEstimator):

@@ -251,6 +251,9 @@ def test_a_refit_with_several_seeds_averages_one_fit_per_seed(frame, family, tas
     if task != "regression":
         assert list(bag.classes_) == list(alone[0].classes_)
         assert set(bag.predict(X)) <= set(y)
+        # the class of highest averaged probability, not a vote of the fits' labels
+        voted = np.asarray(alone[0].classes_)[np.argmax(np.mean(each, axis=0), axis=1)]
+        np.testing.assert_array_equal(bag.predict(X), voted)
     again = pickle.loads(pickle.dumps(bag))
     np.testing.assert_array_equal(getattr(again, method)(X), getattr(bag, method)(X))
     one, learned_one = refit(pipe, family, X, y, [], seeds=(5,))
