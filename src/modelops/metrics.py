@@ -94,6 +94,25 @@ def score_metric(
 
 
 def class_positions(labels: Any, classes: list[Any]) -> np.ndarray:
-    """Each label's position in `classes` (1 and 1.0 alike), -1 for a label outside them: a
-    wrong prediction to accuracy and F1, an error to log loss."""
-    return pd.Index(list(classes)).get_indexer(np.asarray(labels, dtype=object))
+    """Each label's position in `classes`, -1 for a label outside them: a wrong prediction to
+    accuracy and F1, an error to log loss.
+
+    Matched by value (1 and 1.0 alike), then as text, then as numbers: labels read back from a
+    file come as whatever its reader guessed (classes 0.0 and 1.0 written to a CSV as `0` and
+    `1` return as ints, or as the text "1" beside "1.0"). Only labels the value match missed
+    take the slower paths, so predictions made from `classes` cost nothing extra.
+    """
+    values = np.asarray(labels, dtype=object)
+    pos = pd.Index(list(classes)).get_indexer(values)
+    missed = pos < 0
+    if missed.any():
+        as_text = pd.Index([str(c) for c in classes])
+        pos[missed] = as_text.get_indexer([str(v) for v in values[missed]])
+        missed = pos < 0
+    if not missed.any():
+        return pos
+    numbers = pd.to_numeric(pd.Series(list(classes), dtype=object), errors="coerce")
+    if numbers.notna().all() and numbers.is_unique:
+        found = pd.to_numeric(pd.Series(values[missed]), errors="coerce")
+        pos[missed] = pd.Index(numbers).get_indexer(found)
+    return pos

@@ -71,3 +71,40 @@ def test_a_tiny_file_gets_no_drift_verdict(diamonds):
     assert tiny.insufficient and not tiny.drifted and tiny.current_rows == 50
     enough = compute_drift(X.sample(4000, random_state=1), X.sample(500, random_state=2), schema)
     assert not enough.insufficient
+
+
+@pytest.mark.parametrize(
+    "labels, predictions",
+    [
+        ([0, 1] * 50, [0, 1] * 49 + [1, 0]),  # what a CSV reader makes of "0"/"1"
+        (["0.0", "1.0"] * 50, ["0", "1"] * 49 + ["1", "0"]),  # text, written two ways
+        ([0.0, 1.0] * 50, [0.0, 1.0] * 49 + [1.0, 0.0]),  # the training values themselves
+    ],
+)
+def test_realised_performance_matches_numeric_classes_however_they_were_read(
+    labels, predictions, tmp_path
+):
+    """A 0/1 target trained as floats (0.0, 1.0) is scored into a CSV that prints them `0`
+    and `1`; read back, the labels are ints or text. They are the same classes."""
+    frame = pd.DataFrame({"a": [0.0, 1.0] * 50, "y": [0.0, 1.0] * 50})
+    schema = infer_schema(frame, "y", "binary")
+    assert list(schema.classes) == [0.0, 1.0]
+    scored = pd.DataFrame(
+        {"y": labels, "prediction": predictions,
+         "proba_0.0": [0.9, 0.1] * 49 + [0.4, 0.6], "proba_1.0": [0.1, 0.9] * 49 + [0.6, 0.4]}
+    )  # fmt: skip
+    perf = compute_performance(scored, "y", schema, {}, tmp_path / "p.html")
+    assert perf.realised["accuracy"] == pytest.approx(0.98)
+    assert perf.realised["log_loss"] == pytest.approx(-(98 * np.log(0.9) + 2 * np.log(0.4)) / 100)
+    assert (tmp_path / "p.html").exists()
+
+
+def test_realised_performance_names_labels_the_model_does_not_know(tmp_path):
+    frame = pd.DataFrame({"a": [0.0, 1.0] * 50, "y": ["no", "yes"] * 50})
+    schema = infer_schema(frame, "y", "binary")
+    scored = pd.DataFrame(
+        {"y": ["no", "yes"] * 49 + ["maybe", "Yes"], "prediction": ["no", "yes"] * 50,
+         "proba_no": [0.9, 0.1] * 50, "proba_yes": [0.1, 0.9] * 50}
+    )  # fmt: skip
+    with pytest.raises(DataError, match=r"labels column 'y'.*'Yes', 'maybe'.*2 rows.*'no', 'yes'"):
+        compute_performance(scored, "y", schema, {})

@@ -542,6 +542,23 @@ def test_classes_coded_as_numbers_score_as_classes_named_by_text(task):
         assert got == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    "classes, labels, expected",
+    [
+        ([0.0, 1.0], [1, 0, 1.0, True], [1, 0, 1, 1]),  # by value: 1, 1.0 and True alike
+        ([0.0, 1.0], ["1", "0.0", "1.00", " 0"], [1, 0, 1, 0]),  # text read back, as numbers
+        ([0, 1, 2], ["2", 2.0, "2.0"], [2, 2, 2]),
+        (["no", "yes"], ["yes", "Yes", "no ", None], [1, -1, -1, -1]),  # text stays exact
+        (["01", "1"], ["1", 1, "01"], [1, 1, 0]),  # text classes that are equal as numbers
+        ([0.0, 1.0], [2, "maybe", np.nan, None], [-1, -1, -1, -1]),
+    ],
+)
+def test_class_positions_match_labels_however_a_reader_typed_them(classes, labels, expected):
+    from modelops.metrics import class_positions
+
+    assert class_positions(labels, classes).tolist() == expected
+
+
 def _rmse_by_fold(pred, y, validation):
     return np.mean([np.sqrt(np.mean((pred[va] - y[va]) ** 2)) for va in validation])
 

@@ -6,10 +6,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modelops.errors import DataError
-from modelops.metrics import score_predictions
+from modelops.metrics import class_positions, score_predictions
 from modelops.schema import Schema
 
 
@@ -46,17 +47,35 @@ def compute_performance(
     task = schema.task
     if task == "regression":
         y = pd.to_numeric(frame[labels], errors="coerce")
-        realised = score_predictions(task, y, frame["prediction"].astype(float))
+        pred = frame["prediction"].astype(float)
+        realised = score_predictions(task, y, pred)
     else:
         classes = [str(c) for c in schema.classes]
         proba = frame[[f"proba_{c}" for c in classes]].to_numpy(dtype=float)
-        y = frame[labels].astype(str)
-        realised = score_predictions(task, y, frame["prediction"].astype(str), proba, classes)
+        y = _as_classes(frame[labels], classes, f"labels column {labels!r}")
+        pred = _as_classes(frame["prediction"], classes, "prediction column")
+        realised = score_predictions(task, y, pred, proba, classes)
     if html_path is not None:
-        _performance_report(frame.assign(**{labels: y}), labels, schema, html_path)
+        _performance_report(
+            frame.assign(**{labels: y, "prediction": pred}), labels, schema, html_path
+        )
     return PerformanceResult(
         len(frame), realised, training, str(html_path) if html_path is not None else None
     )
+
+
+def _as_classes(values: pd.Series, classes: list[str], what: str) -> pd.Series:
+    """`values` as the model's class names (the text of `schema.classes`), however the file's
+    reader typed them; an error naming the values that are no class of the model."""
+    pos = class_positions(values, classes)
+    if (pos < 0).any():
+        unknown = values[pos < 0]
+        shown = sorted({str(v) for v in unknown})
+        raise DataError(
+            f"{what} holds values the model has no class for: {shown[:10]} "
+            f"({len(unknown)} rows); its classes: {classes}"
+        )
+    return pd.Series(np.asarray(classes, dtype=object)[pos], index=values.index)
 
 
 def _performance_report(frame: pd.DataFrame, labels: str, schema: Schema, path: Path) -> None:
