@@ -72,6 +72,28 @@ def test_a_model_name_given_as_the_alias_gets_a_hint(tmp_path):
     assert "--model-name" not in str(err.value)
 
 
+def test_a_model_under_another_name_or_not_promoted_is_named_in_the_error(tmp_path):
+    """Seen as a new user (statsmodels' randhie, R2 0.19): TrainFlow registered `train-mdvis`
+    without promoting it (below the R2 threshold); ScoreFlow's default model name found
+    nothing and said "train first", then `--model-name train-mdvis` said only that there was
+    no production alias."""
+    reg = LocalRegistry(tmp_path / "reg")
+    decision = {"promote": False, "reasons": ["holdout r2=0.1884 fails the threshold >= 0.5"]}
+    reg.register("train-mdvis", _files(tmp_path, "a"), {"decision": decision})
+    with pytest.raises(RegistryError, match="no registered versions") as err:
+        reg.get("diamonds-price", PRODUCTION)
+    assert "['train-mdvis']" in str(err.value) and "train first" not in str(err.value)
+    with pytest.raises(RegistryError, match="no alias 'production'") as err:
+        reg.get("train-mdvis", PRODUCTION)
+    message = str(err.value)
+    assert "v0, was not promoted (holdout r2=0.1884 fails" in message
+    assert "--model v0" in message and "promote train-mdvis v0" in message
+    reg.register("train-mdvis", _files(tmp_path, "b"), {})  # no decision recorded: no guess
+    with pytest.raises(RegistryError) as err:
+        reg.get("train-mdvis", PRODUCTION)
+    assert "not promoted" not in str(err.value)
+
+
 def test_unknown_references_and_names(tmp_path):
     reg = LocalRegistry(tmp_path / "reg")
     with pytest.raises(RegistryError, match="no registered versions") as err:

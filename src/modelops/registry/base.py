@@ -153,10 +153,31 @@ class Registry(ABC):
                 f"name, for example ScoreFlow's --model-name {ref})"
             )
 
+        def others() -> str:  # the user trained, but under another name
+            names = [m for m in self.models() if m != name]
+            if not names:
+                return ""
+            return (
+                f"; registered models here: {names[:10]}: pass one as the model name (for "
+                "example ScoreFlow's --model-name)"
+            )
+
+        def not_promoted() -> str:  # why no version holds the alias, when TrainFlow said so
+            latest = all_versions[-1]
+            decision = latest.metadata.get("decision") or {}
+            if kind != "alias" or decision.get("promote") is not False:
+                return ""
+            reasons = "; ".join(decision.get("reasons") or []) or "no reason recorded"
+            return (
+                f". The latest, v{latest.version}, was not promoted ({reasons}): use it anyway "
+                f"by version (ScoreFlow's --model v{latest.version}), or promote it "
+                f"(modelops registry promote {name} v{latest.version})"
+            )
+
         if not all_versions:
             raise RegistryError(
                 f"model {name!r} has no registered versions ({self.backend} registry)"
-                + (mixup() or self.missing_hint())
+                + (mixup() or others() or self.missing_hint())
             )
         if kind == "latest":
             return all_versions[-1]
@@ -166,7 +187,10 @@ class Registry(ABC):
             ):
                 return mv
         known = [f"v{mv.version}{list(mv.aliases) or ''}" for mv in all_versions]
-        raise RegistryError(f"model {name!r} has no {kind} {value!r}; versions: {known}{mixup()}")
+        raise RegistryError(
+            f"model {name!r} has no {kind} {value!r}; versions: {known}"
+            + (mixup() or not_promoted())
+        )
 
     def find(self, name: str, ref: str | int = PRODUCTION) -> ModelVersion | None:
         """Like get, but None when the model or reference does not exist (no champion yet)."""
