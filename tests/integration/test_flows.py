@@ -189,12 +189,21 @@ def test_score_flow_rejects_missing_columns(first, tmp_path):
 
 def test_classification_end_to_end(tmp_path):
     state = tmp_path
-    r = run_flow("train_flow.py", data="breast_cancer", candidates="linear,catboost", where=state)
+    r = run_flow(
+        "train_flow.py",
+        data="breast_cancer",
+        candidates="linear,catboost",
+        metric="log_loss",
+        where=state,
+    )
     assert r.ok, r.output[-4000:]
     data = r.run.data
-    assert data.promoted and data.prepared.task == "binary" and data.prepared.metric == "roc_auc"
+    assert data.promoted and data.prepared.task == "binary" and data.prepared.metric == "log_loss"
     board = data.selection.board.set_index("candidate")
-    assert "'refit_seeds': 2" in board.loc["catboost", "params"]  # a bag of two seeds, scored below
+    params = board.loc["catboost", "params"]
+    assert "'refit_seeds': 2" in params  # a bag of two seeds, scored below ...
+    assert "'temperature':" in params and "'temperature':" in board.loc["linear", "params"]
+    # ... at its fitted temperature, as the model ScoreFlow loads
     src = state / "bc.csv"
     pd.read_csv(ROOT / "data" / "breast_cancer.csv").drop(columns="diagnosis").head(40).to_csv(
         src, index=False

@@ -316,6 +316,78 @@ def test_search_refits_its_best_trial_with_the_configured_seeds(frame):
         _config(search__families__catboost__refit_seeds=0)
 
 
+def test_temper_rescales_confidence_and_keeps_each_rows_class():
+    from modelops.estimators import temper
+
+    p = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3]])
+    np.testing.assert_allclose(temper(p, 1.0), p)
+    sharp, soft = temper(p, 0.5), temper(p, 2.0)
+    for q in (sharp, soft):
+        np.testing.assert_allclose(q.sum(axis=1), 1.0)
+        assert (q.argmax(axis=1) == p.argmax(axis=1)).all()
+    assert (sharp.max(axis=1) > p.max(axis=1)).all() and (soft.max(axis=1) < p.max(axis=1)).all()
+    np.testing.assert_allclose(temper(temper(p, 0.5), 2.0), p)  # temperatures multiply
+
+
+def test_the_fitted_temperature_undoes_a_known_miscalibration():
+    """Labels drawn from known probabilities; a model that reports them over-confident
+    (temperature 0.5) needs 2 to be calibrated again, one reporting them shy (2) needs 0.5."""
+    from modelops.estimators import temper
+    from modelops.training.fit import fit_temperature
+
+    rng = np.random.default_rng(0)
+    true = rng.dirichlet([1.0, 1.0, 1.0], size=20_000)
+    classes = ["a", "b", "c"]
+    y = pd.Series([classes[rng.choice(3, p=row)] for row in true])
+    for reported, wanted in [(0.5, 2.0), (2.0, 0.5), (1.0, 1.0)]:
+        oof_by_repeat = temper(true, reported)[None, :, :]
+        assert fit_temperature(oof_by_repeat, y, classes) == pytest.approx(wanted, rel=0.05)
+
+
+@pytest.mark.parametrize("metric", ["log_loss", "accuracy"])
+def test_a_log_loss_search_tempers_its_model_and_scores_another_metric_is_left_alone(frame, metric):
+    """Ranked by log loss, the family's model, OOF predictions and CV are at the fitted
+    temperature (CV no worse than without it, the same classes predicted); ranked by another
+    metric, nothing changes."""
+    from modelops.estimators import Tempered, temper
+
+    df = frame(n=300, task="multiclass")
+    schema = infer_schema(df, "y", "multiclass")
+    data = split(df, "y", "multiclass", test_size=0.2, seed=0)
+    folds = make_folds(data.y_train, "multiclass", n_folds=3, repeats=2, seed=0)
+    config = _config()
+
+    def search(temperature: bool):
+        return search_family(
+            name="lightgbm",
+            block=config.space("lightgbm", "multiclass", DataProfile.of(schema, 240)),
+            task="multiclass", schema=schema, data=data, folds=folds, metric=metric,
+            seconds=30, seed=0, n_jobs=1, max_trials=1, early_stopping_rounds=10,
+            temperature=temperature,
+        )  # fmt: skip
+
+    plain, scaled = search(False), search(True)
+    last = scaled.pipeline.steps[-1][1]
+    if metric != "log_loss":
+        assert "temperature" not in scaled.params and not isinstance(last, Tempered)
+        assert scaled.cv == plain.cv
+        return
+    assert isinstance(last, Tempered) and scaled.params["temperature"] == round(last.temperature, 4)
+    t = last.temperature
+    assert t != pytest.approx(1.0, abs=1e-3)
+    Z = Pipeline(scaled.pipeline.steps[:-1]).transform(data.X_test)
+    np.testing.assert_allclose(
+        scaled.pipeline.predict_proba(data.X_test), temper(last.estimator_.predict_proba(Z), t)
+    )
+    assert (scaled.pipeline.predict(data.X_test) == plain.pipeline.predict(data.X_test)).all()
+    np.testing.assert_allclose(scaled.oof_by_repeat, temper(plain.oof_by_repeat, t), rtol=1e-6)
+    assert scaled.cv["log_loss"] <= plain.cv["log_loss"] + 1e-9
+    assert scaled.cv["accuracy"] == pytest.approx(plain.cv["accuracy"])
+    assert scaled.holdout["log_loss"] == pytest.approx(
+        log_loss(data.y_test, scaled.holdout_pred, labels=sorted(data.y_train.unique()))
+    )
+
+
 def test_square_root_target_answers_the_mean_not_the_squared_mean_root():
     """Squaring a predicted sqrt(y) undershoots the mean of a noisy target (Jensen); the
     smearing estimate over the residuals does not, and so scores better on RMSE."""

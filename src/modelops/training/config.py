@@ -158,6 +158,9 @@ class DataProfile(_Strict):
 class SearchConfig(_Strict):
     early_stopping_rounds: int = Field(default=50, ge=5)
     max_trials: int = Field(default=200, ge=1)
+    # classifiers ranked by log loss: each family's probabilities at the temperature that
+    # fits its OOF predictions best (what the ranking, the ensemble and the user see)
+    temperature: bool = True
     tiers: dict[str, Tier] = Field(default_factory=dict)
     families: dict[FamilyName, FamilySearch]
 

@@ -21,7 +21,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from modelops.estimators import TargetTransform
+from modelops.estimators import TargetTransform, temper
 from modelops.metrics import class_positions, score_metric, score_predictions
 from modelops.schema import Task
 from modelops.training.candidates import FAMILIES
@@ -305,6 +305,46 @@ def cross_validate(
         oof_by_repeat=by_repeat,
         iterations=iterations,
         fold_seconds=seconds,
+    )
+
+
+def fit_temperature(oof_by_repeat: np.ndarray, y: pd.Series, classes: list[Any]) -> float:
+    """The temperature that minimises the log loss of every repeat's OOF probabilities (one
+    parameter fitted on all the family's validation rows: too few to overfit)."""
+    from scipy.optimize import minimize_scalar
+
+    k = oof_by_repeat.shape[-1]
+    proba = oof_by_repeat.reshape(-1, k)
+    rows = np.tile(class_positions(y, classes), oof_by_repeat.shape[0])
+    known = rows >= 0
+    picked = np.log(np.clip(proba, 1e-15, 1.0))
+
+    def loss(log_t: float) -> float:
+        z = picked / np.exp(log_t)
+        z -= z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(z).sum(axis=1))
+        return float(np.mean(log_norm[known] - z[known, rows[known]]))
+
+    best = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(best.x))
+
+
+def tempered(
+    result: CVResult, y: pd.Series, task: Task, classes: list[Any], folds: Folds, t: float
+) -> CVResult:
+    """`result` with every OOF probability at temperature `t`, and its fold scores again."""
+    by_repeat = temper(result.oof_by_repeat, t)
+    scores = []
+    for i, (_, va) in enumerate(folds.splits):
+        scores.append(metrics_of(task, y.iloc[va], by_repeat[i // folds.n_folds][va], classes))
+    frame = pd.DataFrame(scores)
+    return CVResult(
+        cv=frame.mean().to_dict(),
+        cv_std=frame.std(ddof=0).fillna(0.0).to_dict(),
+        oof=by_repeat.mean(axis=0),
+        oof_by_repeat=by_repeat,
+        iterations=result.iterations,
+        fold_seconds=result.fold_seconds,
     )
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from modelops.estimators import Tempered
 from modelops.metrics import greater_is_better
 from modelops.schema import Schema, Task
 from modelops.training.candidates import make_pipeline
@@ -31,8 +32,10 @@ from modelops.training.fit import (
     OutOfTime,
     classes_of,
     cross_validate,
+    fit_temperature,
     metrics_of,
     predict_aligned,
+    tempered,
 )
 from modelops.training.fit import refit as refit_pipeline
 
@@ -128,9 +131,15 @@ def search_family(
     max_trials: int,
     early_stopping_rounds: int,
     refit_seeds: int = 1,
+    temperature: bool = False,
 ) -> CandidateResult:
     """Search `name`'s space for at most `seconds` (refit included); return the best, refitted
-    (with `refit_seeds` seeds averaged when more than one)."""
+    (with `refit_seeds` seeds averaged when more than one).
+
+    `temperature`, for classifiers ranked by log loss: the best trial's probabilities are
+    rescaled by the temperature that fits its OOF predictions best, in the refitted model and
+    in the OOF predictions, CV and holdout scores the ranking and the ensemble see.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -254,8 +263,13 @@ def search_family(
         in_time = time.perf_counter() < deadline
         seeds = tuple(seed + i for i in range(refit_seeds)) if in_time else ()
         pipe, learned = refit_pipeline(pipe, name, X, y, result.iterations, seeds=seeds)
-        fit_seconds = time.perf_counter() - t0
         classes = classes_of(y) if task != "regression" else []
+        if temperature and task != "regression" and metric == "log_loss":
+            t = fit_temperature(result.oof_by_repeat, y, classes)
+            result = tempered(result, y, task, classes, folds, t)
+            pipe.steps[-1] = (pipe.steps[-1][0], Tempered.prefit(pipe.steps[-1][1], t))
+            learned["temperature"] = round(t, 4)
+        fit_seconds = time.perf_counter() - t0
         holdout_pred = predict_aligned(pipe, data.X_test, task, classes)
     holdout = metrics_of(task, data.y_test, holdout_pred, classes)
     done = [t for t in trials if t.state == "complete"]

@@ -224,6 +224,7 @@ def search_step(*, name: str, prep: Prepared, config: TrainConfig, seed: int) ->
         max_trials=config.search.max_trials,
         early_stopping_rounds=config.search.early_stopping_rounds,
         refit_seeds=config.family(name).refit_seeds,
+        temperature=config.search.temperature,
     )
 
 
