@@ -33,7 +33,8 @@ def test_first_model_is_promoted_when_it_passes_thresholds():
     d = _decide(Champion(None), thresholds={"r2": 0.5})
     assert d.promote and d.reasons == ["no production model yet"]
     d = _decide(Champion(None), thresholds={"r2": 0.99})
-    assert not d.promote
+    # why it was not promoted, and nothing else: "no production model yet" read as a reason
+    assert not d.promote and d.reasons == ["holdout r2=0.98 fails the threshold >= 0.99"]
 
 
 @pytest.mark.parametrize("champion_rmse, promoted", [(600.0, True), (400.0, False), (500.0, False)])

@@ -190,7 +190,8 @@ def decide(
     failures = threshold_failures(task, challenger, thresholds)
     d.reasons += failures
     if champion.version is None:
-        d.reasons.append("no production model yet")
+        if not failures:  # the first model is promoted; one that failed has only its failures
+            d.reasons.append("no production model yet")
         d.promote = not failures
     elif champion.problem:
         d.reasons.append(f"production v{champion.version} not compared: {champion.problem}")
