@@ -297,10 +297,8 @@ def cross_validate(
         scores.append(metrics_of(task, y.iloc[va], pred, classes))
         if after_fold is not None:
             after_fold(i, float(np.nanmean([s[metric] for s in scores])))
-    frame = pd.DataFrame(scores)
     return CVResult(
-        cv=frame.mean().to_dict(),
-        cv_std=frame.std(ddof=0).fillna(0.0).to_dict(),
+        *_mean_and_std(scores),
         oof=by_repeat.mean(axis=0),  # every row is validated once per repeat
         oof_by_repeat=by_repeat,
         iterations=iterations,
@@ -313,17 +311,13 @@ def fit_temperature(oof_by_repeat: np.ndarray, y: pd.Series, classes: list[Any])
     parameter fitted on all the family's validation rows: too few to overfit)."""
     from scipy.optimize import minimize_scalar
 
-    k = oof_by_repeat.shape[-1]
-    proba = oof_by_repeat.reshape(-1, k)
-    rows = np.tile(class_positions(y, classes), oof_by_repeat.shape[0])
-    known = rows >= 0
-    picked = np.log(np.clip(proba, 1e-15, 1.0))
+    proba = oof_by_repeat.reshape(-1, oof_by_repeat.shape[-1])
+    cols = np.tile(class_positions(y, classes), oof_by_repeat.shape[0])
+    rows = np.flatnonzero(cols >= 0)
 
     def loss(log_t: float) -> float:
-        z = picked / np.exp(log_t)
-        z -= z.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(z).sum(axis=1))
-        return float(np.mean(log_norm[known] - z[known, rows[known]]))
+        picked = temper(proba[rows], float(np.exp(log_t)))[np.arange(len(rows)), cols[rows]]
+        return float(-np.mean(np.log(np.clip(picked, 1e-15, 1.0))))
 
     best = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(best.x))
@@ -337,15 +331,19 @@ def tempered(
     scores = []
     for i, (_, va) in enumerate(folds.splits):
         scores.append(metrics_of(task, y.iloc[va], by_repeat[i // folds.n_folds][va], classes))
-    frame = pd.DataFrame(scores)
     return CVResult(
-        cv=frame.mean().to_dict(),
-        cv_std=frame.std(ddof=0).fillna(0.0).to_dict(),
+        *_mean_and_std(scores),
         oof=by_repeat.mean(axis=0),
         oof_by_repeat=by_repeat,
         iterations=result.iterations,
         fold_seconds=result.fold_seconds,
     )
+
+
+def _mean_and_std(scores: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Every metric's mean and standard deviation over the folds' scores."""
+    frame = pd.DataFrame(scores)
+    return frame.mean().to_dict(), frame.std(ddof=0).fillna(0.0).to_dict()
 
 
 def refit(

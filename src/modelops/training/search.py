@@ -265,10 +265,10 @@ def search_family(
         pipe, learned = refit_pipeline(pipe, name, X, y, result.iterations, seeds=seeds)
         classes = classes_of(y) if task != "regression" else []
         if temperature and task != "regression" and metric == "log_loss":
-            t = fit_temperature(result.oof_by_repeat, y, classes)
-            result = tempered(result, y, task, classes, folds, t)
-            pipe.steps[-1] = (pipe.steps[-1][0], Tempered.prefit(pipe.steps[-1][1], t))
-            learned["temperature"] = round(t, 4)
+            scale = fit_temperature(result.oof_by_repeat, y, classes)
+            result = tempered(result, y, task, classes, folds, scale)
+            pipe.steps[-1] = (pipe.steps[-1][0], Tempered.prefit(pipe.steps[-1][1], scale))
+            learned["temperature"] = round(scale, 4)
         fit_seconds = time.perf_counter() - t0
         holdout_pred = predict_aligned(pipe, data.X_test, task, classes)
     holdout = metrics_of(task, data.y_test, holdout_pred, classes)
