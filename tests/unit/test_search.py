@@ -95,6 +95,16 @@ def test_search_space_scales_with_the_data():
     )
     assert mid.space["num_leaves"].high == 256  # no tier: the base space
     assert config.space("linear", "binary", small).space.keys() == {"C"}
+    # small tables keep the logistic regression regularised; the override names the
+    # classification parameter, so regression (alpha) runs pass it by
+    assert config.space("linear", "binary", small).space["C"].high == 10
+    assert config.space("linear", "multiclass", large).space["C"].high == 100
+    assert config.space("linear", "regression", small).space.keys() == {"alpha"}
+    raw = json.loads((ROOT / "configs" / "train.json").read_text())
+    raw["search"]["families"]["linear"]["overrides"] = {"small": {"Cee": {"high": 10}}}
+    typo = TrainConfig.from_mapping(raw)
+    with pytest.raises(ConfigError, match="overrides.small.Cee: not in the space"):
+        typo.space("linear", "binary", small)
     # the first trial (the config's defaults) moves inside a tier's bounds too
     hgb = config.space("hist_gradient_boosting", "regression", small)
     assert hgb.defaults["max_leaf_nodes"] == hgb.space["max_leaf_nodes"].high == 16

@@ -108,6 +108,11 @@ class FamilySearch(TaskBlock):
     classification: TaskBlock | None = None
     overrides: dict[str, dict[str, Bounds]] = Field(default_factory=dict)
 
+    def searched(self) -> set[str]:
+        """Every parameter this family searches, for either task."""
+        blocks = [self, self.regression or TaskBlock(), self.classification or TaskBlock()]
+        return {name for block in blocks for name in block.space}
+
     def for_task(self, task: Task) -> TaskBlock:
         """Shared block with the task family's block (`regression` / `classification`) on top."""
         extra = self.regression if task == "regression" else self.classification
@@ -245,6 +250,8 @@ class TrainConfig(_Strict):
             if not self.search.tiers[tier].matches(profile):
                 continue
             for param, bounds in changes.items():
+                if param not in space and param in self.family(name).searched():
+                    continue  # the other task's parameter (the linear family's C or alpha)
                 if param not in space:
                     raise ConfigError(
                         f"search.families.{name}.overrides.{tier}.{param}: not in the space"
