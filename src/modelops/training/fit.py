@@ -340,6 +340,24 @@ def tempered(
     )
 
 
+def calibrate(
+    pipeline: Pipeline,
+    result: CVResult,
+    y: pd.Series,
+    task: Task,
+    classes: list[Any],
+    folds: Folds,
+) -> tuple[Pipeline, CVResult, float]:
+    """The refitted `pipeline` and its CV `result` at the temperature that fits the OOF
+    probabilities best (`Tempered` in the estimator's place), and that temperature."""
+    from modelops.estimators import Tempered
+
+    t = fit_temperature(result.oof_by_repeat, y, classes)
+    step, est = pipeline.steps[-1]
+    model = Pipeline(pipeline.steps[:-1] + [(step, Tempered.prefit(est, t))])
+    return model, tempered(result, y, task, classes, folds, t), t
+
+
 def _mean_and_std(scores: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
     """Every metric's mean and standard deviation over the folds' scores."""
     frame = pd.DataFrame(scores)

@@ -21,7 +21,6 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from modelops.estimators import Tempered
 from modelops.metrics import greater_is_better
 from modelops.schema import Schema, Task
 from modelops.training.candidates import make_pipeline
@@ -30,12 +29,11 @@ from modelops.training.data import Split
 from modelops.training.fit import (
     Folds,
     OutOfTime,
+    calibrate,
     classes_of,
     cross_validate,
-    fit_temperature,
     metrics_of,
     predict_aligned,
-    tempered,
 )
 from modelops.training.fit import refit as refit_pipeline
 
@@ -265,9 +263,7 @@ def search_family(
         pipe, learned = refit_pipeline(pipe, name, X, y, result.iterations, seeds=seeds)
         classes = classes_of(y) if task != "regression" else []
         if temperature and task != "regression" and metric == "log_loss":
-            scale = fit_temperature(result.oof_by_repeat, y, classes)
-            result = tempered(result, y, task, classes, folds, scale)
-            pipe.steps[-1] = (pipe.steps[-1][0], Tempered.prefit(pipe.steps[-1][1], scale))
+            pipe, result, scale = calibrate(pipe, result, y, task, classes, folds)
             learned["temperature"] = round(scale, 4)
         fit_seconds = time.perf_counter() - t0
         holdout_pred = predict_aligned(pipe, data.X_test, task, classes)
