@@ -32,7 +32,6 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = "linear,random_forest,hist_gradient_boosting,catboost,lightgbm,xgboost"
 
 
 def _breast_cancer() -> tuple[pd.DataFrame, str]:
@@ -153,6 +152,7 @@ def _baselines(prep, seed: int) -> dict[str, object]:
 
 def _search(table: str, seed: int, budget: float, folds: int) -> tuple[object, dict, float]:
     """Prepare `table` from a CSV and search every family, as TrainFlow does."""
+    from modelops.training.candidates import FAMILIES
     from modelops.training.config import load_config
     from modelops.training.steps import prepare_training, search_step
 
@@ -166,7 +166,7 @@ def _search(table: str, seed: int, budget: float, folds: int) -> tuple[object, d
             data=str(path),
             target=target,
             task="auto",
-            candidates=FAMILIES,
+            candidates=",".join(FAMILIES),  # every family, as the flow's default
             metric="auto",
             test_size=0.2,
             cv_folds=folds,

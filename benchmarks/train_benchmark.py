@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def plain_script(
     sample_rows: int, cv_folds: int, seed: int, budget: float
 ) -> tuple[float, str, float]:
+    from modelops.training.candidates import FAMILIES
     from modelops.training.config import load_config
     from modelops.training.steps import prepare_training, search_step, select
 
@@ -34,7 +35,7 @@ def plain_script(
         data="diamonds",
         target="",
         task="auto",
-        candidates="linear,random_forest,hist_gradient_boosting,catboost,lightgbm,xgboost",
+        candidates=",".join(FAMILIES),  # every family, as the flow's default
         metric="auto",
         test_size=0.2,
         cv_folds=cv_folds,

@@ -46,9 +46,9 @@ class TrainFlow(FlowSpec):
     )
     candidates = Parameter(
         "candidates",
-        default="linear,random_forest,hist_gradient_boosting,catboost,lightgbm,xgboost",
+        default="linear,random_forest,extra_trees,hist_gradient_boosting,catboost,lightgbm,xgboost",
         help="Comma-separated model families, each searched in its own task: linear, "
-        "random_forest, hist_gradient_boosting, catboost, lightgbm, xgboost.",
+        "random_forest, extra_trees, hist_gradient_boosting, catboost, lightgbm, xgboost.",
     )
     budget_minutes = Parameter(
         "budget-minutes",

@@ -4,11 +4,11 @@
   categorical columns become pandas categories with the *training* category list, so a
   category's code is the same at fit and at predict time and an unseen one is missing.
 - `EncodedLabels`: fits a classifier that needs labels 0..K-1 (XGBoost) on any labels.
-- `SerialRandomForestRegressor/Classifier`: scikit-learn's forests, averaging their trees in a
-  plain loop when they run on one thread (joblib's per-tree dispatch was 11 of a one-row
-  prediction's 12 ms), each tree's values read from its `tree_` directly (the estimator's
-  fitted-checks and tags per tree were another 1.5 of 2 ms); the same sums in the same order,
-  so the same predictions.
+- `SerialRandomForestRegressor/Classifier`, `SerialExtraTreesRegressor/Classifier`:
+  scikit-learn's forests, averaging their trees in a plain loop when they run on one thread
+  (joblib's per-tree dispatch was 11 of a one-row prediction's 12 ms), each tree's values read
+  from its `tree_` directly (the estimator's fitted-checks and tags per tree were another 1.5
+  of 2 ms); the same sums in the same order, so the same predictions.
 - `CodedHistGradientBoostingRegressor/Classifier`: scikit-learn's HistGradientBoosting, which
   re-encodes its categorical columns with a ColumnTransformer of its own at every predict (a
   third of a one-row prediction); on `OrdinalCodes`' output that re-encoding is the identity,
@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin, clone
 from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
     RandomForestClassifier,
@@ -78,8 +80,8 @@ def _one_thread(forest: Any) -> bool:
     return forest.n_jobs in (None, 1)
 
 
-class SerialRandomForestRegressor(RandomForestRegressor):
-    """RandomForestRegressor; on one thread, the trees' mean without joblib (see module doc)."""
+class _SerialMeanRegressor:
+    """A forest regressor's predict; on one thread, the trees' mean without joblib."""
 
     def predict(self, X: Any) -> np.ndarray:
         if not _one_thread(self):
@@ -95,8 +97,8 @@ class SerialRandomForestRegressor(RandomForestRegressor):
         return y_hat
 
 
-class SerialRandomForestClassifier(RandomForestClassifier):
-    """RandomForestClassifier; on one thread, the trees' mean probabilities without joblib."""
+class _SerialMeanClassifier:
+    """A forest classifier's predict_proba; on one thread, the trees' mean without joblib."""
 
     def predict_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
         if not _one_thread(self):
@@ -111,6 +113,23 @@ class SerialRandomForestClassifier(RandomForestClassifier):
         for out in sums:
             out /= len(self.estimators_)
         return sums[0] if len(sums) == 1 else sums
+
+
+class SerialRandomForestRegressor(_SerialMeanRegressor, RandomForestRegressor):
+    """RandomForestRegressor; on one thread, the trees' mean without joblib (see module doc)."""
+
+
+class SerialRandomForestClassifier(_SerialMeanClassifier, RandomForestClassifier):
+    """RandomForestClassifier; on one thread, the trees' mean probabilities without joblib."""
+
+
+class SerialExtraTreesRegressor(_SerialMeanRegressor, ExtraTreesRegressor):
+    """ExtraTreesRegressor (random split points: a forest of lower variance, and a member
+    unlike the others); on one thread, the trees' mean without joblib."""
+
+
+class SerialExtraTreesClassifier(_SerialMeanClassifier, ExtraTreesClassifier):
+    """ExtraTreesClassifier; on one thread, the trees' mean probabilities without joblib."""
 
 
 class _CodesPassThrough:

@@ -23,7 +23,15 @@ from .conftest import ROOT, FlowRun, run_flow
 
 pytestmark = pytest.mark.integration
 WORSE_CONFIG = ROOT / "tests" / "integration" / "worse_config.json"
-ALL = ["linear", "random_forest", "hist_gradient_boosting", "catboost", "lightgbm", "xgboost"]
+ALL = [
+    "linear",
+    "random_forest",
+    "extra_trees",
+    "hist_gradient_boosting",
+    "catboost",
+    "lightgbm",
+    "xgboost",
+]
 
 
 @dataclass

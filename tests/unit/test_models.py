@@ -12,9 +12,11 @@ from modelops.errors import ConfigError
 from modelops.metrics import is_better, resolve_metric
 from modelops.schema import infer_schema
 from modelops.training.candidates import FAMILIES, make_pipeline, parse_candidates
+from tests.conftest import ROOT
 
 FAST = {
     "random_forest": {"n_estimators": 20},
+    "extra_trees": {"n_estimators": 20},
     "catboost": {"iterations": 60},
     "lightgbm": {"n_estimators": 30},
     "xgboost": {"n_estimators": 30},
@@ -52,6 +54,23 @@ def test_parse_candidates():
         parse_candidates("linear,svm")
     with pytest.raises(ConfigError, match="empty"):
         parse_candidates(" , ")
+
+
+def test_train_flow_searches_every_family_by_default():
+    """The flow file spells its default out (its top-level imports stay light): it must not
+    fall behind the families the library knows."""
+    import ast
+
+    tree = ast.parse((ROOT / "flows" / "train_flow.py").read_text())
+    (call,) = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and node.args
+        and getattr(node.args[0], "value", None) == "candidates"
+    ]
+    (default,) = [kw.value.value for kw in call.keywords if kw.arg == "default"]
+    assert parse_candidates(default) == list(FAMILIES)
 
 
 def test_metrics_direction_and_resolution():
@@ -153,24 +172,29 @@ def test_ordinal_codes_give_scikit_learns_column_transformer_array(frame):
     assert list(ours.get_feature_names_out()) == cat + num
 
 
+@pytest.mark.parametrize("family", ["random_forest", "extra_trees"])
 @pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
-def test_serial_forest_predicts_exactly_as_scikit_learn(frame, task):
-    """The one-thread forest skips joblib only: the same numbers as scikit-learn's own code."""
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+def test_serial_forest_predicts_exactly_as_scikit_learn(frame, task, family):
+    """The one-thread forests skip joblib only: the same numbers as scikit-learn's own code."""
+    from sklearn import ensemble
 
+    kind = {"random_forest": "RandomForest", "extra_trees": "ExtraTrees"}[family]
+    Regressor = getattr(ensemble, f"{kind}Regressor")
+    Classifier = getattr(ensemble, f"{kind}Classifier")
     df = frame(200, task)
     schema = infer_schema(df, "y", task)
-    pipe = make_pipeline("random_forest", task, schema, {"n_estimators": 25}, 0, 1)
+    pipe = make_pipeline(family, task, schema, {"n_estimators": 25}, 0, 1)
     X = df.drop(columns="y")
     pipe.fit(X, df["y"])
     Z = pipe[:-1].transform(X)
     forest = pipe[-1]
+    assert isinstance(forest, Regressor if task == "regression" else Classifier)
     if task == "regression":
-        np.testing.assert_array_equal(forest.predict(Z), RandomForestRegressor.predict(forest, Z))
+        np.testing.assert_array_equal(forest.predict(Z), Regressor.predict(forest, Z))
     else:
-        expected = RandomForestClassifier.predict_proba(forest, Z)
+        expected = Classifier.predict_proba(forest, Z)
         np.testing.assert_array_equal(forest.predict_proba(Z), expected)
-        np.testing.assert_array_equal(forest.predict(Z), RandomForestClassifier.predict(forest, Z))
+        np.testing.assert_array_equal(forest.predict(Z), Classifier.predict(forest, Z))
     score = pipe.predict if task == "regression" else pipe.predict_proba
     one_thread = score(X[:5])
     pipe.set_params(model__n_jobs=2)  # scikit-learn's parallel path (sums in thread order)

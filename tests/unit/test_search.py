@@ -44,6 +44,7 @@ def test_bundled_and_test_configs_validate():
     assert set(load_config().search.families) == {
         "linear",
         "random_forest",
+        "extra_trees",
         "hist_gradient_boosting",
         "catboost",
         "lightgbm",

@@ -41,6 +41,13 @@ def _random_forest(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEs
     return cls(random_state=seed, n_jobs=n_jobs)
 
 
+def _extra_trees(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
+    from modelops.estimators import SerialExtraTreesClassifier, SerialExtraTreesRegressor
+
+    cls = SerialExtraTreesRegressor if task == "regression" else SerialExtraTreesClassifier
+    return cls(random_state=seed, n_jobs=n_jobs)
+
+
 def _hist_gb(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
     # Threads: capped by the search's threadpool_limits (HGB uses OpenMP).
     # The ordinal encoder puts categorical columns first, in schema order.
@@ -106,6 +113,7 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "linear": Family("onehot", _linear),
     "random_forest": Family("ordinal", _random_forest),
+    "extra_trees": Family("ordinal", _extra_trees),
     "hist_gradient_boosting": Family("ordinal", _hist_gb, "hist_gradient_boosting", "max_iter"),
     "catboost": Family("native", _catboost, "catboost", "iterations"),
     "lightgbm": Family(

@@ -27,7 +27,13 @@ from modelops.schema import Schema, Task
 from modelops.training.candidates import parameter_names
 
 FamilyName = Literal[
-    "linear", "random_forest", "hist_gradient_boosting", "catboost", "lightgbm", "xgboost"
+    "linear",
+    "random_forest",
+    "extra_trees",
+    "hist_gradient_boosting",
+    "catboost",
+    "lightgbm",
+    "xgboost",
 ]
 
 
