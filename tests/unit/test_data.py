@@ -134,7 +134,9 @@ def test_infinite_values_stop_training_in_start_naming_the_column(column):
 
     df = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40.0) * 2})
     df.loc[7, column] = -np.inf
-    with pytest.raises(DataError, match=rf"f.csv: column\(s\) \['{column}'\] hold inf.*rows \[7\]"):
+    with pytest.raises(
+        DataError, match=rf"f.csv: column\(s\) \[.{column}.\] hold inf.*data rows 7,"
+    ):
         validate_training_data(df, "y", "auto", "f.csv")
 
 
@@ -165,3 +167,22 @@ def test_nested_parquet_columns_are_refused_for_training_by_name(tmp_path, frame
     pq.write_table(table, tmp_path / "t.parquet")
     with pytest.raises(DataError, match=r"'tags' \(list<.*nested values"):
         read_table(tmp_path / "t.parquet")
+
+
+def test_bad_rows_are_named_so_that_a_user_finds_them_in_the_file(tmp_path, frame):
+    """A new user looked for 'row 1136' at line 1136 of the CSV: the message says how rows
+    count, and by that count the named rows are the bad lines of the file."""
+    df = frame(30)
+    df.loc[[3, 7], "y"] = None
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(DataError, match="missing value") as err:
+        validate_training_data(read_table(path), "y", "auto", str(path))
+    message = str(err.value)
+    assert "data rows 3, 7, counted from 0 below the header" in message
+    lines = path.read_text().splitlines()
+    for row in (3, 7):  # the line number is the row + 2 (1-based, after the header)
+        assert lines[row + 1].split(",")[list(df.columns).index("y")] == ""
+    many = frame(30).assign(y=None)
+    with pytest.raises(DataError, match=r"data rows 0, 1, .*, 9 and 20 more"):
+        validate_training_data(many, "y", "auto", "f.csv")

@@ -95,6 +95,14 @@ def explain_task(y: pd.Series) -> tuple[Task, str]:
     return "regression", f"the target is integers with {n_unique} distinct values"
 
 
+def _rows(index: pd.Index, shown: int = 10) -> str:
+    """Which rows, as a user finds them in the file: positions count data rows from 0 below the
+    header (a CSV's line number is the position + 2); a new user looked for them by line."""
+    first = ", ".join(str(i) for i in index[:shown].tolist())
+    more = f" and {len(index) - shown} more" if len(index) > shown else ""
+    return f"data rows {first}{more}, counted from 0 below the header"
+
+
 def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str) -> Task:
     """Check the frame can train a model for `task`; return the concrete task ('auto' resolved)."""
     if df.empty or len(df.columns) == 0:
@@ -109,18 +117,17 @@ def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str
     y = df[target]
     missing = int(y.isna().sum())
     if missing:
-        rows = y.index[y.isna()][:10].tolist()
         raise DataError(
-            f"{source}: target column {target!r} has {missing} missing value(s) (rows {rows}...); "
-            "drop or fill them before training"
+            f"{source}: target column {target!r} has {missing} missing value(s) "
+            f"({_rows(y.index[y.isna()])}); drop or fill them before training"
         )
     numeric = df.select_dtypes("number")
     infinite = np.isinf(numeric.to_numpy(dtype=float))
     if infinite.any():
         cols = [str(c) for c, n in zip(numeric.columns, infinite.sum(axis=0), strict=True) if n]
-        rows = numeric.index[infinite.any(axis=1)][:10].tolist()
+        rows = _rows(numeric.index[infinite.any(axis=1)])
         raise DataError(
-            f"{source}: column(s) {cols} hold inf/-inf values (rows {rows}...); no model can "
+            f"{source}: column(s) {cols} hold inf/-inf values ({rows}); no model can "
             "learn from them: drop those rows or replace the values (for example with empty "
             "cells, which every family treats as missing)"
         )
@@ -136,7 +143,7 @@ def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str
             bad = y[pd.to_numeric(y, errors="coerce").isna()]
             raise DataError(
                 f"{source}: regression needs a numeric target, but column {target!r} has "
-                f"non-numeric values such as {bad.head(3).tolist()} (rows {bad.index[:5].tolist()})"
+                f"non-numeric values such as {bad.head(3).tolist()} ({_rows(bad.index, 5)})"
             )
     else:
         counts = y.value_counts()
