@@ -433,6 +433,47 @@ def test_a_fold_past_the_search_deadline_is_stopped(frame, family):
     assert best > 1
 
 
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost"])
+def test_a_truncated_fold_keeps_its_booster_instead_of_failing(frame, family):
+    """A family's first trial must give a result: past its time, the booster stops at its
+    best iteration so far and the fold's model is kept and predicts."""
+    from modelops.training.fit import fit_fold
+
+    df = frame(n=200)
+    schema = infer_schema(df, "y", "regression")
+    X, y = df.drop(columns="y"), df["y"]
+    pipe = make_pipeline(family, "regression", schema, {}, seed=0, n_jobs=1)
+    model, best = fit_fold(pipe, family, X[:150], y[:150], X[150:], y[150:],
+                           early_stopping_rounds=10, stop_at=time.perf_counter() - 1,
+                           truncate=True)  # fmt: skip
+    assert 1 <= best <= 2
+    assert np.isfinite(model.predict(X[150:])).all()
+
+
+def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, caplog):
+    """The defaults' trial always finishes, but a slow one (CatBoost's MultiClass on 54
+    classes ran for minutes of a 90 s share) has its boosting stopped at twice the share, fold
+    by fold, and the family still returns a refitted model and says what happened."""
+    df = frame(n=300)
+    schema = infer_schema(df, "y", "regression")
+    data = split(df, "y", "regression", 0.25, 0)
+    folds = make_folds(data.y_train, "regression", n_folds=2, repeats=1, seed=0)
+    slow = _config(  # a learning rate this small would take thousands of trees on every fold
+        search__families__catboost__fixed={"iterations": 100_000},
+        search__families__catboost__defaults={"learning_rate": 0.0001, "depth": 6},
+    )
+    block = slow.space("catboost", "regression", DataProfile.of(schema, 225))
+    with caplog.at_level("WARNING", logger="modelops.training.search"):
+        result = search_family(
+            name="catboost", block=block, task="regression", schema=schema, data=data,
+            folds=folds, metric="rmse", seconds=1.0, seed=0, n_jobs=1, max_trials=1,
+            early_stopping_rounds=100_000,
+        )  # fmt: skip
+    assert result.pipeline is not None and result.trials[0].state == "complete"
+    assert result.params["iterations"] < 100_000  # the refit learnt the truncated count
+    assert "first trial's boosting was stopped in 2 of 2 folds" in caplog.text
+
+
 def test_deadline_callbacks_end_each_boosters_training():
     """The callbacks stop training itself (not only the check after the fit)."""
     import catboost

@@ -60,6 +60,7 @@ class CVResult:
     oof_by_repeat: np.ndarray  # (repeats, n) or (repeats, n, k): each repeat's own OOF
     iterations: list[int]
     fold_seconds: list[float]
+    truncated: int = 0  # folds whose booster was stopped at its time (`truncate_at`)
 
 
 def classes_of(y: pd.Series) -> list[Any]:
@@ -151,13 +152,17 @@ def fit_fold(
     *,
     early_stopping_rounds: int,
     stop_at: float | None = None,
+    truncate: bool = False,
 ) -> tuple[Pipeline, int]:
     """Fit on the training rows, early-stopping boosters on the validation rows.
 
     Returns the fitted pipeline and the iteration count it learned (0: not a booster).
     `stop_at` (a `time.perf_counter()` value) ends a booster's fit at that time with
     `OutOfTime`: a trial proposed with a small learning rate can take many times longer than
-    the ones before it, and the search's deadline must hold inside a fold too.
+    the ones before it, and the search's deadline must hold inside a fold too. With `truncate`
+    the booster keeps what it learned by then instead (its best iteration so far): a family's
+    first trial, which must give it a result, cannot wait for one either (CatBoost's first
+    trial on a 54-class table ran for more than ten minutes of a 90-second share).
     """
     prep = Pipeline(clone(pipeline).steps[:-1])
     est = clone(pipeline.steps[-1][1])
@@ -173,7 +178,8 @@ def fit_fold(
         import lightgbm
 
         stop = lightgbm.early_stopping(early_stopping_rounds, verbose=False)
-        callbacks = [stop] + ([LightGBMDeadline(stop_at)] if stop_at is not None else [])
+        deadline = [LightGBMDeadline(stop_at, stop if truncate else None)]
+        callbacks = [stop] + (deadline if stop_at is not None else [])
         with warnings.catch_warnings():
             # 4.7 prefers eval_X/eval_y, which do not label-encode string classes as eval_set does
             warnings.simplefilter("ignore", category=FutureWarning)
@@ -188,8 +194,12 @@ def fit_fold(
         est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], verbose=False)
         fitted = getattr(est, "estimator_", est)
         fitted.set_params(callbacks=None)  # the fold's clock is not part of a model
-        _check_time(stop_at)  # a stopped fit has no best iteration
-        best = int(fitted.best_iteration) + 1
+        if not truncate:
+            _check_time(stop_at)  # a stopped trial is pruned
+        try:
+            best = int(fitted.best_iteration) + 1
+        except AttributeError:  # stopped by the clock before early stopping kept a best
+            best = int(fitted.get_booster().num_boosted_rounds())
     elif kind == "catboost":
         callbacks = [CatBoostDeadline(stop_at)] if stop_at is not None else None
         est.fit(
@@ -206,7 +216,8 @@ def fit_fold(
         best = int(est.n_iter_)
     else:
         est.fit(Z_tr, y_tr)
-    _check_time(stop_at)
+    if not truncate:
+        _check_time(stop_at)
     if wrapper is not None:
         est = wrapper.fitted(est, Z_tr, y_tr)
     return Pipeline(prep.steps + [("model", est)]), best
@@ -222,15 +233,26 @@ def _check_time(stop_at: float | None) -> None:
 
 
 class LightGBMDeadline:
-    """LightGBM callback: stop training at `stop_at` (exceptions leave `lightgbm.train`)."""
+    """LightGBM callback: stop training at `stop_at` (exceptions leave `lightgbm.train`).
+
+    Given the early-stopping callback, it ends training as early stopping does, at the best
+    iteration so far (the model is kept); without, with `OutOfTime` (the trial is pruned).
+    """
 
     order = 40  # after early stopping's own check (order 30)
 
-    def __init__(self, stop_at: float):
+    def __init__(self, stop_at: float, early_stopping: Any = None):
         self.stop_at = stop_at
+        self.early_stopping = early_stopping
 
     def __call__(self, env: Any) -> None:
-        _check_time(self.stop_at)
+        if self.early_stopping is None:
+            _check_time(self.stop_at)
+        elif time.perf_counter() > self.stop_at and self.early_stopping.best_iter:
+            from lightgbm.callback import EarlyStopException
+
+            es = self.early_stopping
+            raise EarlyStopException(es.best_iter[0], es.best_score_list[0])
 
 
 class CatBoostDeadline:
@@ -266,20 +288,23 @@ def cross_validate(
     early_stopping_rounds: int = 50,
     after_fold: Callable[[int, float], None] | None = None,
     stop_at: float | None = None,
+    truncate_at: Callable[[int], float] | None = None,
 ) -> CVResult:
     """Score `pipeline` on every fold; OOF predictions are averaged over repeats.
 
     `after_fold(i, running_mean_of_metric)` runs after each fold: the search uses it to prune
     a bad trial on its first folds and to stop at the deadline; `stop_at` stops a booster
-    inside a fold (`fit_fold`).
+    inside a fold (`fit_fold`). `truncate_at(i)` is fold i's time instead, at which a booster
+    keeps its best iteration so far (`CVResult.truncated` counts those folds).
     """
     classes = classes_of(y) if task != "regression" else []
     shape = (len(y),) if task == "regression" else (len(y), len(classes))
     by_repeat = np.zeros((folds.repeats, *shape))
     scores: list[dict[str, float]] = []
-    iterations, seconds = [], []
+    iterations, seconds, truncated = [], [], 0
     for i, (tr, va) in enumerate(folds.splits):
         t0 = time.perf_counter()
+        until = truncate_at(i) if truncate_at is not None else stop_at
         model, best = fit_fold(
             pipeline,
             family,
@@ -288,8 +313,10 @@ def cross_validate(
             X.iloc[va],
             y.iloc[va],
             early_stopping_rounds=early_stopping_rounds,
-            stop_at=stop_at,
+            stop_at=until,
+            truncate=truncate_at is not None,
         )
+        truncated += truncate_at is not None and time.perf_counter() > until
         pred = predict_aligned(model, X.iloc[va], task, classes)
         seconds.append(time.perf_counter() - t0)
         iterations.append(best)
@@ -303,6 +330,7 @@ def cross_validate(
         oof_by_repeat=by_repeat,
         iterations=iterations,
         fold_seconds=seconds,
+        truncated=truncated,
     )
 
 
