@@ -18,20 +18,13 @@ import pandas as pd
 import pytest
 
 from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.training.candidates import FAMILIES
 
 from .conftest import ROOT, FlowRun, run_flow
 
 pytestmark = pytest.mark.integration
 WORSE_CONFIG = ROOT / "tests" / "integration" / "worse_config.json"
-ALL = [
-    "linear",
-    "random_forest",
-    "extra_trees",
-    "hist_gradient_boosting",
-    "catboost",
-    "lightgbm",
-    "xgboost",
-]
+ALL = list(FAMILIES)  # the flow's default candidates (tests/unit/test_models.py checks)
 
 
 @dataclass

@@ -24,17 +24,10 @@ from modelops import paths
 from modelops.errors import ConfigError
 from modelops.metrics import METRICS
 from modelops.schema import Schema, Task
-from modelops.training.candidates import parameter_names
+from modelops.training.candidates import FAMILIES, parameter_names
 
-FamilyName = Literal[
-    "linear",
-    "random_forest",
-    "extra_trees",
-    "hist_gradient_boosting",
-    "catboost",
-    "lightgbm",
-    "xgboost",
-]
+# the families candidates.py can build: a config key naming another is refused with its path
+FamilyName = Literal[tuple(FAMILIES)]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):

@@ -316,7 +316,9 @@ def cross_validate(
             stop_at=until,
             truncate=truncate_at is not None,
         )
-        truncated += truncate_at is not None and time.perf_counter() > until
+        # only these boosters stop at the clock; other families' folds run to their end
+        stoppable = FAMILIES[family].boosting in ("lightgbm", "xgboost", "catboost")
+        truncated += truncate_at is not None and stoppable and time.perf_counter() > until
         pred = predict_aligned(model, X.iloc[va], task, classes)
         seconds.append(time.perf_counter() - t0)
         iterations.append(best)

@@ -177,7 +177,7 @@ def search_family(
         # the folds must end in time for the refit; the defaults' trial always finishes, its
         # boosters stopped only far past the share (first_fold_deadline)
         stop_at = None if trial.number == 0 else deadline - refit_reserve()
-        first = (lambda i: first_fold_deadline(i)) if trial.number == 0 else None
+        first = first_fold_deadline if trial.number == 0 else None
         try:
             pipe = make_pipeline(name, task, schema, params, seed, n_jobs)
             result = cross_validate(
