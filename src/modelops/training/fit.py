@@ -178,8 +178,9 @@ def fit_fold(
         import lightgbm
 
         stop = lightgbm.early_stopping(early_stopping_rounds, verbose=False)
-        deadline = [LightGBMDeadline(stop_at, stop if truncate else None)]
-        callbacks = [stop] + (deadline if stop_at is not None else [])
+        callbacks = [stop]
+        if stop_at is not None:
+            callbacks.append(LightGBMDeadline(stop_at, stop if truncate else None))
         with warnings.catch_warnings():
             # 4.7 prefers eval_X/eval_y, which do not label-encode string classes as eval_set does
             warnings.simplefilter("ignore", category=FutureWarning)
@@ -221,6 +222,11 @@ def fit_fold(
     if wrapper is not None:
         est = wrapper.fitted(est, Z_tr, y_tr)
     return Pipeline(prep.steps + [("model", est)]), best
+
+
+# The boosters whose training a deadline callback ends (below); the other families' fits
+# run to their end, and only the check after the fit can prune them.
+CLOCKED_BOOSTERS = frozenset({"lightgbm", "xgboost", "catboost"})
 
 
 class OutOfTime(Exception):
@@ -316,9 +322,8 @@ def cross_validate(
             stop_at=until,
             truncate=truncate_at is not None,
         )
-        # only these boosters stop at the clock; other families' folds run to their end
-        stoppable = FAMILIES[family].boosting in ("lightgbm", "xgboost", "catboost")
-        truncated += truncate_at is not None and stoppable and time.perf_counter() > until
+        clocked = FAMILIES[family].boosting in CLOCKED_BOOSTERS
+        truncated += truncate_at is not None and clocked and time.perf_counter() > until
         pred = predict_aligned(model, X.iloc[va], task, classes)
         seconds.append(time.perf_counter() - t0)
         iterations.append(best)
