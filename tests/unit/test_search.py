@@ -563,6 +563,28 @@ def test_greedy_ensemble_averages_probabilities_for_classifiers():
     assert chosen.score <= log_loss(y, good, labels=["no", "yes"])
 
 
+def test_members_below_min_weight_are_dropped_and_the_weights_chosen_again():
+    """A member picked a few times adds its whole model for nothing measurable: below
+    `min_weight` it goes, and the weights are the greedy's own over the members kept."""
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=400)
+    oof = {  # two strong members with independent errors and a weak third that helps a little
+        "a": y + rng.normal(size=400),
+        "b": y + rng.normal(size=400),
+        "c": y + rng.normal(scale=2.5, size=400),
+    }
+    free = greedy_selection(oof, y, "regression", "rmse", [], bags=10, seed=0)
+    assert 0 < min(free.weights.values()) < 0.15  # the case exists: a light member
+    pruned = greedy_selection(oof, y, "regression", "rmse", [], bags=10, seed=0, min_weight=0.15)
+    assert min(pruned.weights.values()) >= 0.15
+    assert sum(pruned.weights.values()) == pytest.approx(1.0)
+    kept = {m: oof[m] for m in pruned.weights}
+    assert pruned == greedy_selection(kept, y, "regression", "rmse", [], bags=10, seed=0)
+    # a bar no member reaches keeps the heaviest alone, never none
+    alone = greedy_selection(oof, y, "regression", "rmse", [], bags=10, seed=0, min_weight=0.9)
+    assert alone.weights == {max(free.weights, key=free.weights.__getitem__): 1.0}
+
+
 def _level_pair(n: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Two members with independent errors of the same size: either may look best on n rows."""
     rng = np.random.default_rng(seed)

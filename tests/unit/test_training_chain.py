@@ -339,6 +339,27 @@ def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame)
     assert not choice.wins("regression", "rmse")  # a tie keeps the single family
 
 
+def test_the_config_min_weight_prunes_the_ensemble_and_its_nested_score(tmp_path, frame):
+    """`ensemble.min_weight` reaches both the weights and the nested CV that decides whether
+    the ensemble is chosen, so the pruned ensemble is what is scored."""
+    from modelops.training.steps import build_ensemble
+
+    prep, config = _small(tmp_path, frame)
+    rng = np.random.default_rng(2)
+    members = [_member(prep, m, s, rng) for m, s in (("a", 1.0), ("b", 1.0), ("c", 2.0))]
+    by = {}
+    for w in (0.0, 0.3):
+        cfg = config.model_copy(
+            update={"ensemble": config.ensemble.model_copy(update={"min_weight": w})}
+        )
+        by[w] = build_ensemble(members, prep, cfg, seed=0)
+    free, pruned = by[0.0].score.params["weights"], by[0.3].score.params["weights"]
+    assert 0 < free["c"] < 0.3  # the weak member is in, lightly, without the bar
+    assert set(pruned) == {"a", "b"} and min(pruned.values()) >= 0.3
+    assert by[0.3].score.cv["rmse"] != by[0.0].score.cv["rmse"]
+    assert by[0.3].one_family_cv == by[0.0].one_family_cv  # one family: nothing to prune
+
+
 @pytest.mark.parametrize("independent", [True, False])
 def test_select_takes_the_ensemble_only_when_it_beats_one_family_like_for_like(
     tmp_path, frame, independent

@@ -283,6 +283,7 @@ def build_ensemble(
         iterations=config.ensemble.iterations,
         bags=bags,
         seed=seed,
+        min_weight=config.ensemble.min_weight,
     )
     oof = blend({m.label: m.oof for m in members}, chosen.weights)
     holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
@@ -294,7 +295,11 @@ def build_ensemble(
         validation = [va for _, va in prep.folds.splits[r * n : (r + 1) * n]]
         args = (oof_r, y, prep.task, prep.metric, classes, validation)
         ensemble_folds += nested_scores(
-            *args, iterations=config.ensemble.iterations, bags=bags, seed=seed + r
+            *args,
+            iterations=config.ensemble.iterations,
+            bags=bags,
+            seed=seed + r,
+            min_weight=config.ensemble.min_weight,
         )
         one_family_folds += nested_scores(*args, iterations=1)
     per_fold = pd.DataFrame(ensemble_folds)
