@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/train_benchmark.py            # full diamonds, default config
 
-The plain script calls the same step functions as the flow (prepare, one search per family,
-select with the ensemble) in a single process, one family after another, and does no
-tracking, registry or cards. Each family searches for its time limit either way, so the
-script's wall is about the *sum* of the limits and the flow's about the largest one: compare
-the champions' holdout scores, and read the flow's wall against --budget-minutes.
+The plain script calls the same step functions as the flow: prepare, one search per family
+(its trials logged to W&B), select with the ensemble, then the register step's work (W&B runs,
+the local registry, the card's figures). By default its families search side by side, one
+worker process each, as the flow's foreach tasks do, so the ratio of the two walls is what
+running as a Metaflow DAG adds; the script's time up to selection is printed too.
+`--script-workers 1` runs them one after another in one process (its wall is then about the
+*sum* of the families' limits). The flow's own step times are printed after it, from
+Metaflow's client.
 """
 
 from __future__ import annotations
@@ -22,12 +25,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _search(name: str, prep: object, seed: int) -> tuple[object, float]:
+    """One family's search in a worker process (the flow's foreach task, without Metaflow)."""
+    from modelops.training.config import load_config
+    from modelops.training.steps import log_trials, search_step
+
+    t = time.perf_counter()
+    result = search_step(name=name, prep=prep, config=load_config(), seed=seed)
+    log_trials(result=result, group="script")
+    return result, time.perf_counter() - t
+
+
 def plain_script(
-    sample_rows: int, cv_folds: int, seed: int, budget: float
+    sample_rows: int, cv_folds: int, seed: int, budget: float, workers: int
 ) -> tuple[float, str, float]:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from modelops.training import steps
     from modelops.training.candidates import FAMILIES
     from modelops.training.config import load_config
-    from modelops.training.steps import prepare_training, search_step, select
+    from modelops.training.steps import prepare_training, select
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-script-"))
+    os.environ |= {
+        "MODELOPS_REGISTRY_DIR": str(tmp / "registry"),
+        "WANDB_DIR": str(tmp),
+        "WANDB_MODE": os.environ.get("WANDB_MODE", "offline"),
+    }
 
     t0 = time.perf_counter()
     config = load_config()
@@ -46,12 +71,29 @@ def plain_script(
         config=config,
     )
     results = {}
-    for name in prep.candidates:
-        t = time.perf_counter()
-        results[name] = r = search_step(name=name, prep=prep, config=config, seed=seed)
-        print(f"  script: {name:<24} {time.perf_counter() - t:6.1f}s  holdout {r.holdout}")
+    # spawned workers, as the flow's tasks are fresh processes (no OpenMP state forked)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {n: pool.submit(_search, n, prep, seed) for n in prep.candidates}
+        for name, future in futures.items():
+            results[name], took = future.result()
+            print(f"  script: {name:<24} {took:6.1f}s  holdout {results[name].holdout}")
     scores = [r.score() for r in results.values()]
     sel = select(scores=scores, load=results.__getitem__, prep=prep, config=config, seed=seed)
+    print(f"  script: search and selection {time.perf_counter() - t0:6.1f}s")
+    from modelops.registry import open_registry
+
+    steps.log_training(prep=prep, sel=sel, group="script")
+    outcome = steps.register_step(
+        registry=open_registry(),
+        prep=prep,
+        sel=sel,
+        policy="auto",
+        config=config,
+        run_pathspec="script",
+        seed=seed,
+        group="script",
+    )
+    steps.selection_card(sel=sel, prep=prep, outcome=outcome, seed=seed)
     return time.perf_counter() - t0, sel.best.label, sel.best.holdout[prep.metric]
 
 
@@ -83,9 +125,33 @@ def flow(sample_rows: int, cv_folds: int, seed: int, budget: float) -> tuple[flo
     meta = LocalRegistry(tmp / "registry").get("diamonds-price", "latest").metadata
     holdout = ", ".join(f"{k} {v:.4g}" for k, v in meta["metrics"]["holdout"].items())
     trials = {k: v["trials"] for k, v in meta["search"]["families"].items()}
+    for step, seconds in step_seconds(out.stdout + out.stderr).items():
+        print(f"  flow step {step:<10} {len(seconds)} task(s), longest {max(seconds):6.1f}s")
     return elapsed, (verdict[-1].split("] ", 1)[-1] if verdict else "?") + (
         f" holdout {holdout}; trials {trials}"
     )
+
+
+def step_seconds(log: str) -> dict[str, list[float]]:
+    """Each step's task durations, from the 'Task is starting.' and 'Task finished
+    successfully.' lines of `run`'s output (this process may have read another datastore's
+    config, so Metaflow's client is not asked)."""
+    from datetime import datetime
+
+    started: dict[str, datetime] = {}
+    out: dict[str, list[float]] = {}
+    for line in log.splitlines():
+        if not line.startswith("20") or " [" not in line:
+            continue
+        when, rest = line[:23], line.split(" [", 1)[1]
+        task = rest.split(" ", 1)[0]  # run/step/task
+        at = datetime.strptime(when, "%Y-%m-%d %H:%M:%S.%f")
+        if "Task is starting." in rest:
+            started[task] = at
+        elif "Task finished successfully." in rest and task in started:
+            step = task.split("/")[1]
+            out.setdefault(step, []).append((at - started[task]).total_seconds())
+    return out
 
 
 def main() -> None:
@@ -94,17 +160,27 @@ def main() -> None:
     ap.add_argument("--cv-folds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--budget", type=float, default=1.5, help="--budget-minutes for both")
+    ap.add_argument("--flow-only", action="store_true", help="skip the plain script")
     ap.add_argument(
-        "--flow-only", action="store_true", help="skip the script (its wall is the sum of limits)"
+        "--script-workers",
+        type=int,
+        default=0,
+        help="the script's worker processes (0: one per family, side by side as the flow's "
+        "tasks; 1: one family after another)",
     )
     args = ap.parse_args()
     if not args.flow_only:
+        from modelops.training.candidates import FAMILIES
+
+        workers = args.script_workers or len(FAMILIES)
         script_s, best, score = plain_script(
-            args.sample_rows, args.cv_folds, args.seed, args.budget
+            args.sample_rows, args.cv_folds, args.seed, args.budget, workers
         )
         print(f"plain script : {script_s:7.1f} s   best {best} holdout {score:.1f}")
     flow_s, verdict = flow(args.sample_rows, args.cv_folds, args.seed, args.budget)
     print(f"TrainFlow    : {flow_s:7.1f} s   {verdict}")
+    if not args.flow_only:
+        print(f"flow/script  : {flow_s / script_s:.2f} ({workers} script worker(s))")
     print(f"TrainFlow wall vs budget: {flow_s:.0f} s for a {args.budget * 60:.0f} s search")
 
 
