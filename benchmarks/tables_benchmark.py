@@ -17,6 +17,12 @@ rows and scored on the same holdout rows.
 Noise: a paired bootstrap of the champion's gap to the better baseline on the holdout rows
 (the promotion gate's own `paired_bootstrap`), and the spread of that gap between seeds (each
 seed draws a new split, new folds and a new search).
+
+`--outer-folds K` replaces the one random holdout by each fold of a K-fold partition in turn
+(stratified for classifiers, drawn from the seed): K runs per table and seed, and every row is
+held out exactly once. The scores are then also pooled over all rows. On a small table a
+random 20% holdout is decided by where a few hard rows fall: on wine, four of 178 rows carry
+56% of untuned CatBoost's out-of-fold log loss and 71% of LightGBM's.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -108,6 +115,8 @@ class Row:
     gap_low: float  # its paired-bootstrap interval on the holdout rows
     gap_high: float
     seconds: float
+    fold: int = -1  # the outer fold held out (--outer-folds), -1: a random holdout
+    preds: dict[str, Any] | None = field(default=None, repr=False)  # y and each model's
 
 
 def _baselines(prep, seed: int) -> dict[str, object]:
@@ -150,12 +159,38 @@ def _baselines(prep, seed: int) -> dict[str, object]:
     }
 
 
-def _search(table: str, seed: int, budget: float, folds: int) -> tuple[object, dict, float]:
+def _hold_out_fold(outer: tuple[int, int]) -> None:
+    """Make TrainFlow's split hold out fold `i` of a `k`-fold partition (drawn from the seed),
+    in this worker process, instead of a random `test_size` of the rows."""
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from modelops.training import steps
+    from modelops.training.data import Split
+
+    k, i = outer
+
+    def split(df: pd.DataFrame, target: str, task: str, test_size: float, seed: int) -> Split:
+        splitter = (KFold if task == "regression" else StratifiedKFold)(
+            k, shuffle=True, random_state=seed
+        )
+        train, test = list(splitter.split(np.zeros(len(df)), df[target]))[i]
+        X, y = df.drop(columns=[target]), df[target]
+        return Split(X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test])
+
+    steps.split = split
+
+
+def _search(
+    table: str, seed: int, budget: float, folds: int, outer: tuple[int, int] | None = None
+) -> tuple[object, dict, float]:
     """Prepare `table` from a CSV and search every family, as TrainFlow does."""
     from modelops.training.candidates import FAMILIES
     from modelops.training.config import load_config
     from modelops.training.steps import prepare_training, search_step
 
+    if outer is not None:
+        _hold_out_fold(outer)
     df, target = TABLES[table]()
     with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
         path = Path(tmp) / f"{table}.csv"
@@ -183,7 +218,14 @@ def _search(table: str, seed: int, budget: float, folds: int) -> tuple[object, d
     return prep, results, time.perf_counter() - t0
 
 
-def run_one(table: str, seed: int, budget: float, cache: str = "", folds: int = 3) -> Row:
+def run_one(
+    table: str,
+    seed: int,
+    budget: float,
+    cache: str = "",
+    folds: int = 3,
+    outer: tuple[int, int] | None = None,
+) -> Row:
     """Train `table` from a CSV as TrainFlow does, then fit and score both baselines.
 
     With `cache`, the searches are kept there (one pickle per table and seed) and read back on
@@ -200,11 +242,12 @@ def run_one(table: str, seed: int, budget: float, cache: str = "", folds: int = 
     from modelops.training.steps import select
 
     name = f"{table}-{seed}-{budget}" + (f"-{folds}fold" if folds != 3 else "")
+    name += f"-outer{outer[0]}.{outer[1]}" if outer else ""
     stored = Path(cache) / f"{name}.pkl" if cache else None
     if stored is not None and stored.exists():
         prep, results, search_seconds = pickle.loads(stored.read_bytes())
     else:
-        prep, results, search_seconds = _search(table, seed, budget, folds)
+        prep, results, search_seconds = _search(table, seed, budget, folds, outer)
         if stored is not None:  # whole or not at all: a run stopped midway leaves no pickle
             with atomic_output(stored) as part:
                 part.write_bytes(pickle.dumps((prep, results, search_seconds)))
@@ -248,7 +291,63 @@ def run_one(table: str, seed: int, budget: float, cache: str = "", folds: int = 
         gap_low=gap.low,
         gap_high=gap.high,
         seconds=seconds,
+        fold=outer[1] if outer else -1,
+        preds={"y": s.y_test, "classes": prep.classes, "ours": ours, **base},
     )
+
+
+BASELINES = ("catboost", "lightgbm")
+
+
+def pooled(rows: list[Row]) -> list[Row]:
+    """One row per table and seed from its outer folds: every row of the table held out once,
+    each model scored on all of them, and the gap's paired bootstrap over all of them."""
+    import numpy as np
+
+    from modelops.metrics import greater_is_better
+    from modelops.training.fit import metrics_of
+    from modelops.training.promotion import paired_bootstrap
+
+    out = []
+    for key in dict.fromkeys((r.table, r.seed) for r in rows):
+        part = [r for r in rows if (r.table, r.seed) == key]
+        first = part[0]
+        classes = first.preds["classes"]
+        y = pd.concat([r.preds["y"] for r in part])
+        pred = {m: np.concatenate([r.preds[m] for r in part]) for m in ("ours", *BASELINES)}
+        score = {m: metrics_of(first.task, y, p, classes)[first.metric] for m, p in pred.items()}
+        better = max if greater_is_better(first.task, first.metric) else min
+        rival = better(BASELINES, key=score.__getitem__)
+        gap = paired_bootstrap(
+            first.task,
+            first.metric,
+            y,
+            pred["ours"],
+            pred[rival],
+            classes,
+            resamples=1000,
+            confidence=0.9,
+            seed=first.seed,
+        )
+        champions = sorted({r.champion for r in part})
+        out.append(
+            Row(
+                table=first.table,
+                seed=first.seed,
+                task=first.task,
+                metric=first.metric,
+                rows=first.rows,
+                champion="/".join(champions),
+                ours=score["ours"],
+                catboost=score["catboost"],
+                lightgbm=score["lightgbm"],
+                gap=gap.mean,
+                gap_low=gap.low,
+                gap_high=gap.high,
+                seconds=sum(r.seconds for r in part),
+            )
+        )
+    return out
 
 
 def report(rows: list[Row]) -> str:
@@ -260,8 +359,9 @@ def report(rows: list[Row]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        seed = f"{r.seed}" + (f" fold {r.fold}" if r.fold >= 0 else "")
         lines.append(
-            f"| {r.table} | {r.seed} | {r.rows} | {r.metric} | {r.champion} | {r.ours:.4g} "
+            f"| {r.table} | {seed} | {r.rows} | {r.metric} | {r.champion} | {r.ours:.4g} "
             f"| {r.catboost:.4g} | {r.lightgbm:.4g} | {r.gap:+.3g} "
             f"| [{r.gap_low:+.3g}, {r.gap_high:+.3g}] | {r.seconds:.0f} |"
         )
@@ -277,8 +377,8 @@ def report(rows: list[Row]) -> str:
 
 
 def by_table(rows: list[Row]) -> list[str]:
-    """Per table with two or more seeds: the mean gap and the seed-to-seed spread (each seed is
-    a new split, new folds and a new search, so this is the noise a user's one run carries)."""
+    """Per table with two or more runs: the mean gap and its run-to-run spread (each run is a
+    new holdout, new folds and a new search, so this is the noise a user's one run carries)."""
     import statistics
 
     out = []
@@ -287,8 +387,8 @@ def by_table(rows: list[Row]) -> list[str]:
         if len(gaps) < 2:
             continue
         out.append(
-            f"- {table}: mean gap {statistics.mean(gaps):+.3g} over {len(gaps)} seeds, "
-            f"seed-to-seed standard deviation {statistics.stdev(gaps):.3g}, "
+            f"- {table}: mean gap {statistics.mean(gaps):+.3g} over {len(gaps)} runs, "
+            f"run-to-run standard deviation {statistics.stdev(gaps):.3g}, "
             f"better in {sum(g > 0 for g in gaps)}"
         )
     return out
@@ -308,15 +408,27 @@ def main() -> None:
     )
     ap.add_argument("--cv-folds", type=int, default=3, help="TrainFlow's --cv-folds")
     ap.add_argument(
+        "--outer-folds",
+        type=int,
+        default=0,
+        help="hold out each fold of a K-fold partition in turn (K runs per table and seed, "
+        "every row held out once, scores also pooled over all rows); 0: one random 20%% holdout",
+    )
+    ap.add_argument(
         "--cache",
         default="",
         help="keep each search in this folder and reuse it (to compare selection rules alone)",
     )
     args = ap.parse_args()
-    work = [(t, int(s)) for t in args.tables.split(",") for s in args.seeds.split(",")]
+    k = args.outer_folds
+    outer = [(k, i) for i in range(k)] if k else [None]
+    work = [
+        (t, int(s), o) for t in args.tables.split(",") for s in args.seeds.split(",") for o in outer
+    ]
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [
-            pool.submit(run_one, t, s, args.budget, args.cache, args.cv_folds) for t, s in work
+            pool.submit(run_one, t, s, args.budget, args.cache, args.cv_folds, o)
+            for t, s, o in work
         ]
         rows = []
         for f in futures:
@@ -327,12 +439,17 @@ def main() -> None:
                 raise
             r = rows[-1]
             print(
-                f"{r.table} seed {r.seed}: {r.champion} {r.ours:.4g} vs CatBoost {r.catboost:.4g}, "
+                f"{r.table} seed {r.seed}"
+                + (f" fold {r.fold}" if r.fold >= 0 else "")
+                + f": {r.champion} {r.ours:.4g} vs CatBoost {r.catboost:.4g}, "
                 f"LightGBM {r.lightgbm:.4g} ({r.seconds:.0f} s)",
                 flush=True,
             )
     print()
     print(report(rows))
+    if k:
+        print(f"\nPooled over the {k} outer folds (every row held out once):\n")
+        print(report(pooled(rows)))
 
 
 if __name__ == "__main__":
