@@ -19,6 +19,8 @@ A member picked a few times out of hundreds adds nothing the OOF metric can tell
 but the whole of its fitted model to the registered ensemble: on diamonds the forest carried
 3% of the weight and 116 of the 394 MB. Members below `min_weight` are dropped and the weights
 chosen again among the rest (until none is below it), so the weights stay the greedy's own.
+TrainFlow passes it only where the CV is not repeated: on a small table a light member is the
+bagged selection's hedge against a confident mistake, and its model is small.
 
 Every OOF score of chosen weights is optimistic, though: they were fitted on the same rows.
 `nested_scores` scores the *procedure* honestly, choosing the weights on the other folds' rows

@@ -274,6 +274,10 @@ def build_ensemble(
     if not config.ensemble.enabled or len(members) < 2:
         return None
     y, classes, bags = prep.split.y_train, prep.classes, config.ensemble.bags
+    # Where the CV is repeated because the ranking is noise, a light member is the bagged
+    # selection's hedge, and its model is small: it stays. Wine, every row held out once over
+    # two seeds' five folds: pruned at 5%, log loss 0.094 against 0.074 on one seed.
+    min_weight = config.ensemble.min_weight if prep.folds.repeats == 1 else 0.0
     chosen = greedy_selection(
         {m.label: m.oof for m in members},
         y,
@@ -283,7 +287,7 @@ def build_ensemble(
         iterations=config.ensemble.iterations,
         bags=bags,
         seed=seed,
-        min_weight=config.ensemble.min_weight,
+        min_weight=min_weight,
     )
     oof = blend({m.label: m.oof for m in members}, chosen.weights)
     holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
@@ -299,7 +303,7 @@ def build_ensemble(
             iterations=config.ensemble.iterations,
             bags=bags,
             seed=seed + r,
-            min_weight=config.ensemble.min_weight,
+            min_weight=min_weight,
         )
         one_family_folds += nested_scores(*args, iterations=1)
     per_fold = pd.DataFrame(ensemble_folds)
