@@ -89,16 +89,14 @@ def _weights(
 ) -> dict[str, float]:
     """One greedy run on every row, or the mean weights of `bags` runs on bootstrap resamples."""
     if bags <= 1:
-        weights = _greedy(oof, y, task, metric, classes, iterations)
-    else:
-        rng, totals = np.random.default_rng(seed), dict.fromkeys(oof, 0.0)
-        for _ in range(bags):
-            rows = rng.integers(0, len(y), len(y))
-            bag = {n: p[rows] for n, p in oof.items()}
-            for n, w in _greedy(bag, y[rows], task, metric, classes, iterations).items():
-                totals[n] += w
-        weights = {n: w / sum(totals.values()) for n, w in totals.items() if w > 0}
-    return weights
+        return _greedy(oof, y, task, metric, classes, iterations)
+    rng, totals = np.random.default_rng(seed), dict.fromkeys(oof, 0.0)
+    for _ in range(bags):
+        rows = rng.integers(0, len(y), len(y))
+        bag = {n: p[rows] for n, p in oof.items()}
+        for n, w in _greedy(bag, y[rows], task, metric, classes, iterations).items():
+            totals[n] += w
+    return {n: w / sum(totals.values()) for n, w in totals.items() if w > 0}
 
 
 def _greedy(
