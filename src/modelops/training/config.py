@@ -192,7 +192,8 @@ class EnsembleConfig(_Strict):
     enabled: bool = True
     iterations: int = Field(default=40, ge=1)
     bags: int = Field(default=1, ge=1)  # greedy runs on bootstrap resamples, weights averaged
-    min_weight: float = Field(default=0.0, ge=0.0, lt=1.0)  # lighter members dropped, re-chosen
+    # lighter members dropped and the weights re-chosen; only where the CV is not repeated
+    min_weight: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
 class TrainConfig(_Strict):
