@@ -187,6 +187,83 @@ def test_boosters_learn_their_iteration_count_on_validation_folds(frame, family,
     assert len(model.predict(X.head(5))) == 5
 
 
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_stopping_rows_are_a_seeded_share_of_each_folds_training_rows(frame, task):
+    y = frame(n=300, task=task)["y"]
+    folds = make_folds(y, task, n_folds=5, repeats=2, seed=3, stopping=0.2)
+    again = make_folds(y, task, n_folds=5, repeats=2, seed=3, stopping=0.2)
+    assert len(folds.stopping) == len(folds.splits) == 10
+    for (tr, va), stop, same in zip(folds.splits, folds.stopping, again.stopping, strict=True):
+        assert np.isin(stop, tr).all() and not np.isin(stop, va).any()
+        assert len(stop) == round(0.2 * len(tr))
+        np.testing.assert_array_equal(stop, same)
+        if task != "regression":  # stratified: every class, in about its share
+            shares = y.iloc[stop].value_counts(normalize=True)
+            expected = y.iloc[tr].value_counts(normalize=True)
+            assert (shares.reindex(expected.index) - expected).abs().max() < 0.05
+    assert len({tuple(s) for s in folds.stopping}) == 10
+    assert make_folds(y, task, n_folds=5, repeats=2, seed=3).stopping == ()
+
+
+@pytest.mark.parametrize(
+    "family", ["lightgbm", "xgboost", "catboost", "hist_gradient_boosting", "random_forest"]
+)
+def test_boosters_early_stop_on_the_stopping_rows_never_on_the_rows_they_are_scored_on(
+    frame, family, monkeypatch
+):
+    """The fold's boosters are fitted without the stopping rows and stop on them; the other
+    families fit on every training row of the fold."""
+    from modelops.training import fit
+
+    df = frame(n=200)
+    df.index = df.index + 1000  # positions and labels differ
+    X, y = df.drop(columns="y"), df["y"]
+    seen: list[tuple[set, set]] = []
+    real = fit.fit_fold
+
+    def spy(pipeline, family, X_tr, y_tr, X_va, y_va, **kw):
+        seen.append((set(X_tr.index), set(X_va.index)))
+        return real(pipeline, family, X_tr, y_tr, X_va, y_va, **kw)
+
+    monkeypatch.setattr(fit, "fit_fold", spy)
+    folds = make_folds(y, "regression", n_folds=3, repeats=1, seed=0, stopping=0.25)
+    pipe = make_pipeline(family, "regression", infer_schema(df, "y", "regression"), {}, 0, 1)
+    result = cross_validate(
+        pipe, family, X, y, "regression", folds, metric="rmse", early_stopping_rounds=10
+    )
+    assert np.isfinite(result.oof).all()
+    for (tr, va), stop, (fitted, stopped) in zip(folds.splits, folds.stopping, seen, strict=True):
+        assert not fitted & set(X.index[va])
+        if FAMILIES[family].boosting:
+            assert stopped == set(X.index[stop]) and fitted == set(X.index[tr]) - stopped
+            assert not stopped & set(X.index[va])
+        else:
+            assert fitted == set(X.index[tr])
+
+
+def test_stopping_on_the_scored_rows_flatters_a_booster_and_the_stopping_rows_do_not(frame):
+    """On a target of pure noise nothing beats the training mean. Early-stopped on the rows it
+    is scored on, a booster's CV looks better than it is (it picks the iteration that fits
+    that noise); on rows set aside from training, its CV is no better than the mean's."""
+    flattered, honest, mean = [], [], []
+    for seed in range(3):
+        df = frame(n=200, seed=seed)
+        df["y"] = np.random.default_rng(seed + 100).normal(size=len(df))
+        X, y = df.drop(columns="y"), df["y"]
+        schema = infer_schema(df, "y", "regression")
+        pipe = make_pipeline(
+            "xgboost", "regression", schema, {"n_estimators": 500, "learning_rate": 0.3}, 0, 1
+        )
+        for stopping, out in [(0.0, flattered), (0.2, honest)]:
+            folds = make_folds(y, "regression", n_folds=5, repeats=1, seed=seed, stopping=stopping)
+            kw = dict(metric="rmse", early_stopping_rounds=10)
+            out.append(cross_validate(pipe, "xgboost", X, y, "regression", folds, **kw).cv["rmse"])
+        rmse = [np.sqrt(np.mean((y.iloc[va] - y.iloc[tr].mean()) ** 2)) for tr, va in folds.splits]
+        mean.append(np.mean(rmse))
+    assert all(f < h for f, h in zip(flattered, honest, strict=True))
+    assert np.mean(honest) > np.mean(mean) * 0.99
+
+
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"])
 def test_a_square_root_target_early_stops_and_answers_on_the_original_scale(frame, family):
     from modelops.estimators import TargetTransform
@@ -764,6 +841,11 @@ def test_a_small_class_trains_with_fewer_folds_and_a_note(tmp_path):
     )  # fmt: skip
     assert prep.task == "multiclass" and prep.folds.n_folds == 7 and prep.folds.repeats == 3
     assert any("smallest class" in n for n in prep.notes)
+    # boosters early-stop on a fifth of each fold's training rows, and the card says so
+    assert [len(s) for s in prep.folds.stopping] == [
+        round(0.2 * len(tr)) for tr, _ in prep.folds.splits
+    ]
+    assert any("early-stop on 20% of each fold's training rows" in n for n in prep.notes)
     df.loc[len(df)] = [0.0, 0.0, "g"]  # a class of one row cannot be in train and holdout
     df.to_csv(path, index=False)
     with pytest.raises(DataError, match="fewer than 3"):

@@ -180,6 +180,9 @@ class SearchConfig(_Strict):
 class CVConfig(_Strict):
     small_rows: int = Field(default=1000, ge=0)  # below this many training rows ...
     small_repeats: int = Field(default=3, ge=1)  # ... repeat the CV this many times
+    # ... and let boosters early-stop on this share of each fold's training rows, not on the
+    # rows the fold is scored on (0: on those rows)
+    small_stopping: float = Field(default=0.2, ge=0.0, lt=1.0)
 
 
 class PromotionConfig(_Strict):

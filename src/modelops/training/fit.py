@@ -1,9 +1,13 @@
 """Cross-validation with out-of-fold predictions, and early stopping for the boosters.
 
 Every family is scored on the same folds (fixed by the seed), so their out-of-fold (OOF)
-predictions line up row by row and greedy ensemble selection can combine them. Boosters get
-each fold's validation rows as their early-stopping set, so the iteration count is learned;
-the refit on all training rows uses the folds' mean best iteration.
+predictions line up row by row and greedy ensemble selection can combine them. Boosters
+early-stop, so the iteration count is learned; the refit on all training rows uses the folds'
+mean best iteration. They stop on each fold's validation rows, except on small tables, where
+they stop on a share of the fold's training rows (`Folds.stopping`) instead: there, stopping on
+the rows a fold is scored on flatters the boosters' CV scores more than the other families'
+(on wine, a LightGBM trial's CV log loss 0.023 against 0.23 on rows it never saw), and
+selection and the ensemble weights trust those scores.
 """
 
 from __future__ import annotations
@@ -36,18 +40,47 @@ class Folds:
     splits: tuple[tuple[np.ndarray, np.ndarray], ...]
     n_folds: int
     repeats: int
+    # per fold, the training positions boosters early-stop on (and are not fitted on) instead
+    # of the validation rows; empty: they stop on the validation rows
+    stopping: tuple[np.ndarray, ...] = ()
 
     @property
     def description(self) -> str:
         return f"{self.repeats}x{self.n_folds}-fold" if self.repeats > 1 else f"{self.n_folds}-fold"
 
 
-def make_folds(y: pd.Series, task: Task, *, n_folds: int, repeats: int, seed: int) -> Folds:
-    """Stratified for classifiers; `repeats` > 1 reshuffles (repeated CV for small tables)."""
+def make_folds(
+    y: pd.Series, task: Task, *, n_folds: int, repeats: int, seed: int, stopping: float = 0.0
+) -> Folds:
+    """Stratified for classifiers; `repeats` > 1 reshuffles (repeated CV for small tables).
+
+    `stopping` > 0 sets that share of each fold's training rows aside for the boosters' early
+    stopping (stratified where every class can be; seeded, the same for every family)."""
     cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
     splitter = cls(n_splits=n_folds, n_repeats=repeats, random_state=seed)
     splits = tuple(splitter.split(np.zeros(len(y)), y))
-    return Folds(splits, n_folds, repeats)
+    if stopping <= 0:
+        return Folds(splits, n_folds, repeats)
+    return Folds(
+        splits,
+        n_folds,
+        repeats,
+        tuple(_stopping_rows(y, task, tr, stopping, seed + i) for i, (tr, _) in enumerate(splits)),
+    )
+
+
+def _stopping_rows(y: pd.Series, task: Task, tr: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """`share` of the training positions `tr` (at least one row), sorted."""
+    from sklearn.model_selection import train_test_split
+
+    n = min(max(1, round(share * len(tr))), len(tr) - 1)
+    labels = y.iloc[tr].to_numpy()
+    counts = pd.Series(labels).value_counts()
+    stratify = None
+    if task != "regression" and counts.min() >= 2 and len(counts) <= n <= len(tr) - len(counts):
+        stratify = labels
+    _, rows = train_test_split(tr, test_size=n, random_state=seed, stratify=stratify)
+    return np.sort(rows)
 
 
 @dataclass
@@ -154,7 +187,7 @@ def fit_fold(
     stop_at: float | None = None,
     truncate: bool = False,
 ) -> tuple[Pipeline, int]:
-    """Fit on the training rows, early-stopping boosters on the validation rows.
+    """Fit on the training rows, early-stopping boosters on the `X_va` rows.
 
     Returns the fitted pipeline and the iteration count it learned (0: not a booster).
     `stop_at` (a `time.perf_counter()` value) ends a booster's fit at that time with
@@ -296,7 +329,9 @@ def cross_validate(
     stop_at: float | None = None,
     truncate_at: Callable[[int], float] | None = None,
 ) -> CVResult:
-    """Score `pipeline` on every fold; OOF predictions are averaged over repeats.
+    """Score `pipeline` on every fold; OOF predictions are averaged over repeats. Boosters
+    early-stop on the fold's `Folds.stopping` rows when there are some (fitted on the rest of
+    its training rows), else on its validation rows.
 
     `after_fold(i, running_mean_of_metric)` runs after each fold: the search uses it to prune
     a bad trial on its first folds and to stop at the deadline; `stop_at` stops a booster
@@ -308,16 +343,21 @@ def cross_validate(
     by_repeat = np.zeros((folds.repeats, *shape))
     scores: list[dict[str, float]] = []
     iterations, seconds, truncated = [], [], 0
+    booster = FAMILIES[family].boosting is not None
     for i, (tr, va) in enumerate(folds.splits):
         t0 = time.perf_counter()
         until = truncate_at(i) if truncate_at is not None else stop_at
+        fit_rows, stop_rows = tr, va
+        if booster and folds.stopping:
+            stop_rows = folds.stopping[i]
+            fit_rows = tr[~np.isin(tr, stop_rows)]
         model, best = fit_fold(
             pipeline,
             family,
-            X.iloc[tr],
-            y.iloc[tr],
-            X.iloc[va],
-            y.iloc[va],
+            X.iloc[fit_rows],
+            y.iloc[fit_rows],
+            X.iloc[stop_rows],
+            y.iloc[stop_rows],
             early_stopping_rounds=early_stopping_rounds,
             stop_at=until,
             truncate=truncate_at is not None,

@@ -163,13 +163,22 @@ def prepare_training(
                 f"class(es) {small.to_dict()} have fewer than {config.min_class_rows} training "
                 "rows: their scores are noisy"
             )
-    repeats = config.cv.small_repeats if len(parts.X_train) < config.cv.small_rows else 1
+    few_rows = len(parts.X_train) < config.cv.small_rows
+    repeats = config.cv.small_repeats if few_rows else 1
+    stopping = config.cv.small_stopping if few_rows else 0.0
     if repeats > 1:
         notes.append(
             f"{len(parts.X_train)} training rows (< {config.cv.small_rows}): CV repeated "
             f"{repeats} times so that the ranking is not noise"
         )
-    folds = make_folds(parts.y_train, resolved, n_folds=n_folds, repeats=repeats, seed=seed)
+    if stopping > 0:
+        notes.append(
+            f"boosters early-stop on {stopping:.0%} of each fold's training rows, not on the "
+            "rows it is scored on, so that their CV scores are not flattered"
+        )
+    folds = make_folds(
+        parts.y_train, resolved, n_folds=n_folds, repeats=repeats, seed=seed, stopping=stopping
+    )
     config.check_parameters(names, resolved, schema)
     profile = DataProfile.of(schema, len(parts.X_train))
     limits = config.check_budget(
