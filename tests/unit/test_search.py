@@ -243,25 +243,63 @@ def test_boosters_early_stop_on_the_stopping_rows_never_on_the_rows_they_are_sco
 
 def test_stopping_on_the_scored_rows_flatters_a_booster_and_the_stopping_rows_do_not(frame):
     """On a target of pure noise nothing beats the training mean. Early-stopped on the rows it
-    is scored on, a booster's CV looks better than it is (it picks the iteration that fits
-    that noise); on rows set aside from training, its CV is no better than the mean's."""
+    is scored on, a booster's CV looks better than the mean's (it picks the iteration that fits
+    that noise); stopped on rows set aside from training, it does not."""
     flattered, honest, mean = [], [], []
-    for seed in range(3):
+    for seed in range(4):
         df = frame(n=200, seed=seed)
         df["y"] = np.random.default_rng(seed + 100).normal(size=len(df))
         X, y = df.drop(columns="y"), df["y"]
         schema = infer_schema(df, "y", "regression")
-        pipe = make_pipeline(
-            "xgboost", "regression", schema, {"n_estimators": 500, "learning_rate": 0.3}, 0, 1
-        )
+        params = {"iterations": 500, "learning_rate": 0.3}
+        pipe = make_pipeline("catboost", "regression", schema, params, 0, 1)
         for stopping, out in [(0.0, flattered), (0.2, honest)]:
             folds = make_folds(y, "regression", n_folds=5, repeats=1, seed=seed, stopping=stopping)
             kw = dict(metric="rmse", early_stopping_rounds=10)
-            out.append(cross_validate(pipe, "xgboost", X, y, "regression", folds, **kw).cv["rmse"])
+            out.append(cross_validate(pipe, "catboost", X, y, "regression", folds, **kw).cv["rmse"])
         rmse = [np.sqrt(np.mean((y.iloc[va] - y.iloc[tr].mean()) ** 2)) for tr, va in folds.splits]
         mean.append(np.mean(rmse))
     assert all(f < h for f, h in zip(flattered, honest, strict=True))
-    assert np.mean(honest) > np.mean(mean) * 0.99
+    assert np.mean(flattered) < np.mean(mean) < np.mean(honest)
+
+
+def test_a_boosters_fold_model_is_refitted_on_every_training_row_of_the_fold(frame, monkeypatch):
+    """With stopping rows, the iteration count is learned on them and the fold's model, the
+    one its OOF predictions come from, is then fitted on all the fold's training rows with
+    that count (the refit's rule), so it learns from as many rows as the other families'."""
+    from modelops.training import fit
+
+    df = frame(n=200)
+    X, y = df.drop(columns="y"), df["y"]
+    refits: list[tuple[set, list[int]]] = []
+    real = fit.refit
+
+    def spy(pipeline, family, X_tr, y_tr, iterations, **kw):
+        refits.append((set(X_tr.index), list(iterations)))
+        return real(pipeline, family, X_tr, y_tr, iterations, **kw)
+
+    monkeypatch.setattr(fit, "refit", spy)
+    params = {"n_estimators": 2000, "learning_rate": 0.3}
+    pipe = make_pipeline(
+        "lightgbm", "regression", infer_schema(df, "y", "regression"), params, 0, 1
+    )
+    kw = dict(metric="rmse", early_stopping_rounds=10)
+    honest = make_folds(y, "regression", n_folds=3, repeats=1, seed=0, stopping=0.2)
+    result = cross_validate(pipe, "lightgbm", X, y, "regression", honest, **kw)
+    assert [rows for rows, _ in refits] == [set(X.index[tr]) for tr, _ in honest.splits]
+    assert [its for _, its in refits] == [[i] for i in result.iterations]
+    assert all(0 < i < 2000 for i in result.iterations)
+    refits.clear()
+    cross_validate(
+        pipe,
+        "lightgbm",
+        X,
+        y,
+        "regression",
+        make_folds(y, "regression", n_folds=3, repeats=1, seed=0),
+        **kw,
+    )
+    assert refits == []  # stopped on the validation rows: the fold's model is final
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"])
