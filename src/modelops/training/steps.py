@@ -174,7 +174,8 @@ def prepare_training(
     if stopping > 0:
         notes.append(
             f"boosters early-stop on {stopping:.0%} of each fold's training rows, not on the "
-            "rows it is scored on, so that their CV scores are not flattered"
+            "rows it is scored on, so that their CV scores are not flattered, then refit on "
+            "all of them with the iteration count so learned"
         )
     folds = make_folds(
         parts.y_train, resolved, n_folds=n_folds, repeats=repeats, seed=seed, stopping=stopping
