@@ -205,6 +205,18 @@ def test_stopping_rows_are_a_seeded_share_of_each_folds_training_rows(frame, tas
     assert make_folds(y, task, n_folds=5, repeats=2, seed=3).stopping == ()
 
 
+def test_stopping_rows_are_drawn_unstratified_when_a_class_is_too_small_to_split():
+    """A class with one training row in a fold cannot be in both parts; the rows are then
+    drawn without stratification instead of refusing the table."""
+    y = pd.Series(["a"] * 40 + ["b"] * 40 + ["c"] * 2)
+    with pytest.warns(UserWarning, match="least populated class"):  # scikit-learn's, on c
+        folds = make_folds(y, "multiclass", n_folds=3, repeats=1, seed=0, stopping=0.2)
+    lone = [(y.iloc[tr] == "c").sum() == 1 for tr, _ in folds.splits]
+    assert any(lone)  # a fold whose training rows hold one row of c
+    for (tr, _), stop in zip(folds.splits, folds.stopping, strict=True):
+        assert np.isin(stop, tr).all() and len(stop) == round(0.2 * len(tr))
+
+
 @pytest.mark.parametrize(
     "family", ["lightgbm", "xgboost", "catboost", "hist_gradient_boosting", "random_forest"]
 )

@@ -345,12 +345,14 @@ def cross_validate(
     by_repeat = np.zeros((folds.repeats, *shape))
     scores: list[dict[str, float]] = []
     iterations, seconds, truncated = [], [], 0
-    booster = FAMILIES[family].boosting is not None
+    # boosters stop on rows set aside from the fold's training rows (small tables)
+    set_aside = FAMILIES[family].boosting is not None and bool(folds.stopping)
+    clocked = FAMILIES[family].boosting in CLOCKED_BOOSTERS
     for i, (tr, va) in enumerate(folds.splits):
         t0 = time.perf_counter()
         until = truncate_at(i) if truncate_at is not None else stop_at
         fit_rows, stop_rows = tr, va
-        if booster and folds.stopping:
+        if set_aside:
             stop_rows = folds.stopping[i]
             fit_rows = tr[~np.isin(tr, stop_rows)]
         model, best = fit_fold(
@@ -364,11 +366,11 @@ def cross_validate(
             stop_at=until,
             truncate=truncate_at is not None,
         )
-        if booster and folds.stopping and best:
+        # stopped by the clock: read before the refit below, whose time is not the booster's
+        truncated += truncate_at is not None and clocked and time.perf_counter() > until
+        if set_aside and best:
             # the count learned on the set-aside rows, the model from every training row
             model, _ = refit(pipeline, family, X.iloc[tr], y.iloc[tr], [best])
-        clocked = FAMILIES[family].boosting in CLOCKED_BOOSTERS
-        truncated += truncate_at is not None and clocked and time.perf_counter() > until
         pred = predict_aligned(model, X.iloc[va], task, classes)
         seconds.append(time.perf_counter() - t0)
         iterations.append(best)
