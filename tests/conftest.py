@@ -83,8 +83,9 @@ def register_linear(tmp_path: Path, df: pd.DataFrame, task: str = "regression"):
     """Fit a linear pipeline on `df` (target `y`) and register it as `m` v0, `production`, in a
     local registry under `tmp_path`. Returns (registry, schema, fitted pipeline)."""
     from modelops.registry import PRODUCTION, LocalRegistry
+    from modelops.registry.packaging import signed
 
     files, meta, schema, pipe = linear_version(df, tmp_path / "files", task)
     reg = LocalRegistry(tmp_path / "reg")
-    reg.register("m", files, meta, aliases=(PRODUCTION,))
+    reg.register("m", files, signed("m", files, meta), aliases=(PRODUCTION,))
     return reg, schema, pipe

@@ -107,6 +107,16 @@ class Schema:
         return problems
 
 
+# The columns scoring adds beside the input's: an input column of that name would be replaced.
+OUTPUT_COLUMNS = ("prediction", "model_name", "model_version")
+PROBA_PREFIX = "proba_"
+
+
+def output_name_clashes(columns: Any) -> list[str]:
+    """The given column names that scoring writes its own outputs under."""
+    return [str(c) for c in columns if str(c) in OUTPUT_COLUMNS or str(c).startswith(PROBA_PREFIX)]
+
+
 def _jsonable(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 

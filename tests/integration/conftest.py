@@ -27,13 +27,15 @@ os.environ.update(
         "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(STATE),
         "METAFLOW_USER": os.environ.get("METAFLOW_USER") or "tests",
         "MODELOPS_REGISTRY_DIR": str(STATE / "registry"),
+        "MODELOPS_SIGNING_KEY_FILE": str(STATE / "keys" / "signing.key"),
         "WANDB_DIR": str(STATE),
         "WANDB_MODE": "offline",
         "WANDB_SILENT": "true",
         "MODELOPS_REGISTRY": "auto",
     }
 )
-os.environ.pop("WANDB_API_KEY", None)
+for _name in ("WANDB_API_KEY", "MODELOPS_SIGNING_KEY", "MODELOPS_TRUST_UNSIGNED"):
+    os.environ.pop(_name, None)
 
 from metaflow import Run, Runner  # noqa: E402  (after the environment: Metaflow reads it at import)
 

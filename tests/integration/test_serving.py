@@ -28,7 +28,7 @@ MODEL = "diamonds-price"
 def _register_two_versions(where: Path) -> Path:
     """v0 (linear, production) and v1 (LightGBM, not promoted) of diamonds-price."""
     from modelops.registry import PRODUCTION, LocalRegistry
-    from modelops.registry.packaging import model_metadata, write_model_files
+    from modelops.registry.packaging import model_metadata, signed, write_model_files
     from modelops.schema import infer_schema
     from modelops.training.candidates import make_pipeline
 
@@ -49,7 +49,12 @@ def _register_two_versions(where: Path) -> Path:
             data_source="data/diamonds.csv.gz",
             run_pathspec=f"TrainFlow/{family}",
         )
-        reg.register(MODEL, files, meta, aliases=(PRODUCTION,) if family == "linear" else ())
+        reg.register(
+            MODEL,
+            files,
+            signed(MODEL, files, meta),
+            aliases=(PRODUCTION,) if family == "linear" else (),
+        )
     return where / "registry"
 
 

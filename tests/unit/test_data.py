@@ -186,3 +186,10 @@ def test_bad_rows_are_named_so_that_a_user_finds_them_in_the_file(tmp_path, fram
     many = frame(30).assign(y=None)
     with pytest.raises(DataError, match=r"data rows 0, 1, .*, 9 and 20 more"):
         validate_training_data(many, "y", "auto", "f.csv")
+
+
+@pytest.mark.parametrize("name", ["prediction", "model_version", "proba_1"])
+def test_training_refuses_feature_names_that_scoring_writes(frame, name):
+    df = frame().rename(columns={"num_a": name})
+    with pytest.raises(DataError, match=rf"\['{name}'\] have the names scoring writes"):
+        validate_training_data(df, "y", "regression", "t.csv")

@@ -431,3 +431,23 @@ def test_stale_staging_files_and_parts_are_swept_by_the_next_run(tmp_path):
     assert sorted(remove_stale(dest, keep=mine, now=STALE_SECONDS + 2)) == sorted(old)
     assert fresh.exists() and mine.exists() and other.exists()
     assert not any(p.exists() for p in old)
+
+
+def test_formula_header_cells_are_neutralised_too(tmp_path, model):
+    src = tmp_path / "in.csv"
+    src.write_bytes(
+        b'"=HYPERLINK(""http://evil.example/"",""x"")",num_a,num_b,colour\n1,0.5,2,red\n'
+    )
+    out = score_file(model, src, tmp_path / "out.csv")
+    header = next(csv.reader(open(out.output, newline="", encoding="utf-8")))
+    assert header[0] == '\'=HYPERLINK("http://evil.example/","x")'
+    assert header[1:4] == ["num_a", "num_b", "colour"] and header[4] == "prediction"
+
+
+@pytest.mark.parametrize("name", ["prediction", "model_name", "model_version", "proba_yes"])
+def test_input_columns_named_like_outputs_are_refused_before_reading(tmp_path, model, name):
+    src = tmp_path / "in.csv"
+    src.write_bytes(f"{name},num_a,num_b,colour\nkeep-me,0.5,2,red\n".encode())
+    with pytest.raises(DataError, match=rf"column\(s\) \['{name}'\] have the names scoring"):
+        score_file(model, src, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()

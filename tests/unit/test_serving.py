@@ -3,6 +3,7 @@ rejects, the swap when `production` moves, refusal of a tampered version, metric
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelops.registry import PRODUCTION
-from modelops.registry.packaging import MODEL_FILE
+from modelops.registry.packaging import MODEL_FILE, signed
 from modelops.schema import infer_schema
 from modelops.serving.app import create_app
 from modelops.serving.live import LiveModel, load_served
@@ -29,7 +30,7 @@ def _client(reg, **kwargs) -> tuple[TestClient, LiveModel]:
 def _register_shifted(reg, df: pd.DataFrame, tmp: Path, shift: float) -> int:
     """Register another version of `m` whose predictions are `shift` higher; return its number."""
     files, meta, _, _ = linear_version(df.assign(y=df["y"] + shift), tmp, run="TrainFlow/2")
-    return reg.register("m", files, meta).version
+    return reg.register("m", files, signed("m", files, meta)).version
 
 
 def _version_dir(reg, version: int) -> Path:
@@ -243,3 +244,34 @@ def test_served_rows_are_logged_as_parquet_parts(tmp_path):
     assert {"num_a", "num_b", "colour", "prediction", "model_version", "served_at"} <= set(
         served.columns
     )
+
+
+HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+
+
+def test_hostile_registry_text_is_escaped_on_the_not_ready_page(tmp_path):
+    reg, _, _ = register_linear(tmp_path, make_frame(120))
+    path = _version_dir(reg, 0) / "metadata.json"
+    record = json.loads(path.read_text())
+    record["metadata"]["signature"]["key_id"] = HOSTILE
+    path.write_text(json.dumps(record))
+    client, _ = _client(reg)
+    with client:
+        response = client.get("/")
+    assert response.status_code == 503
+    assert "signed with another key" in response.text
+    assert "<img" not in response.text and "<script>alert" not in response.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in response.text
+
+
+def test_hostile_names_and_categories_are_escaped_on_the_page(tmp_path):
+    df = make_frame(120)
+    df[HOSTILE] = df["num_a"] * 2
+    df["colour"] = df["colour"].replace({"red": HOSTILE})
+    reg, _, _ = register_linear(tmp_path, df)
+    client, _ = _client(reg)
+    with client:
+        page = client.get("/").text
+    assert "<img" not in page and "<script>alert" not in page
+    assert page.count("&lt;img src=x onerror=alert(1)&gt;") >= 3  # label, name, option
+    assert page.count("<script>") == 1  # the page's own script only

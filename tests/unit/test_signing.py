@@ -1,9 +1,10 @@
-"""With a signing key, a reader unpickles only what the key's holder registered or vouched for."""
+"""A reader unpickles only what the key's holder registered or vouched for, by default."""
 
 from __future__ import annotations
 
 import json
 import pathlib
+import stat
 from pathlib import Path
 
 import joblib
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 
 from modelops.cli import main
 from modelops.errors import ConfigError, RegistryError
-from modelops.registry import PRODUCTION, LocalRegistry
+from modelops.registry import PRODUCTION, LocalRegistry, signing
 from modelops.registry.base import sha256_file
 from modelops.registry.packaging import (
     MODEL_FILE,
@@ -43,7 +44,7 @@ def _register(tmp_path: Path, monkeypatch, key: str | None) -> LocalRegistry:
         make_frame(120), tmp_path / "f", run="TrainFlow/1/register/3"
     )
     reg = LocalRegistry(tmp_path / "reg")
-    reg.register("m", files, signed("m", files, meta), aliases=(PRODUCTION,))
+    reg.register("m", files, signed("m", files, meta) if key else meta, aliases=(PRODUCTION,))
     monkeypatch.delenv("MODELOPS_SIGNING_KEY", raising=False)
     return reg
 
@@ -66,18 +67,74 @@ def test_a_signed_model_loads_with_the_key(tmp_path, monkeypatch):
     assert len(load_reference(reg, "m", PRODUCTION)[1]) == 50  # X.head(50)
 
 
+def _signed_registry(tmp_path: Path) -> LocalRegistry:
+    """A registration as a fresh clone makes it: no MODELOPS_SIGNING_KEY in the environment."""
+    files, meta, _, _ = linear_version(make_frame(120), tmp_path / "f")
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register("m", files, signed("m", files, meta), aliases=(PRODUCTION,))
+    return reg
+
+
+def test_a_fresh_clone_signs_with_a_private_key_file_made_on_first_use(tmp_path, monkeypatch):
+    key_file = signing.key_file()
+    assert not key_file.exists()
+    reg = _signed_registry(tmp_path)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    sig = reg.get("m", PRODUCTION).metadata["signature"]
+    assert sig["key_id"] == signing.key_id(key_file.read_text().strip().encode())
+    assert not str(key_file).startswith(str(reg.root))  # a registry writer cannot read it
+    loaded = load_model(reg, "m", PRODUCTION)
+    assert loaded.pipeline.predict(make_frame(5).drop(columns="y")).shape == (5,)
+    # a second registration reuses the key rather than making another
+    files, meta, _, _ = linear_version(make_frame(120), tmp_path / "f2")
+    reg.register("m", files, signed("m", files, meta))
+    assert reg.get("m", 1).metadata["signature"]["key_id"] == sig["key_id"]
+
+
 def test_a_replaced_pickle_with_a_matching_digest_is_refused_before_it_runs(tmp_path, monkeypatch):
-    reg = _register(tmp_path, monkeypatch, KEY)
+    reg = _signed_registry(tmp_path)
     marker = tmp_path / "code-ran"
     _replace_model(reg, marker)
-    monkeypatch.setenv("MODELOPS_SIGNING_KEY", KEY)
     with pytest.raises(RegistryError, match="signature does not match"):
         load_model(reg, "m", PRODUCTION)
+    monkeypatch.setenv("MODELOPS_TRUST_UNSIGNED", "1")  # opting in to unsigned changes nothing
+    with pytest.raises(RegistryError, match="signature does not match"):
+        load_model(reg, "m", PRODUCTION)
+    # a reader without any key refuses a signed version rather than loading it unchecked
+    signing.key_file().unlink()
+    with pytest.raises(RegistryError, match="no signing key here.*MODELOPS_SIGNING_KEY"):
+        load_model(reg, "m", PRODUCTION)
     assert not marker.exists()
-    # the trust model without a key: the digest alone cannot tell, and the code runs
-    monkeypatch.delenv("MODELOPS_SIGNING_KEY")
-    assert load_model(reg, "m", PRODUCTION).pipeline is None  # Path.touch's result, no model
+
+
+def test_an_unsigned_version_is_refused_unless_the_reader_opts_in(tmp_path, monkeypatch, caplog):
+    reg = _register(tmp_path, monkeypatch, None)
+    assert "signature" not in reg.get("m", PRODUCTION).metadata
+    marker = tmp_path / "code-ran"
+    _replace_model(reg, marker)
+    for reader in (load_model, load_reference):
+        with pytest.raises(RegistryError, match="not signed.*MODELOPS_TRUST_UNSIGNED=1"):
+            reader(reg, "m", PRODUCTION)
+    assert not marker.exists()
+    # opted in: loaded with a warning, and what was loaded is checked to be a pipeline
+    monkeypatch.setenv("MODELOPS_TRUST_UNSIGNED", "1")
+    with pytest.raises(RegistryError, match="holds a builtins.NoneType, not the sklearn"):
+        load_model(reg, "m", PRODUCTION)
     assert marker.exists()
+    assert "not signed; loading it because MODELOPS_TRUST_UNSIGNED" in caplog.text
+
+
+def test_an_unsigned_pipeline_loads_when_the_reader_opts_in(tmp_path, monkeypatch):
+    reg = _register(tmp_path, monkeypatch, None)
+    monkeypatch.setenv("MODELOPS_TRUST_UNSIGNED", "1")
+    assert load_model(reg, "m", PRODUCTION).version.version == 0
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path):
+    _signed_registry(tmp_path)
+    signing.key_file().chmod(0o644)
+    with pytest.raises(ConfigError, match="can be read by other users.*chmod 600"):
+        signing.signing_key()
 
 
 def test_a_changed_schema_breaks_the_signature(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from modelops.registry import ANY, PRODUCTION, LocalRegistry
-from modelops.registry.packaging import load_model
+from modelops.registry.packaging import load_model, signed
 from modelops.training.config import load_config
 from modelops.training.fit import predict_aligned
 from modelops.training.steps import prepare_training, register_and_promote, search_step, select
@@ -124,7 +124,7 @@ def test_an_ensemble_is_registered_and_scored_like_any_model(tmp_path, frame):
     ) | {"ensemble": [{"member": k, "weight": v} for k, v in weights.items()]}
     registry = LocalRegistry(tmp_path / "registry")
     files = write_model_files(model, prep.reference, tmp_path / "files")
-    registry.register("chain", files, meta, aliases=(PRODUCTION,))
+    registry.register("chain", files, signed("chain", files, meta), aliases=(PRODUCTION,))
 
     loaded = load_model(registry, "chain", PRODUCTION)
     assert loaded.version.metadata["ensemble"][1] == {"member": "lightgbm", "weight": 0.75}

@@ -21,11 +21,13 @@ from sklearn.pipeline import Pipeline
 
 from modelops import paths
 from modelops.errors import ConfigError, RegistryError
+from modelops.estimators import Ensemble
 from modelops.registry import signing
 from modelops.registry.base import ModelVersion, Registry, sha256_file
 from modelops.schema import Schema
 
 MODEL_FILE = "model.joblib"
+MODEL_TYPES = (Pipeline, Ensemble)  # what TrainFlow registers: a pipeline, or an ensemble of them
 REFERENCE_FILE = "reference.parquet"
 _LIBRARIES = ("scikit-learn", "catboost", "lightgbm", "xgboost", "pandas", "numpy", "modelops")
 
@@ -100,10 +102,9 @@ def model_metadata(
 
 
 def signed(name: str, files: dict[str, Path], metadata: dict[str, Any]) -> dict[str, Any]:
-    """`metadata` plus a signature of these files when MODELOPS_SIGNING_KEY is set."""
-    key = signing.signing_key()
-    if key is None:
-        return metadata
+    """`metadata` plus a signature of these files with the signing key (created on first use:
+    every registration is signed, so readers can refuse what nobody holding the key wrote)."""
+    key = signing.writer_key()
     digests = {fname: sha256_file(path) for fname, path in files.items()}
     return metadata | {"signature": signing.sign(name, digests, metadata.get("schema"), key)}
 
@@ -121,9 +122,7 @@ def _files(registry: Registry, name: str, ref: str | int, dest: Path) -> ModelVe
     mv = registry.get(name, ref)
     if MODEL_FILE not in mv.files:
         raise RegistryError(f"{mv.ref}: no {MODEL_FILE} registered (files: {sorted(mv.files)})")
-    key = signing.signing_key()
-    if key is not None:  # before any byte is downloaded, let alone unpickled
-        signing.verify(mv, key)
+    signing.check(mv)  # before any byte is downloaded, let alone unpickled
     registry.download(mv, dest)
     return mv
 
@@ -137,15 +136,32 @@ def load_model(registry: Registry, name: str, ref: str | int) -> LoadedModel:
     with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
         mv = _files(registry, name, ref, Path(tmp))
         pipeline = joblib.load(Path(tmp) / MODEL_FILE)
+    check_model_type(mv, pipeline)
     return LoadedModel(mv, pipeline, Schema.from_dict(mv.metadata["schema"]))
+
+
+def class_path(obj: Any) -> str:
+    """`module.Class` of an object, as recorded in the metadata and named in errors."""
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def check_model_type(mv: ModelVersion, obj: Any) -> None:
+    """Refuse a loaded object that is not a model this package fits (a pipeline or an ensemble
+    of them) of the class the metadata records, so a service never reports ready on
+    something that fails every row."""
+    recorded = mv.metadata.get("model_class")
+    if not isinstance(obj, MODEL_TYPES) or (recorded and class_path(obj) != recorded):
+        expected = recorded or " or ".join(f"{t.__module__}.{t.__qualname__}" for t in MODEL_TYPES)
+        raise RegistryError(
+            f"{mv.ref}: {MODEL_FILE} holds a {class_path(obj)}, not the {expected} a model "
+            "must be; refusing it"
+        )
 
 
 def sign_version(registry: Registry, name: str, ref: str | int) -> ModelVersion:
     """Sign an existing version (one registered before a key existed, say) after checking its
     files still match their digests; whoever runs this vouches for the pickle inside."""
-    key = signing.signing_key()
-    if key is None:
-        raise ConfigError(f"{signing.KEY_ENV} is not set; there is no key to sign with")
+    key = signing.writer_key()
     with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
         mv = registry.get(name, ref)
         registry.download(mv, Path(tmp))

@@ -238,11 +238,8 @@ def _score_into(
             acct.unseen_categories[c] += int((s.notna() & ~s.astype(str).isin(cats)).sum())
         preds = predict_frame(model, frame)
         acct.rows_scored += len(frame)
-        overlap = [c for c in preds.columns if c in frame.columns]
-        carried = frame.drop(columns=overlap)  # predictions were made on the cells as read
-        out.write(
-            pd.concat([neutralise_formulas(carried) if neutralise else carried, preds], axis=1)
-        )
+        # every input column is kept: check_input refused names the outputs would replace
+        out.write(pd.concat([neutralise_formulas(frame) if neutralise else frame, preds], axis=1))
         sample.add(frame[schema.feature_names])
         stats.add(preds["prediction"], schema.task)
         log.info("%s: %d rows read, %d rejected", src, acct.rows_read, acct.rows_rejected)

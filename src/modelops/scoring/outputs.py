@@ -107,13 +107,15 @@ def neutralise_text(value: str) -> str:
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every text cell that starts like a formula, prefixed with `'` (numbers are untouched)."""
+    """Every text cell and column name that starts like a formula, prefixed with `'` (numbers
+    are untouched): a header cell is a cell too when the file is opened."""
     out = frame.copy()
-    for c in out.columns:
-        col = out[c]
+    out.columns = [neutralise_text(str(c)) for c in out.columns]
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
         if col.dtype == object or pd.api.types.is_string_dtype(col):
             text = col.where(col.notna(), None)
             risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
             if risky.any():
-                out[c] = col.mask(risky, "'" + col.astype(str))
+                out.isetitem(i, col.mask(risky, "'" + col.astype(str)))
     return out

@@ -27,7 +27,14 @@ import pyarrow.csv as pacsv
 
 from modelops import storage
 from modelops.errors import DataError
-from modelops.schema import Schema, check_columns, unparsable_dates
+from modelops.schema import (
+    OUTPUT_COLUMNS,
+    PROBA_PREFIX,
+    Schema,
+    check_columns,
+    output_name_clashes,
+    unparsable_dates,
+)
 from modelops.storage import Location
 
 BLOCK_BYTES = 8 << 20  # ~100k diamonds rows per block
@@ -84,6 +91,13 @@ def check_input(path: Location, schema: Schema) -> list[str]:
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise DataError(f"{path}: duplicate column names {dupes}")
     check_columns(pd.DataFrame(columns=header), schema, str(path))
+    clashes = output_name_clashes(header)
+    if clashes:
+        raise DataError(
+            f"{path}: column(s) {clashes} have the names scoring writes its outputs under "
+            f"({', '.join(OUTPUT_COLUMNS)}, {PROBA_PREFIX}<class>), so their values would be "
+            "lost; rename them (a file of earlier predictions: drop its output columns)"
+        )
     return header
 
 

@@ -207,7 +207,7 @@ def create_app(
         try:
             served = live.current()
         except NotReady as err:
-            return HTMLResponse(f"<p>Not ready: {err}</p>", status_code=503)
+            return HTMLResponse(page.not_ready(err), status_code=503)
         return HTMLResponse(page.render(served))
 
     cache: dict[str, Any] = {}

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from modelops import paths
 from modelops.errors import DataError
-from modelops.schema import Task
+from modelops.schema import OUTPUT_COLUMNS, PROBA_PREFIX, Task, output_name_clashes
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,13 @@ def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str
         )
     if len(df.columns) < 2:
         raise DataError(f"{source}: only the target column {target!r}; no feature columns")
+    clashes = output_name_clashes(c for c in df.columns if c != target)
+    if clashes:
+        raise DataError(
+            f"{source}: column(s) {clashes} have the names scoring writes its outputs under "
+            f"({', '.join(OUTPUT_COLUMNS)}, {PROBA_PREFIX}<class>); rename them, or every "
+            "predictions file would lose their values"
+        )
     y = df[target]
     missing = int(y.isna().sum())
     if missing:

@@ -22,6 +22,7 @@ from modelops.errors import ConfigError, DataError
 from modelops.metrics import is_better, resolve_metric
 from modelops.registry import PRODUCTION, ModelVersion, Registry, signing
 from modelops.registry.packaging import (
+    class_path,
     load_model,
     model_metadata,
     signed,
@@ -449,6 +450,7 @@ def register_and_promote(
         data_source=prep.source,
         run_pathspec=run_pathspec,
     ) | {
+        "model_class": class_path(best.pipeline),
         "ensemble": [{"member": k, "weight": v} for k, v in sel.ensemble.items()],
         "selection": sel.comparison,
         "search": {
