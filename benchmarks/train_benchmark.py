@@ -93,7 +93,8 @@ def plain_script(
         seed=seed,
         group="script",
     )
-    steps.selection_card(sel=sel, prep=prep, outcome=outcome, seed=seed)
+    review = steps.review_champion(sel=sel, prep=prep, seed=seed)
+    steps.selection_card(sel=sel, prep=prep, outcome=outcome, review=review)
     return time.perf_counter() - t0, sel.best.label, sel.best.holdout[prep.metric]
 
 

@@ -89,12 +89,26 @@ class TrainFlow(FlowSpec):
     promotion = Parameter(
         "promotion",
         default="auto",
-        help="auto: promote if thresholds pass and it beats production on the same holdout "
-        "rows by more than noise (paired bootstrap, config promotion.*); never: register only; "
-        "always: promote regardless.",
+        help="auto: promote if it beats production (or, for a first model, the training mean "
+        "or class prior) on the same holdout rows by more than noise (paired bootstrap, config "
+        "promotion.*) and passes any thresholds the config sets; never: register only; "
+        "always: promote regardless. Checked in start.",
     )
     sample_rows = Parameter(
         "sample-rows", default=0, type=int, help="Train on a random sample of N rows (0 = all)."
+    )
+    ignore_columns = Parameter(
+        "ignore-columns",
+        default="",
+        help="Comma-separated columns never used as features (carried through at scoring), "
+        "for identifiers or leaks detection misses; adds to the config's ignore_columns.",
+    )
+    keep_columns = Parameter(
+        "keep-columns",
+        default="",
+        help="Comma-separated columns to use as features even though they look like "
+        "identifiers (integers nearly all different named like id/key/no, a sequence, or a "
+        "shuffled row number; text with every value different), which are left out by default.",
     )
 
     @step
@@ -121,6 +135,9 @@ class TrainFlow(FlowSpec):
             sample=self.sample_rows,
             model_name=self.model_name,
             config=self.train_config,
+            ignore_columns=self.ignore_columns,
+            keep_columns=self.keep_columns,
+            promotion_policy=self.promotion,
         )
         p = self.prepared
         steps.check_registry(registry=open_registry(), model_name=p.model_name)
@@ -204,8 +221,12 @@ class TrainFlow(FlowSpec):
         self.promoted = o.decision.promote
         self.production_version = o.production_version
         self.challenger_metrics = self.selection.best.holdout
+        review = steps.review_champion(sel=self.selection, prep=self.prepared, seed=self.seed)
+        if review.warning:
+            print(f"WARNING: {review.warning}")
+        self.leak_warning = review.warning
         for part in steps.selection_card(
-            sel=self.selection, prep=self.prepared, outcome=o, seed=self.seed
+            sel=self.selection, prep=self.prepared, outcome=o, review=review
         ):
             current.card.append(part)
         self.next(self.end)

@@ -113,6 +113,14 @@ def search_figure(trials: dict[str, list[Any]], metric: str, higher: bool) -> Fi
     return fig
 
 
+def full_table(frame: pd.DataFrame) -> Any:
+    """Every row of `frame` as a card table (`Table.from_dataframe` shows only the first 5)."""
+    from metaflow.cards import Table
+
+    rows = [["" if pd.isna(v) else v for v in row] for row in frame.itertuples(index=False)]
+    return Table(rows, headers=[str(c) for c in frame.columns])
+
+
 def selection_components(
     board: pd.DataFrame,
     metric: str,
@@ -123,17 +131,20 @@ def selection_components(
     notes: list[str] = (),
     ensemble: dict[str, float] | None = None,
     choice: str = "",
+    warning: str | None = None,
 ) -> list[Any]:
-    """Card components: decision first (what a reader wants), then leaderboard and plots."""
+    """Card components: a leak warning, then the decision (what a reader wants), then the
+    leaderboard and plots."""
     from metaflow.cards import Image, Markdown, Table
 
     verdict = "PROMOTED to production" if decision["promote"] else "NOT promoted"
-    parts: list[Any] = [
+    parts: list[Any] = [Markdown(f"> **Warning: {warning}**")] if warning else []
+    parts += [
         Markdown(f"# {registered}: {verdict}"),
         Markdown("\n".join(f"- {r}" for r in decision["reasons"]) or "- (no reasons recorded)"),
         Markdown("## Data\n" + "\n".join(f"- {n}" for n in notes)),
         Markdown(f"## Leaderboard (the champion, then by cross-validated `{metric}`)"),
-        Table.from_dataframe(board.drop(columns=["params"], errors="ignore").round(4)),
+        full_table(board.drop(columns=["params"], errors="ignore").round(4)),
     ]
     if choice:
         parts.append(Markdown(choice))

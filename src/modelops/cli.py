@@ -186,6 +186,20 @@ def decide(drift: Path, mode: str, cooldown_hours: float, last_retrain: str) -> 
 @click.option(
     "--log-part-mb", default=8.0, show_default=True, type=float, help="Size of one log part."
 )
+@click.option(
+    "--allowed-hosts",
+    default="",
+    help="Comma-separated Host header values to answer (default: the --host address, "
+    "localhost and 127.0.0.1); others get 400, so a web page cannot reach the service by DNS "
+    "rebinding. '*' answers any.",
+)
+@click.option(
+    "--max-body-mb",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="Largest request body accepted (413 beyond).",
+)
 @click.option("--backend", default=None, help="Registry: auto (default), local or wandb.")
 def serve(
     model_name: str,
@@ -195,6 +209,8 @@ def serve(
     poll_seconds: float,
     log_predictions: Path | None,
     log_part_mb: float,
+    allowed_hosts: str,
+    max_body_mb: float,
     backend: str | None,
 ) -> None:
     """Serve predictions from MODEL-NAME at --model over HTTP (POST /predict, GET /, /docs,
@@ -209,6 +225,8 @@ def serve(
         poll_seconds=poll_seconds,
         log_dir=log_predictions,
         log_part_bytes=int(log_part_mb * (1 << 20)),
+        allowed_hosts=[h.strip() for h in allowed_hosts.split(",") if h.strip()],
+        max_body_bytes=int(max_body_mb * (1 << 20)),
         backend=backend,
     )
 

@@ -439,7 +439,8 @@ def test_formula_header_cells_are_neutralised_too(tmp_path, model):
         b'"=HYPERLINK(""http://evil.example/"",""x"")",num_a,num_b,colour\n1,0.5,2,red\n'
     )
     out = score_file(model, src, tmp_path / "out.csv")
-    header = next(csv.reader(open(out.output, newline="", encoding="utf-8")))
+    with open(out.output, newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
     assert header[0] == '\'=HYPERLINK("http://evil.example/","x")'
     assert header[1:4] == ["num_a", "num_b", "colour"] and header[4] == "prediction"
 

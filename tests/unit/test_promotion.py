@@ -106,3 +106,50 @@ def test_rescore_champion_on_this_holdout_or_report_why_not(tmp_path, frame):
     champ = rescore_champion(reg, "m", other, data.X_test, data.y_test, load)
     assert champ.metrics is None and "['colour'] are missing" in champ.problem
     assert rescore_champion(reg, "absent", schema, data.X_test, data.y_test, load).version is None
+
+
+def test_a_first_model_is_promoted_when_it_beats_the_trivial_baseline_beyond_noise():
+    from modelops.training.promotion import baseline, paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    y_train, y_test = rng.normal(size=400), rng.normal(size=200)
+    signal = rng.normal(size=200)
+    metrics, pred = baseline("regression", y_train, y_test, [])
+    assert np.all(pred == pytest.approx(y_train.mean()))
+    trivial = Champion(None, metrics, pred=pred)
+
+    def decide_for(challenger_pred):
+        from modelops.training.fit import metrics_of
+
+        return decide(
+            policy="auto", task="regression", metric="rmse",
+            challenger=metrics_of("regression", y_test, challenger_pred, []), thresholds={},
+            champion=Champion(None), trivial=trivial,
+            bootstrap=lambda other: paired_bootstrap(
+                "regression", "rmse", y_test, challenger_pred, other, [],
+                resamples=300, confidence=0.9, seed=0,
+            ),
+        )  # fmt: skip
+
+    useful = decide_for(y_test * 0.3 + signal * 0.3)  # R^2 about 0.4
+    assert useful.promote and "beats the trivial baseline" in useful.reasons[-1]
+    assert useful.challenger["r2"] < 0.5  # no absolute bar was needed
+    noise = decide_for(rng.normal(scale=0.05, size=200))  # the mean, give or take noise
+    assert not noise.promote and "does not clearly beat the trivial baseline" in noise.reasons[-1]
+
+
+def test_the_class_prior_is_the_classification_baseline():
+    from modelops.training.promotion import baseline
+
+    metrics, pred = baseline("binary", ["a", "a", "a", "b"], ["a", "b"], ["a", "b"])
+    assert pred.tolist() == [[0.75, 0.25], [0.75, 0.25]]
+    assert metrics["roc_auc"] == pytest.approx(0.5)
+
+
+def test_a_champion_that_cannot_be_loaded_blocks_promotion():
+    champ = Champion(2, problem="could not be loaded: v2 is not signed", blocks=True)
+    d = _decide(champ, trivial=Champion(None, {"rmse": 900.0}))
+    assert not d.promote
+    assert "stays in production because it could not be compared" in d.reasons[-1]
+    assert "--promotion always" in d.reasons[-1]
+    assert _decide(champ, policy="always").promote  # the explicit way out

@@ -101,7 +101,7 @@ def test_predict_matches_the_pipeline_and_keeps_every_row(tmp_path):
 
         missing = client.post("/predict", json=[{"num_a": 1, "colour": "red"}])
         assert missing.status_code == 422 and "num_b" in missing.json()["detail"]
-        not_json = client.post("/predict", content=b"{oops", headers={"content-type": "x"})
+        not_json = client.post("/predict", content=b"{oops", headers=JSON)
         assert not_json.status_code == 422 and "not valid JSON" in not_json.json()["detail"]
         assert client.post("/predict", json="a string").status_code == 422
 
@@ -244,6 +244,51 @@ def test_served_rows_are_logged_as_parquet_parts(tmp_path):
     assert {"num_a", "num_b", "colour", "prediction", "model_version", "served_at"} <= set(
         served.columns
     )
+
+
+JSON = {"content-type": "application/json"}
+
+
+def test_bodies_that_are_not_declared_json_too_large_or_too_deep_are_refused(tmp_path):
+    reg, _, _ = register_linear(tmp_path, make_frame(120))
+    live = LiveModel(reg, "m", "production", poll_seconds=3600)
+    app = create_app(live, follow=False, max_body_bytes=10_000)
+    with TestClient(app) as client:
+        row = json.dumps(ROW).encode()
+        # a simple cross-site request (no preflight) cannot reach the model or its log
+        for kind in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = {"content-type": kind} if kind else {}
+            r = client.post("/predict", content=row, headers=headers)
+            assert r.status_code == 415 and "application/json" in r.json()["detail"]
+        big = client.post("/predict", content=b"[" + b"1," * 6000 + b"1]", headers=JSON)
+        assert big.status_code == 413 and "limit is 10000" in big.json()["detail"]
+        deep = client.post("/predict", content=b"[" * 1000 + b"]" * 1000, headers=JSON)
+        assert deep.status_code == 422 and "nested too deeply" in deep.json()["detail"]
+        assert client.post("/predict", content=row, headers=JSON).status_code == 200
+
+
+def test_a_number_too_large_for_a_float_rejects_its_row_only(tmp_path):
+    reg, _, _ = register_linear(tmp_path, make_frame(120))
+    client, _ = _client(reg)
+    huge = int("1" + "0" * 400)
+    with client:
+        for value in (huge, str(huge)):
+            r = client.post("/predict", json=[ROW, {**ROW, "num_a": value}])
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert [p["index"] for p in body["predictions"]] == [0]
+            assert body["rejected"][0]["index"] == 1
+            assert "num_a" in body["rejected"][0]["reason"]
+
+
+def test_only_the_allowed_hosts_are_answered(tmp_path):
+    reg, _, _ = register_linear(tmp_path, make_frame(120))
+    live = LiveModel(reg, "m", "production", poll_seconds=3600)
+    app = create_app(live, follow=False, allowed_hosts=["127.0.0.1", "localhost"])
+    with TestClient(app, base_url="http://localhost:8000") as client:
+        assert client.get("/health").status_code == 200
+        rebound = client.get("/health", headers={"host": "evil.example:8000"})
+        assert rebound.status_code == 400
 
 
 HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'

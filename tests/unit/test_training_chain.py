@@ -238,7 +238,7 @@ def test_an_id_column_is_not_a_feature_and_is_carried_through_at_scoring(tmp_pat
     registry = LocalRegistry(tmp_path / "registry")
     prep, sel, config = _train(csv, "linear")
     assert prep.schema.ignored == ("order_id",) and "order_id" not in prep.schema.feature_names
-    assert any("['order_id'] look like IDs" in n for n in prep.notes)
+    assert any("['order_id'] look like identifiers (order_id: text" in n for n in prep.notes)
     _register(registry, prep, sel, config)
     model = load_model(registry, "chain", PRODUCTION)
     assert model.schema.ignored == ("order_id",)  # survives the metadata round trip

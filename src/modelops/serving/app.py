@@ -13,6 +13,7 @@ fitted pipeline, so a row gets the same prediction here as in a ScoreFlow file.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from modelops.scoring.batch import predict_frame
 from modelops.serving import page
@@ -114,14 +116,54 @@ def request_schema(served: Served) -> dict[str, Any]:
     return {"oneOf": [record, {"type": "array", "items": record, "minItems": 1}]}
 
 
+MAX_BODY_BYTES = 10 << 20
+
+
+class BodyError(Exception):
+    """A request body refused before it is parsed: its HTTP status and what to do."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body as JSON, refused early when it is not declared JSON (a cross-site form or
+    text/plain `fetch` needs no preflight; application/json does), larger than `limit`
+    bytes, or nested too deeply to parse."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise BodyError(415, f"Content-Type must be application/json, not {kind or 'none'!r}")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyError(413, f"the body has {int(declared)} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyError(413, f"the body has more than {limit} bytes, the limit")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except RecursionError:
+        raise BodyError(
+            422, "the JSON is nested too deeply; send records of plain values"
+        ) from None
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise BodyError(422, "the body is not valid JSON") from None
+
+
 def create_app(
     live: LiveModel,
     *,
     prediction_log: PredictionLog | None = None,
     follow: bool = True,
+    allowed_hosts: list[str] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The service for `live`: loads the model at start-up (in a worker thread), then follows
-    the registry if `follow`; the prediction log is flushed when the service stops."""
+    the registry if `follow`; the prediction log is flushed when the service stops. With
+    `allowed_hosts`, a request naming another Host is refused (DNS rebinding)."""
     metrics = ServiceMetrics()
 
     def on_swap(served: Served) -> None:
@@ -147,6 +189,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=ROUTES)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
     def not_ready(err: NotReady) -> JSONResponse:
         return JSONResponse({"ready": False, "detail": str(err)}, status_code=503)
@@ -158,9 +202,9 @@ def create_app(
         except NotReady as err:
             return not_ready(err)
         try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"detail": "the body is not valid JSON"}, status_code=422)
+            body = await read_json(request, max_body_bytes)
+        except BodyError as err:
+            return JSONResponse({"detail": str(err)}, status_code=err.status)
         try:
             batch = read_records(body, served.model.schema)
         except RequestError as err:

@@ -55,10 +55,10 @@ small { color: #666; } output { display: block; font-size: 1.3rem; margin: 1rem 
 """
 
 
-_PAGE = Environment(autoescape=True, undefined=StrictUndefined).from_string(
-    """<!doctype html>
+_PAGE = Environment(autoescape=True, undefined=StrictUndefined).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>{% if reason is not none %}Not ready{% else %}{{ name }}: predict {{ target }}{% endif %}</title>
+<title>{% if reason is not none %}Not ready{% else %}{{ name }}: predict {{ target }}
+{%- endif %}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{{ style }}</style></head>
 <body>
@@ -66,23 +66,26 @@ _PAGE = Environment(autoescape=True, undefined=StrictUndefined).from_string(
 <p>Not ready: {{ reason }}</p>
 {% else %}<h1>Predict {{ target }}</h1>
 <p>Model <code id="version">{{ name }}:{{ version }}</code>
-({{ task }}{% if score is not none %} · holdout {{ metric }} {{ "%.4g" | format(score) }}{% endif %}).
-The same contract as batch scoring: <a href="docs">API</a>, <a href="model">model</a>.</p>
+({{ task }}{% if score is not none %} · holdout {{ metric }} {{ "%.4g" | format(score) }}
+{%- endif %}). The same contract as batch scoring: <a href="docs">API</a>,
+<a href="model">model</a>.</p>
 <form id="predict-form">
 {% for f in fields %}<label><span>{{ f.name }}<br><small>{{ f.hint }}</small></span>
-{%- if f.kind == "categorical" %}<select name="{{ f.name }}" data-column="{{ f.name }}" data-kind="categorical"><option value="">(missing)</option>
+{%- if f.kind == "categorical" %}<select name="{{ f.name }}" data-column="{{ f.name }}"
+ data-kind="categorical"><option value="">(missing)</option>
 {%- for c in f.categories %}<option{% if c == f.value %} selected{% endif %}>{{ c }}</option>
 {%- endfor %}</select>
-{%- elif f.kind == "numeric" %}<input type="number" step="any" name="{{ f.name }}" data-column="{{ f.name }}" data-kind="numeric" value="{{ f.value }}" title="{{ f.hint }}">
-{%- else %}<input type="text" name="{{ f.name }}" data-column="{{ f.name }}" data-kind="{{ f.kind }}" value="{{ f.value }}">
+{%- elif f.kind == "numeric" %}<input type="number" step="any" name="{{ f.name }}"
+ data-column="{{ f.name }}" data-kind="numeric" value="{{ f.value }}" title="{{ f.hint }}">
+{%- else %}<input type="text" name="{{ f.name }}" data-column="{{ f.name }}"
+ data-kind="{{ f.kind }}" value="{{ f.value }}">
 {%- endif %}</label>
 {% endfor %}<button type="submit" id="predict">Predict</button>
 </form>
 <output id="result" aria-live="polite"></output>
 <script>{{ script }}</script>
 {% endif %}</body></html>
-"""
-)
+""")
 
 
 def _field(col: Any, served: Served, example: dict[str, Any]) -> dict[str, Any]:

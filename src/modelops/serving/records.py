@@ -82,7 +82,10 @@ def _number(v: Any) -> float | None:
         except ValueError:
             raise ValueError(f"{v!r} is not a number") from None
     else:
-        x = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ValueError(f"{str(v)[:20]}... is too large for a number") from None
     if not math.isfinite(x):
         raise ValueError(f"{v!r} is not a finite number")
     return x
@@ -103,9 +106,14 @@ def _text(v: Any) -> str | None:
     return text or None
 
 
+def _small_int(v: Any) -> bool:
+    """An int a float can hold (one of 400 digits overflows, and is that row's problem)."""
+    return type(v) is int and v.bit_length() < 1000
+
+
 def _numbers(values: list[Any], col: str, problems: dict[int, list[str]]) -> np.ndarray:
     """A numeric column; JSON numbers and nulls (the usual request) are converted at once."""
-    if all(v is None or type(v) in (int, float) for v in values):
+    if all(v is None or type(v) is float or _small_int(v) for v in values):
         arr = np.array(values, dtype=float)  # None -> NaN (missing)
         bad = ~np.isfinite(arr) & np.array([v is not None for v in values])
         for i in np.flatnonzero(bad):  # NaN/Infinity literals, which Python's JSON accepts

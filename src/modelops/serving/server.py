@@ -10,6 +10,14 @@ from modelops.registry import open_registry
 from modelops.serving.live import LiveModel
 
 
+def default_hosts(host: str) -> list[str]:
+    """The Host headers a local client sends: the bound address, localhost and loopback."""
+    hosts = ["localhost", "127.0.0.1", "[::1]"]
+    if host not in ("0.0.0.0", "::", *hosts):  # noqa: S104 (compared, not bound)
+        hosts.append(host)
+    return hosts
+
+
 def run(
     *,
     model_name: str,
@@ -20,6 +28,8 @@ def run(
     log_dir: Path | None,
     log_part_bytes: int,
     backend: str | None,
+    allowed_hosts: list[str] | None = None,
+    max_body_bytes: int = 10 << 20,
 ) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn's handlers drain requests in flight)."""
     import uvicorn
@@ -36,5 +46,6 @@ def run(
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: live.wake())
     log = PredictionLog(log_dir, part_bytes=log_part_bytes) if log_dir else None
-    app = create_app(live, prediction_log=log)
+    hosts = allowed_hosts or default_hosts(host)
+    app = create_app(live, prediction_log=log, allowed_hosts=hosts, max_body_bytes=max_body_bytes)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

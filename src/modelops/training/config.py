@@ -208,6 +208,10 @@ class TrainConfig(_Strict):
     cv: CVConfig = CVConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
     search: SearchConfig
+    # columns never used as features / used even if they look like identifiers (the flow's
+    # --ignore-columns and --keep-columns add to these)
+    ignore_columns: list[str] = Field(default_factory=list)
+    keep_columns: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _thresholds_are_reported(self) -> TrainConfig:

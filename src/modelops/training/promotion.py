@@ -34,6 +34,23 @@ class Champion:
     metrics: dict[str, float] | None = None
     problem: str | None = None
     pred: np.ndarray | None = field(default=None, repr=False)  # holdout predictions/probas
+    blocks: bool = False  # it could not be judged (not loadable): nothing may replace it
+
+
+def baseline(
+    task: Task, y_train: Any, y_test: Any, classes: list[Any]
+) -> tuple[dict[str, float], np.ndarray]:
+    """The trivial model's holdout metrics and predictions: the training mean (regression) or
+    the training class frequencies (classification). A first model must beat it to be worth
+    promoting."""
+    n = len(y_test)
+    if task == "regression":
+        pred = np.full(n, float(np.mean(np.asarray(y_train, dtype=float))))
+    else:
+        counts = pd.Series(y_train).value_counts(normalize=True)
+        prior = np.array([float(counts.get(c, 0.0)) for c in classes])
+        pred = np.tile(prior, (n, 1))
+    return metrics_of(task, y_test, pred, classes), pred
 
 
 @dataclass(frozen=True)
@@ -159,7 +176,7 @@ def rescore_champion(
         pred = predict_aligned(model, X_test, schema.task, classes)
         return Champion(mv.version, metrics_of(schema.task, y_test, pred, classes), pred=pred)
     except ModelOpsError as err:
-        return Champion(mv.version, problem=f"could not be loaded: {err}")
+        return Champion(mv.version, problem=f"could not be loaded: {err}", blocks=True)
 
 
 def decide(
@@ -172,12 +189,16 @@ def decide(
     champion: Champion,
     min_improvement: float = 0.0,
     bootstrap: Callable[[np.ndarray], Interval] | None = None,
+    trivial: Champion | None = None,
 ) -> Decision:
     """Apply the policy; the reasons say what was compared with what.
 
-    With `bootstrap` (a function of the champion's holdout predictions), the challenger must
+    With `bootstrap` (a function of the other model's holdout predictions), the challenger must
     beat the champion by more than the margin at the interval's lower bound, not only on the
-    point estimate.
+    point estimate. With no champion to compare with, the challenger must beat `trivial` (the
+    training mean or class prior, `baseline`) the same way: a first model is promoted when it
+    is useful, whatever the table's best achievable score. A champion that could not be
+    loaded blocks promotion: it was never judged, so it cannot be said to be worse.
     """
     d = Decision(False, policy, metric, challenger, champion.version, champion.metrics)
     if policy == "never":
@@ -189,37 +210,65 @@ def decide(
         return d
     failures = threshold_failures(task, challenger, thresholds)
     d.reasons += failures
-    if champion.version is None:
-        if not failures:  # the first model is promoted; one that failed has only its failures
-            d.reasons.append("no production model yet")
-        d.promote = not failures
-    elif champion.problem:
-        d.reasons.append(f"production v{champion.version} not compared: {champion.problem}")
-        d.promote = not failures
-    else:
-        c, p = challenger[metric], (champion.metrics or {})[metric]
-        margin = abs(p) * min_improvement
-        if bootstrap is not None and champion.pred is not None:
-            d.improvement = iv = bootstrap(champion.pred)
-            better = iv.low > margin
-            verdict = "beats" if better else "does not clearly beat"
-            d.reasons.append(
-                f"challenger {metric}={c:.4g} {verdict} production v{champion.version} "
-                f"{metric}={p:.4g} on the same holdout rows: improvement {iv.mean:.4g}, "
-                f"{iv.confidence:.0%} paired-bootstrap interval [{iv.low:.4g}, {iv.high:.4g}] "
-                f"({iv.resamples} resamples, seed {iv.seed}); its lower bound must exceed "
-                f"{margin:.4g} ({min_improvement:.1%} of production's {metric})"
-            )
-        else:
-            better = is_better(task, metric, c, p, min_improvement)
-            verdict = "beats" if better else "does not beat"
-            d.reasons.append(
-                f"challenger {metric}={c:.4g} {verdict} production v{champion.version} "
-                f"{metric}={p:.4g} "
-                f"on the same holdout (required improvement {min_improvement:.1%})"
-            )
+    if champion.blocks:
+        d.reasons.append(
+            f"production v{champion.version} {champion.problem}; it stays in production "
+            "because it could not be compared: fix what stops it loading (sign it with "
+            "`modelops registry sign`, provide the key) and run again, or promote explicitly "
+            "(--promotion always, or `modelops registry promote`)"
+        )
+        return d
+    if champion.version is not None and not champion.problem:
+        better = _beats(
+            d, task, f"production v{champion.version}", champion, min_improvement, bootstrap
+        )
         d.promote = better and not failures
+        return d
+    if champion.version is None:
+        if not failures:  # one that failed has only its failures: this would read as a reason
+            d.reasons.append("no production model yet")
+    else:
+        d.reasons.append(f"production v{champion.version} not compared: {champion.problem}")
+    better = True
+    if trivial is not None:
+        better = _beats(d, task, "the trivial baseline", trivial, 0.0, bootstrap)
+    d.promote = better and not failures
     return d
+
+
+def _beats(
+    d: Decision,
+    task: Task,
+    label: str,
+    other: Champion,
+    min_improvement: float,
+    bootstrap: Callable[[np.ndarray], Interval] | None,
+) -> bool:
+    """Whether the challenger beats `other` on the same holdout; the reason goes into `d`."""
+    metric, c = d.metric, d.challenger[d.metric]
+    p = (other.metrics or {})[metric]
+    margin = abs(p) * min_improvement
+    if bootstrap is not None and other.pred is not None:
+        iv = bootstrap(other.pred)
+        if other.version is not None:
+            d.improvement = iv
+        better = iv.low > margin
+        verdict = "beats" if better else "does not clearly beat"
+        d.reasons.append(
+            f"challenger {metric}={c:.4g} {verdict} {label} {metric}={p:.4g} on the same "
+            f"holdout rows: improvement {iv.mean:.4g}, {iv.confidence:.0%} paired-bootstrap "
+            f"interval [{iv.low:.4g}, {iv.high:.4g}] ({iv.resamples} resamples, seed "
+            f"{iv.seed}); its lower bound must exceed {margin:.4g}"
+            + (f" ({min_improvement:.1%} of {label}'s {metric})" if min_improvement else "")
+        )
+        return better
+    better = is_better(task, metric, c, p, min_improvement)
+    verdict = "beats" if better else "does not beat"
+    d.reasons.append(
+        f"challenger {metric}={c:.4g} {verdict} {label} {metric}={p:.4g} on the same holdout "
+        f"(required improvement {min_improvement:.1%})"
+    )
+    return better
 
 
 def promote(

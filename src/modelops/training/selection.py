@@ -30,3 +30,30 @@ def leaderboard(ranked: list[CandidateScore]) -> pd.DataFrame:
     """One row per candidate, best first, with CV and holdout metrics and fit time."""
     rows = [r.summary() | {"params": str(r.params)} for r in ranked]
     return pd.DataFrame(rows)
+
+
+# Holdout scores no honest model of a real table reaches: with one column carrying the model,
+# that column most likely encodes the label (an ID numbered after sorting, a post-outcome field).
+NEAR_PERFECT = {"r2": 0.99, "roc_auc": 0.995, "accuracy": 0.99}
+DOMINANT_SHARE = 0.6
+
+
+def leakage_warning(holdout: dict[str, float], importance: pd.Series) -> str | None:
+    """A warning naming the column when one feature carries most of the importance and the
+    score is near perfect; None otherwise. Never a refusal: some tables are easy."""
+    perfect = [
+        f"{m} {holdout[m]:.4g}" for m, bar in NEAR_PERFECT.items() if holdout.get(m, 0) >= bar
+    ]
+    positive = importance.clip(lower=0)
+    if not perfect or positive.sum() <= 0:
+        return None
+    share = positive / positive.sum()
+    top = str(share.idxmax())
+    if share[top] < DOMINANT_SHARE:
+        return None
+    return (
+        f"possible leak: column {top!r} carries {share[top]:.0%} of the permutation importance "
+        f"and the holdout score is near perfect ({', '.join(perfect)}). If {top!r} is an "
+        "identifier or is only known after the outcome, retrain with --ignore-columns "
+        f"{top}"
+    )

@@ -28,7 +28,7 @@ from modelops.registry.packaging import (
     signed,
     write_model_files,
 )
-from modelops.schema import Schema, Task, infer_schema
+from modelops.schema import Schema, Task, id_columns, infer_schema
 from modelops.training import promotion
 from modelops.training.candidates import parse_candidates
 from modelops.training.config import DataProfile, TrainConfig
@@ -45,7 +45,7 @@ from modelops.training.data import (
 from modelops.training.ensemble import blend, greedy_selection, nested_scores
 from modelops.training.fit import Folds, make_folds, metrics_of
 from modelops.training.search import CandidateResult, CandidateScore, search_family
-from modelops.training.selection import leaderboard, rank
+from modelops.training.selection import leaderboard, leakage_warning, rank
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +95,16 @@ def prepare_training(
     sample: int,
     model_name: str,
     config: TrainConfig,
+    ignore_columns: str = "",
+    keep_columns: str = "",
+    promotion_policy: str = "auto",
 ) -> Prepared:
     """Load, validate and split; resolve 'auto' settings; fix the folds and each family's time.
 
     Everything that can be wrong with the data, the parameters or the config fails here,
     before any model is fitted.
     """
+    promotion.check_policy(promotion_policy)
     names = parse_candidates(candidates)
     for name in names:
         config.family(name)
@@ -118,27 +122,30 @@ def prepare_training(
     path, target = resolve_dataset(data, target)
     df = read_table(path)
     resolved = validate_training_data(df, target, task, str(path))
+    notes: list[str] = []
+    ignore = left_out_columns(
+        df,
+        target=target,
+        source=str(path),
+        ignore=_names(ignore_columns) + config.ignore_columns,
+        keep=_names(keep_columns) + config.keep_columns,
+        notes=notes,
+    )
     df = sample_rows(df, sample, seed)
     source = f"{path} (--sample-rows {sample})" if sample else str(path)
     resolved = validate_training_data(df, target, resolved, source)
     metric = resolve_metric(resolved, metric)
-    schema = infer_schema(df, target, resolved)
+    schema = infer_schema(df, target, resolved, ignore=ignore)
     if not schema.columns:
         raise DataError(
-            f"{source}: no feature columns: {list(schema.ignored)} look like IDs (every value "
-            "different) and are not used as features"
+            f"{source}: no feature columns: {list(schema.ignored)} are left out (identifiers "
+            "or --ignore-columns); pass --keep-columns to use a column detection left out"
         )
     parts = split(df, target, resolved, test_size, seed)
-    notes: list[str] = []
     if schema.datetime:
         notes.append(
             f"column(s) {schema.datetime} hold dates: the models use their year, month, day, "
             "day of week and hour"
-        )
-    if schema.ignored:
-        notes.append(
-            f"column(s) {list(schema.ignored)} look like IDs (every value different): not used "
-            "as features, carried through at scoring"
         )
     if task == "auto":
         why = explain_task(df[target])[1]
@@ -206,6 +213,49 @@ def prepare_training(
         notes=notes,
         reference=ref,
     )
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def left_out_columns(
+    df: pd.DataFrame,
+    *,
+    target: str,
+    source: str,
+    ignore: list[str],
+    keep: list[str],
+    notes: list[str],
+) -> set[str]:
+    """The columns that are not features: identifiers found by `id_columns` (unless kept) and
+    those the user names; each decision is added to `notes`. Detection runs on the file's own
+    row order, before any sampling, so a sequence is still a sequence."""
+    columns = [str(c) for c in df.columns]
+    for flag, given in (("--ignore-columns", ignore), ("--keep-columns", keep)):
+        unknown = [c for c in given if c not in columns or c == target]
+        if unknown:
+            raise ConfigError(
+                f"{flag}: {unknown} are not feature columns of {source}; its columns are "
+                f"{[c for c in columns if c != target]}"
+            )
+    both = sorted(set(ignore) & set(keep))
+    if both:
+        raise ConfigError(f"{both} are both in --ignore-columns and --keep-columns")
+    detected = id_columns(df, target)
+    ids = {c: why for c, why in detected.items() if c not in keep}
+    if ids:
+        described = "; ".join(f"{c}: {why}" for c, why in ids.items())
+        notes.append(
+            f"column(s) {list(ids)} look like identifiers ({described}): left out of the "
+            "features and carried through at scoring; --keep-columns to use them"
+        )
+    kept = [c for c in keep if c in detected]
+    if kept:
+        notes.append(f"column(s) {kept} look like identifiers but are kept (--keep-columns)")
+    if ignore:
+        notes.append(f"column(s) {ignore} left out of the features (--ignore-columns)")
+    return set(ids) | set(ignore)
 
 
 def check_registry(*, registry: Registry, model_name: str) -> None:
@@ -481,6 +531,11 @@ def register_and_promote(
     def load(mv: ModelVersion) -> Any:
         return load_model(registry, prep.model_name, mv.version).pipeline
 
+    trivial_metrics, trivial_pred = promotion.baseline(
+        prep.task, prep.split.y_train, prep.split.y_test, prep.classes
+    )
+    trivial = promotion.Champion(None, trivial_metrics, pred=trivial_pred)
+
     def compare() -> tuple[promotion.Champion, promotion.Decision]:
         champ = promotion.rescore_champion(
             registry, prep.model_name, prep.schema, prep.split.X_test, prep.split.y_test, load
@@ -494,6 +549,7 @@ def register_and_promote(
             champion=champ,
             min_improvement=resampling.min_improvement,
             bootstrap=bootstrap if resampling.bootstrap_resamples > 0 else None,
+            trivial=trivial,
         )
         return champ, decision
 
@@ -583,11 +639,33 @@ def register_step(
         )
 
 
-def selection_card(*, sel: Selection, prep: Prepared, outcome: Outcome, seed: int) -> list[Any]:
+@dataclass
+class Review:
+    """What the champion relies on, and a leak warning when that looks too good to be true."""
+
+    importance: pd.Series
+    warning: str | None
+
+
+def review_champion(*, sel: Selection, prep: Prepared, seed: int) -> Review:
+    """Permutation importance of the champion's input columns on the holdout, and the leakage
+    guard on it (warned in the terminal and at the top of the card, never a refusal)."""
+    from modelops.cards import feature_importance
+
+    best = sel.best
+    importance = feature_importance(best.pipeline, prep.split.X_test, prep.split.y_test, seed)
+    warning = leakage_warning(best.holdout, importance)
+    if warning:
+        log.warning("%s", warning)
+    return Review(importance, warning)
+
+
+def selection_card(
+    *, sel: Selection, prep: Prepared, outcome: Outcome, review: Review
+) -> list[Any]:
     """The register step's card: decision, leaderboard, champion diagnostics and importance."""
     from modelops.cards import (
         diagnostic_figure,
-        feature_importance,
         importance_figure,
         leaderboard_figure,
         search_figure,
@@ -606,9 +684,7 @@ def selection_card(*, sel: Selection, prep: Prepared, outcome: Outcome, seed: in
         f"{best.label}: holdout diagnostics": diagnostic_figure(
             best.pipeline, X, y, prep.task, best.label
         ),
-        f"{best.label}: feature importance": importance_figure(
-            feature_importance(best.pipeline, X, y, seed)
-        ),
+        f"{best.label}: feature importance": importance_figure(review.importance),
     }
     return selection_components(
         sel.board,
@@ -623,6 +699,7 @@ def selection_card(*, sel: Selection, prep: Prepared, outcome: Outcome, seed: in
         + prep.notes,
         ensemble=sel.ensemble,
         choice=describe_choice(sel.comparison),
+        warning=review.warning,
     )
 
 
