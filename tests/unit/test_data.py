@@ -193,3 +193,11 @@ def test_training_refuses_feature_names_that_scoring_writes(frame, name):
     df = frame().rename(columns={"num_a": name})
     with pytest.raises(DataError, match=rf"\['{name}'\] have the names scoring writes"):
         validate_training_data(df, "y", "regression", "t.csv")
+
+
+@pytest.mark.parametrize("task, size", [("regression", 0.05), ("binary", 0.05), ("binary", 0.95)])
+def test_a_holdout_too_small_for_the_table_is_a_clear_error(frame, task, size):
+    df = frame(20, task)
+    with pytest.raises(DataError, match=r"t.csv: --test-size .* of 20 rows holds out .*use a"):
+        split(df, "y", task, size, 0, "t.csv")
+    assert len(split(df, "y", task, 0.2, 0, "t.csv").y_test) == 4

@@ -334,3 +334,13 @@ def test_lightgbm_splits_on_a_category_in_a_small_table():
 
     assert params["min_data_per_group"] < 50
     assert rmse(params) < 0.5 * rmse(params | {"min_data_per_group": 100})
+
+
+@pytest.mark.parametrize("name", ['price "usd"', "price[usd]", "a:b", "a\nb"])
+def test_names_a_chosen_booster_refuses_are_an_error_before_the_search(name):
+    from modelops.errors import ConfigError
+    from modelops.training.candidates import check_feature_names
+
+    with pytest.raises(ConfigError, match=r"lightgbm refuses .*Rename those columns"):
+        check_feature_names(["linear", "lightgbm"], ["carat", name])
+    check_feature_names(["linear", "catboost"], ["carat", name.replace("\n", " ")])

@@ -207,13 +207,58 @@ def test_an_old_trail_with_a_recorded_no_op_still_rolls_back_to_a_different_vers
     assert rollback(reg, "m") == (1, 0)
 
 
-@pytest.mark.parametrize("damaged", ["aliases.json", "v0000/metadata.json", "events.jsonl"])
-def test_a_damaged_registry_file_is_named(tmp_path, damaged):
+def _two_versions(tmp_path: Path) -> LocalRegistry:
     reg = LocalRegistry(tmp_path / "reg")
-    reg.register("m", _files(tmp_path, "a"), {"metric": "rmse"}, aliases=(PRODUCTION,))
-    (tmp_path / "reg" / "m" / damaged).write_text("{not json")
-    with pytest.raises(RegistryError, match=rf"{damaged}: .*not valid JSON"):
-        reg.versions("m") if damaged != "events.jsonl" else reg.events("m")
+    reg.register("m", _files(tmp_path, "a"), {"metric": "rmse"})
+    reg.register("m", _files(tmp_path, "b"), {"metric": "rmse"}, aliases=(PRODUCTION,))
+    return reg
+
+
+@pytest.mark.parametrize("content", ["{not json", '["production", 1]', '{"production": "x"}'])
+def test_a_damaged_aliases_file_is_named_and_an_explicit_promotion_rebuilds_it(tmp_path, content):
+    reg = _two_versions(tmp_path)
+    (reg.root / "m" / "aliases.json").write_text(content)
+    with pytest.raises(RegistryError, match=r"aliases.json: .*(not valid JSON|not \{alias)"):
+        reg.versions("m")
+    with pytest.raises(RegistryError, match="aliases.json"):  # a gated move does not guess
+        reg.set_alias("m", PRODUCTION, 1, expected=0)
+    reg.set_alias("m", PRODUCTION, 1)  # `modelops registry promote m v1`
+    assert reg.get("m", PRODUCTION).version == 1 and len(reg.versions("m")) == 2
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"files": {}}', "[1, 2]"])
+def test_a_damaged_version_is_skipped_and_the_others_remain(tmp_path, content, caplog):
+    reg = _two_versions(tmp_path)
+    meta = reg.root / "m" / "v0000" / "metadata.json"
+    meta.unlink() if content is None else meta.write_text(content)
+    assert [mv.version for mv in reg.versions("m")] == [1]
+    assert "m v0 skipped" in caplog.text
+    assert reg.get("m", PRODUCTION).version == 1
+    assert reg.register("m", _files(tmp_path, "c"), {}).version == 2  # v0's number is not reused
+
+
+def test_damaged_event_lines_are_skipped_and_the_history_kept(tmp_path, caplog):
+    from modelops.registry.history import rollback
+
+    reg = _two_versions(tmp_path)
+    reg.set_alias("m", PRODUCTION, 0)
+    with open(reg.root / "m" / "events.jsonl", "a") as f:
+        f.write('{"no_kind": 1}\n{not json\n[]\n')
+    assert [e["kind"] for e in reg.events("m")][-1] == "alias"
+    assert "line(s) [5, 6, 7] are not events" in caplog.text
+    assert rollback(reg, "m") == (0, 1)
+
+
+def test_a_symlinked_events_file_is_never_written_through(tmp_path):
+    reg = _two_versions(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    events = reg.root / "m" / "events.jsonl"
+    events.unlink()
+    events.symlink_to(victim)
+    with pytest.raises(RegistryError, match="events.jsonl is a symbolic link"):
+        reg.set_alias("m", PRODUCTION, 0)
+    assert victim.read_text() == "precious\n"
 
 
 @pytest.mark.parametrize("bad", ["../escape.txt", "/tmp/abs.txt", "sub/x", "..", ""])

@@ -11,7 +11,11 @@ def previous_production(registry: Registry, name: str) -> int:
     """The version that held production before the current holder (local audit trail)."""
     if not isinstance(registry, LocalRegistry):
         raise ModelOpsError("rollback without --to needs the local registry's audit trail")
-    moves = [e for e in registry.events(name) if e["kind"] == "alias" and e["alias"] == PRODUCTION]
+    moves = [
+        e
+        for e in registry.events(name)
+        if e.get("kind") == "alias" and e.get("alias") == PRODUCTION and "version" in e
+    ]
     current = registry.get(name, PRODUCTION).version
     for event in reversed(moves):
         previous = event.get("previous")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ from modelops.registry.base import (
 )
 from modelops.storage import write_json
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -79,20 +81,45 @@ class LocalRegistry(Registry):
     def _locked(self, name: str) -> Iterator[Path]:
         d = self._dir(name)
         d.mkdir(parents=True, exist_ok=True)
-        with open(d / ".lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield d
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        fd = _open_own(d / ".lock", os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield d
+        finally:
+            os.close(fd)  # releases the lock
 
-    def _aliases(self, d: Path) -> dict[str, int]:
+    def _aliases(self, d: Path, *, repair: bool = False) -> dict[str, int]:
+        """{alias: version}; a damaged file is an error naming it, unless this is an explicit
+        alias move (`repair`), which rewrites it."""
         p = d / "aliases.json"
-        return _read_json(p) if p.exists() else {}
+        if not p.exists():
+            return {}
+        try:
+            data = _read_json(p)
+        except RegistryError:
+            if repair:
+                log.warning("%s is damaged; rewriting it with this alias move", p)
+                return {}
+            raise
+        valid = isinstance(data, dict) and all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in data.items()
+        )
+        if valid:
+            return data
+        if repair:
+            log.warning("%s is not {alias: version}; rewriting it with this alias move", p)
+            return {}
+        raise RegistryError(
+            f"{p}: holds {type(data).__name__} {str(data)[:80]}, not {{alias: version number}}; "
+            f"the registry file is damaged: rebuild it with `modelops registry promote "
+            f"{d.name} vN` (the versions and their history are untouched)"
+        )
 
     def _event(self, d: Path, **event: Any) -> None:
         event["at"] = datetime.now(UTC).isoformat()
-        with open(d / "events.jsonl", "a") as f:
+        fd = _open_own(d / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(json.dumps(event, default=str) + "\n")
 
     def _version_dirs(self, d: Path) -> list[tuple[int, Path]]:
@@ -139,7 +166,7 @@ class LocalRegistry(Registry):
     def _move_alias(self, d: Path, alias: str, version: int, expected: int | None) -> None:
         if not any(v == version for v, _ in self._version_dirs(d)):
             raise RegistryError(f"{d.name}: cannot set alias {alias!r}: no version v{version}")
-        current = self._aliases(d)
+        current = self._aliases(d, repair=expected == ANY)
         held_by = current.get(alias)
         if expected != ANY and held_by != expected:
             raise AliasConflict(
@@ -171,7 +198,13 @@ class LocalRegistry(Registry):
         aliases = self._aliases(d) if d.is_dir() else {}
         out = []
         for v, path in self._version_dirs(d):
-            rec = _read_json(path / "metadata.json")
+            try:
+                rec = _read_json(path / "metadata.json")
+                if not isinstance(rec, dict) or not {"metadata", "files", "created_at"} <= set(rec):
+                    raise RegistryError(f"{path / 'metadata.json'}: not a version record")
+            except (RegistryError, OSError) as err:  # one damaged version, not the registry
+                log.warning("%s v%d skipped: %s", name, v, err)
+                continue
             out.append(
                 ModelVersion(
                     name=name,
@@ -195,12 +228,20 @@ class LocalRegistry(Registry):
         p = self._dir(name) / "events.jsonl"
         if not p.exists():
             return []
-        events = []
-        for number, line in enumerate(p.read_text().splitlines(), 1):
+        events, damaged = [], []
+        for number, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
             try:
-                events.append(json.loads(line)) if line.strip() else None
-            except json.JSONDecodeError as err:
-                raise RegistryError(f"{p}: line {number} is not valid JSON ({err.msg})") from err
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                event = None
+            if isinstance(event, dict) and isinstance(event.get("kind"), str):
+                events.append(event)
+            else:
+                damaged.append(number)
+        if damaged:  # the rest of the history still counts
+            log.warning("%s: line(s) %s are not events; skipped", p, damaged[:20])
         return events
 
     def download(self, mv: ModelVersion, dest: Path) -> Path:
@@ -213,6 +254,20 @@ class LocalRegistry(Registry):
             shutil.copyfile(src / fname, dest / fname)
         verify_files(mv, dest)
         return dest
+
+
+def _open_own(path: Path, flags: int) -> int:
+    """Open a registry file without following a symlink: a link planted as `events.jsonl`
+    must not make a promotion append to whatever file it points at."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        if path.is_symlink():
+            raise RegistryError(
+                f"{path} is a symbolic link; registry files must be plain files (remove the "
+                "link and restore the file)"
+            ) from err
+        raise
 
 
 def _read_json(path: Path) -> Any:

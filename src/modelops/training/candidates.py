@@ -108,6 +108,8 @@ class Family:
     iterations: str = ""  # the parameter early stopping learns ("n_estimators", ...)
     # parameters the estimator takes through **kwargs, so not in its signature
     kwargs_parameters: frozenset[str] = frozenset()
+    # characters its library refuses in a feature name (every trial would fail on them)
+    forbidden: str = ""
 
 
 FAMILIES: dict[str, Family] = {
@@ -125,9 +127,26 @@ FAMILIES: dict[str, Family] = {
         frozenset(
             {"min_data_per_group", "cat_smooth", "cat_l2", "max_cat_threshold", "extra_trees"}
         ),
+        forbidden='",:[]{}',  # "special JSON characters in feature name"
     ),
-    "xgboost": Family("category", _xgboost, "xgboost", "n_estimators"),
+    "xgboost": Family("category", _xgboost, "xgboost", "n_estimators", forbidden="[]<"),
 }
+
+
+def check_feature_names(names: list[str], columns: list[str]) -> None:
+    """Refuse, before any search, column names a chosen family's library cannot take (LightGBM
+    spent its whole budget on 200 failed trials for a name holding a double quote)."""
+    problems = []
+    for family in names:
+        bad = FAMILIES[family].forbidden
+        hit = [c for c in columns if any(ch in c for ch in bad) or not c.isprintable()]
+        if hit:
+            problems.append(f"{family} refuses {hit} (no {' '.join(bad)} or control characters)")
+    if problems:
+        raise ConfigError(
+            f"column names: {'; '.join(problems)}. Rename those columns, or leave the "
+            "families out with --candidates"
+        )
 
 
 def parse_candidates(spec: str) -> list[str]:

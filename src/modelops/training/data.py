@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,10 +175,23 @@ class Split:
     y_test: pd.Series
 
 
-def split(df: pd.DataFrame, target: str, task: Task, test_size: float, seed: int) -> Split:
+def split(
+    df: pd.DataFrame, target: str, task: Task, test_size: float, seed: int, source: str = "data"
+) -> Split:
     """Hold out `test_size` of the rows (stratified for classification)."""
     X = df.drop(columns=[target])
     y = df[target]
+    n_test = math.ceil(test_size * len(df))
+    classes = y.nunique() if task != "regression" else 0
+    need = max(2, classes)  # a metric needs two rows; a stratified holdout one per class
+    if n_test < need or len(df) - n_test < need:
+        low = need / len(df)
+        raise DataError(
+            f"{source}: --test-size {test_size:g} of {len(df)} rows holds out {n_test} and "
+            f"trains on {len(df) - n_test}; each side needs at least {need} rows"
+            + (f" (one per class: {classes})" if classes else "")
+            + f"; use a --test-size from {low:.2f} to {1 - low:.2f}, or add rows"
+        )
     X_tr, X_te, y_tr, y_te = train_test_split(
         X,
         y,

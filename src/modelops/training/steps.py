@@ -30,7 +30,7 @@ from modelops.registry.packaging import (
 )
 from modelops.schema import Schema, Task, id_columns, infer_schema
 from modelops.training import promotion
-from modelops.training.candidates import parse_candidates
+from modelops.training.candidates import check_feature_names, parse_candidates
 from modelops.training.config import DataProfile, TrainConfig
 from modelops.training.data import (
     Split,
@@ -141,7 +141,7 @@ def prepare_training(
             f"{source}: no feature columns: {list(schema.ignored)} are left out (identifiers "
             "or --ignore-columns); pass --keep-columns to use a column detection left out"
         )
-    parts = split(df, target, resolved, test_size, seed)
+    parts = split(df, target, resolved, test_size, seed, source)
     if schema.datetime:
         notes.append(
             f"column(s) {schema.datetime} hold dates: the models use their year, month, day, "
@@ -189,6 +189,7 @@ def prepare_training(
         parts.y_train, resolved, n_folds=n_folds, repeats=repeats, seed=seed, stopping=stopping
     )
     config.check_parameters(names, resolved, schema)
+    check_feature_names(names, schema.feature_names)
     profile = DataProfile.of(schema, len(parts.X_train))
     limits = config.check_budget(
         names, budget_seconds=budget_minutes * 60, profile=profile, fits=len(folds.splits)
