@@ -116,7 +116,7 @@ class ScoreFlow(FlowSpec):
         )
         p = self.plan
         self.shards = p.shards
-        print(f"{p.input}: {len(p.shards)} shard(s), {p.model_name} v{p.version} -> {p.output}")
+        print(f"{p.source or p.input}: {len(p.shards)} shard(s), {p.model_name} v{p.version} -> {p.output}")
         self.next(self.score_shard, foreach="shards")
 
     @resources(cpu=2, memory=4096)

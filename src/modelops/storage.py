@@ -45,6 +45,27 @@ def is_parquet(url: Location) -> bool:
     return suffix(url) in (".parquet", ".pq")
 
 
+# compressed CSV that pyarrow's codecs decompress as a stream
+COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+
+
+def compression(url: Location) -> str | None:
+    """The codec a file's extension names (`new.csv.gz` -> 'gzip'), or None."""
+    return COMPRESSION.get(suffix(url))
+
+
+def decompress(url: Location, dest: Location) -> None:
+    """Write the decompressed content of `url` to `dest` (atomically), streaming: a sharded
+    reader seeks by byte offsets, which a compressed stream cannot do."""
+    import pyarrow as pa
+
+    codec = compression(url)
+    with open_binary(url) as raw, atomic_output(dest) as tmp, open(tmp, "wb") as out:
+        stream = pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
+        while chunk := stream.read(READ_BUFFER):
+            out.write(chunk)
+
+
 def with_name(url: Location, new_name: str) -> Location:
     """The same folder (or S3 prefix), another file name."""
     if is_s3(url):

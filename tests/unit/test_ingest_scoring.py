@@ -452,3 +452,51 @@ def test_input_columns_named_like_outputs_are_refused_before_reading(tmp_path, m
     with pytest.raises(DataError, match=rf"column\(s\) \['{name}'\] have the names scoring"):
         score_file(model, src, tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists()
+
+
+def _score_with_steps(reg, src, out):
+    """ScoreFlow's start, score_shard and merge bodies, in process."""
+    from modelops.scoring.steps import merge_step, plan_scoring, score_shard_step
+
+    plan = plan_scoring(
+        registry=reg, model_name="m", ref="production", input_path=str(src), output=str(out),
+        overwrite=False, shard_mb=0.001, run_id="1",
+    )  # fmt: skip
+    results = [
+        score_shard_step(registry=reg, plan=plan, shard=s, drift_sample=100) for s in plan.shards
+    ]
+    merged = merge_step(
+        plan=plan, results=results, overwrite=False, max_reject_rate=0.0, drift_sample=100,
+        seconds=0.0,
+    )  # fmt: skip
+    return plan, merged
+
+
+@pytest.mark.parametrize("codec, suffix", [("gzip", ".gz"), ("bz2", ".bz2"), ("zstd", ".zst")])
+def test_a_compressed_csv_is_scored_like_the_plain_file(tmp_path, frame, codec, suffix):
+    import pyarrow as pa
+
+    reg, _, _ = register_linear(tmp_path, frame())
+    plain = tmp_path / "new.csv"
+    frame(300).drop(columns="y").to_csv(plain, index=False)
+    packed = tmp_path / f"new.csv{suffix}"
+    with pa.CompressedOutputStream(str(packed), codec) as out:
+        out.write(plain.read_bytes())
+    _, a = _score_with_steps(reg, plain, tmp_path / "a.csv")
+    plan, b = _score_with_steps(reg, packed, tmp_path / "b.csv")
+    assert len(plan.shards) > 1  # sharded by byte ranges of the decompressed copy
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert b.input == str(packed) and b.accounting.rows_scored == 300
+    assert not [p for p in tmp_path.iterdir() if ".parts-" in p.name]  # the copy is gone
+
+
+def test_a_damaged_compressed_file_and_a_wrong_output_name_are_clear_errors(tmp_path, frame):
+    reg, _, _ = register_linear(tmp_path, frame())
+    broken = tmp_path / "new.csv.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    with pytest.raises(DataError, match="new.csv.gz: cannot be decompressed as gzip"):
+        _score_with_steps(reg, broken, tmp_path / "out.csv")
+    plain = tmp_path / "new.csv"
+    frame(10).drop(columns="y").to_csv(plain, index=False)
+    with pytest.raises(DataError, match="f.json: predictions are written as CSV or Parquet"):
+        _score_with_steps(reg, plain, tmp_path / "f.json")

@@ -12,6 +12,7 @@ from modelops import storage
 from modelops.errors import DataError
 from modelops.storage import Location
 
+OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
 _INPUT_SUFFIXES = (".gz", ".bz2", ".zst", ".csv", ".tsv", ".txt", ".parquet", ".pq")
 
 
@@ -41,7 +42,13 @@ def rejects_path(output: Location) -> Location:
 
 
 def check_output(dest: Location, overwrite: bool, source: Location | None = None) -> None:
-    """Refuse to replace an existing output without --overwrite, and the input at all."""
+    """Refuse to replace an existing output without --overwrite, and the input at all; an
+    output must be named for what is written (CSV or Parquet), never `.json` holding CSV."""
+    if storage.suffix(dest) not in OUTPUT_SUFFIXES:
+        raise DataError(
+            f"{dest}: predictions are written as CSV or Parquet; name the output "
+            f"{' or '.join(OUTPUT_SUFFIXES)}"
+        )
     if source is not None and _same_place(dest, source):
         raise DataError(
             f"{dest}: the output is the input file; choose another --output (scoring would "

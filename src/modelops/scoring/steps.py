@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from modelops import storage
+from modelops.errors import DataError
 from modelops.registry import Registry
 from modelops.registry.packaging import load_model, load_reference
 from modelops.schema import Schema
@@ -31,12 +32,13 @@ class ScorePlan:
     model_name: str
     version: int
     model_metadata: dict[str, Any]
-    input: str
+    input: str  # what the shards read: the file, or its decompressed copy in parts_dir
     output: str
     parts_dir: str
     shards: list[Shard]
     reference: pd.DataFrame = field(repr=False)
     neutralise_formulas: bool = True  # CSV outputs: text cells that start like a formula
+    source: str = ""  # the file the user named (differs from `input` when compressed)
 
     @property
     def schema(self) -> Schema:
@@ -71,19 +73,31 @@ def plan_scoring(
     schema = Schema.from_dict(mv.metadata["schema"])
     dest = output or default_output(input_path)
     check_output(dest, overwrite or resumed, source=input_path)
-    check_input(input_path, schema)
-    shards = plan_shards(input_path, max(int(shard_mb * (1 << 20)), 1))
     if storage.is_s3(input_path) or storage.is_s3(dest):  # workers share S3, not a disk
         parts = storage.run_prefix(flow_name, run_id, "score-parts")
     else:
         parts = str(storage.with_name(dest, f".{storage.name(dest)}.parts-{run_id}"))
     for stale in remove_stale(dest, keep=parts):
         log.info("removed %s, left by an earlier run that did not finish", stale)
+    scan = input_path
+    if storage.compression(input_path) and storage.exists(input_path):
+        scan = str(storage.join(parts, "input.csv"))  # removed with the parts after the merge
+        try:
+            storage.decompress(input_path, scan)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataError(
+                f"{input_path}: cannot be decompressed as {storage.compression(input_path)}: "
+                f"{err}"
+            ) from err
+        log.info("%s: decompressed to %s for sharded reading", input_path, scan)
+    check_input(scan, schema)
+    shards = plan_shards(scan, max(int(shard_mb * (1 << 20)), 1))
     return ScorePlan(
         model_name=model_name,
         version=mv.version,
         model_metadata=mv.metadata,
-        input=str(input_path),
+        input=str(scan),
+        source=str(input_path),
         output=str(dest),
         parts_dir=parts,
         shards=shards,
@@ -124,7 +138,7 @@ def merge_step(
         schema=plan.schema,
         model_name=plan.model_name,
         model_version=plan.version,
-        input_path=plan.input,
+        input_path=plan.source or plan.input,
         results=results,
         output_path=plan.output,
         overwrite=overwrite,
