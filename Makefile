@@ -18,7 +18,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 INPUT ?= data/new_diamonds.csv
 ARGS ?=
-MODEL ?= diamonds-price
+MODEL ?=
 MODE ?= auto
 COOLDOWN_HOURS ?= 72
 LAST_RETRAIN ?=
@@ -62,7 +62,7 @@ monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (
 		--mode "$$MODE" --cooldown-hours "$$COOLDOWN_HOURS" --last-retrain "$$LAST_RETRAIN"
 
 rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or the previous one)
-	$(PY) -m modelops.registry rollback "$$MODEL" $${TO:+--to "$$TO"}
+	$(PY) -m modelops.registry rollback "$${MODEL:?set MODEL=<registered model name>}" $${TO:+--to "$$TO"}
 
 retrain-demo: $(STAMP) ## The retraining loop locally: train, drift, retrain, promote if better, score
 	$(PY) examples/retrain_demo.py $(ARGS)

@@ -32,8 +32,9 @@ class ScoreFlow(FlowSpec):
     )
     model_name = Parameter(
         "model-name",
-        default="diamonds-price",
-        help="Registered model to use (default: the model the default TrainFlow registers).",
+        default="",
+        help="Registered model to use (default: the registry's only model, or the one it "
+        "registered last; printed at the start).",
     )
     model = Parameter(
         "model", default="production", help="Alias (production, latest) or version (v3) to use."
@@ -116,7 +117,10 @@ class ScoreFlow(FlowSpec):
         )
         p = self.plan
         self.shards = p.shards
-        print(f"{p.source or p.input}: {len(p.shards)} shard(s), {p.model_name} v{p.version} -> {p.output}")
+        print(
+            f"{p.source or p.input}: {len(p.shards)} shard(s), {p.model_name} v{p.version} "
+            f"-> {p.output}"
+        )
         self.next(self.score_shard, foreach="shards")
 
     @resources(cpu=2, memory=4096)

@@ -160,7 +160,11 @@ def decide(drift: Path, mode: str, cooldown_hours: float, last_retrain: str) -> 
 
 
 @main.command(cls=_Command)
-@click.option("--model-name", default="diamonds-price", show_default=True, help="Registered model.")
+@click.option(
+    "--model-name",
+    default="",
+    help="Registered model (default: the registry's only model, or the one registered last).",
+)
 @click.option(
     "--model",
     "ref",

@@ -275,3 +275,24 @@ def test_crafted_file_names_in_metadata_are_refused_before_anything_is_written(t
     assert not dest.exists() and not (tmp_path / "work" / "escape.txt").exists()
     with pytest.raises(RegistryError, match="not a plain name"):
         reg.register("m", {bad: tmp_path / "model-a.bin"}, {})
+
+
+def test_the_default_model_is_the_only_one_or_the_one_registered_last(tmp_path):
+    reg = LocalRegistry(tmp_path / "reg")
+    with pytest.raises(RegistryError, match="no registered models .*--model-name"):
+        reg.default_model()
+    reg.register("churn-y", _files(tmp_path, "a"), {})
+    assert reg.default_model() == "churn-y"
+    reg.register("diamonds-price", _files(tmp_path, "b"), {})
+    assert reg.default_model() == "diamonds-price"
+    reg.register("churn-y", _files(tmp_path, "c"), {})
+    assert reg.default_model() == "churn-y"
+
+
+def test_an_alias_at_a_missing_version_says_so(tmp_path):
+    import shutil
+
+    reg = _two_versions(tmp_path)
+    shutil.rmtree(reg.root / "m" / "v0001")
+    with pytest.raises(RegistryError, match="alias 'production' points at v1, which is missing"):
+        reg.get("m", PRODUCTION)

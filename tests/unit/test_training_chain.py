@@ -433,3 +433,21 @@ def test_a_target_of_numbers_coded_as_classes_trains_and_scores(tmp_path, frame,
     out = pd.read_csv(tmp_path / "out.csv")
     assert result.accounting.rows_scored == len(out) == len(prep.split.X_test)
     assert set(out["prediction"]) <= {0, 1}
+
+
+@pytest.mark.parametrize(
+    "source, name",
+    [
+        ("data/diamonds.csv.gz", "diamonds-y"),
+        ("churn_2024-06.parquet", "churn-y"),
+        ("churn_20240701.csv", "churn-y"),
+        ("churn-v2.csv", "churn-y"),
+        ("fair_reg_shuf.csv", "fair_reg-y"),
+        ("titanic3.csv", "titanic3-y"),
+        ("2024.csv", "2024-y"),
+    ],
+)
+def test_the_default_model_name_ignores_date_and_version_suffixes(source, name):
+    from modelops.training.steps import default_model_name
+
+    assert default_model_name(source, "y") == name

@@ -140,6 +140,25 @@ class Registry(ABC):
         """Names of registered models (backends that can list them override this)."""
         return []
 
+    def alias_target(self, name: str, alias: str) -> int | None:
+        """The version number an alias records, even when that version cannot be read
+        (backends that can tell override this)."""
+        return None
+
+    def default_model(self) -> str:
+        """The model to use when none is named: the only one, or the one registered last."""
+        latest: dict[str, str] = {}
+        for name in self.models():
+            versions = self.versions(name)
+            if versions:
+                latest[name] = str(versions[-1].created_at)
+        if not latest:
+            raise RegistryError(
+                f"no registered models in the {self.backend} registry; pass the model name "
+                "(--model-name)" + self.missing_hint()
+            )
+        return max(latest, key=lambda n: latest[n])
+
     def get(self, name: str, ref: str | int = PRODUCTION) -> ModelVersion:
         """Resolve an alias ('production'), a version ('v3', 3) or 'latest'."""
         kind, value = parse_ref(ref)
@@ -187,6 +206,13 @@ class Registry(ABC):
             ):
                 return mv
         known = [f"v{mv.version}{list(mv.aliases) or ''}" for mv in all_versions]
+        target = self.alias_target(name, str(value)) if kind == "alias" else None
+        if target is not None:
+            raise RegistryError(
+                f"model {name!r}: alias {value!r} points at v{target}, which is missing or "
+                f"damaged; versions: {known}. Move the alias to a good version: modelops "
+                f"registry promote {name} vN (or modelops registry rollback {name} --to vN)"
+            )
         raise RegistryError(
             f"model {name!r} has no {kind} {value!r}; versions: {known}"
             + (mixup() or not_promoted())

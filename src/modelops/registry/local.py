@@ -218,6 +218,10 @@ class LocalRegistry(Registry):
             )
         return out
 
+    def alias_target(self, name: str, alias: str) -> int | None:
+        d = self._dir(name)
+        return self._aliases(d).get(alias) if d.is_dir() else None
+
     def models(self) -> list[str]:
         if not self.root.is_dir():
             return []

@@ -69,6 +69,13 @@ def plan_scoring(
     `resumed`: this is a Metaflow `resume`, and an existing output may be the one the run it
     continues published (the merge checks it is).
     """
+    if not model_name:
+        model_name = registry.default_model()
+        log.warning(
+            "no --model-name: using %r, the model this registry trained last (of %s)",
+            model_name,
+            registry.models(),
+        )
     mv, reference = load_reference(registry, model_name, ref)
     schema = Schema.from_dict(mv.metadata["schema"])
     dest = output or default_output(input_path)

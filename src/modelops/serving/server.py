@@ -41,6 +41,11 @@ def run(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     registry = open_registry(backend)
+    if not model_name:
+        model_name = registry.default_model()
+        logging.getLogger(__name__).info(
+            "no --model-name: serving %r, the model this registry trained last", model_name
+        )
     registry.get(model_name, ref)  # a missing model or alias is an error now, not a 503 forever
     live = LiveModel(registry, model_name, ref, poll_seconds=poll_seconds)
     if hasattr(signal, "SIGHUP"):

@@ -50,9 +50,24 @@ from modelops.training.selection import leaderboard, leakage_warning, rank
 log = logging.getLogger(__name__)
 
 
+# what changes from one month's or one export's file to the next: dates, versions, counters
+_VARIANT = re.compile(
+    r"[-_. ]*\d{4}[-_]?\d{2}([-_]?\d{2})?([tT_-]?\d{2}[-_:]?\d{2}([-_:]?\d{2})?)?$"
+    r"|[-_. ]+(v\d+|\d+|latest|final|new|copy|export|snapshot|shuf|shuffled|sample)$",
+    re.IGNORECASE,
+)
+
+
 def default_model_name(source: str, target: str) -> str:
-    """'data/diamonds.csv.gz', 'price' -> 'diamonds-price': one champion per dataset and target."""
+    """'data/diamonds.csv.gz', 'price' -> 'diamonds-price': one champion per dataset and target.
+
+    Date, version and copy suffixes are dropped (`churn_2024-06.parquet`, `churn-v2.csv` and
+    `churn_final.csv` are all `churn-<target>`), so next month's file is compared with this
+    month's champion rather than starting a new model with none to beat.
+    """
     stem = Path(source).name.split(".")[0]
+    while (shorter := _VARIANT.sub("", stem)) and shorter != stem:
+        stem = shorter
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stem}-{target}").strip("-")[:128]
 
 
@@ -195,6 +210,12 @@ def prepare_training(
         names, budget_seconds=budget_minutes * 60, profile=profile, fits=len(folds.splits)
     )
     ref = parts.X_train.sample(min(config.reference_rows, len(parts.X_train)), random_state=seed)
+    if not model_name:
+        model_name = default_model_name(str(path), target)
+        notes.append(
+            f"registered as model {model_name!r} (from the file name, without date or version "
+            "suffixes, and the target); set another with --model-name"
+        )
     for note in notes:
         log.warning("%s", note)
     return Prepared(
@@ -209,7 +230,7 @@ def prepare_training(
         folds=folds,
         profile=profile,
         data_digest=frame_digest(df),
-        model_name=model_name or default_model_name(str(path), target),
+        model_name=model_name,
         n_rows=len(df),
         notes=notes,
         reference=ref,
