@@ -83,6 +83,7 @@ def plain_script(
     from modelops.registry import open_registry
 
     steps.log_training(prep=prep, sel=sel, group="script")
+    review = steps.review_champion(sel=sel, prep=prep, seed=seed)
     outcome = steps.register_step(
         registry=open_registry(),
         prep=prep,
@@ -92,8 +93,8 @@ def plain_script(
         run_pathspec="script",
         seed=seed,
         group="script",
+        review=review,
     )
-    review = steps.review_champion(sel=sel, prep=prep, seed=seed)
     steps.selection_card(sel=sel, prep=prep, outcome=outcome, review=review)
     return time.perf_counter() - t0, sel.best.label, sel.best.holdout[prep.metric]
 

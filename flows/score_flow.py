@@ -175,12 +175,12 @@ class ScoreFlow(FlowSpec):
             current.card.append(part)
         self.next(self.drift)
 
-    @card(type="html", id="drift")
+    @card(type="blank", id="drift")
     @step
     @user_errors
     def drift(self):
         """Evidently drift against the training reference; realised metrics if labelled."""
-        from modelops import storage
+        from modelops.cards import drift_components
         from modelops.monitoring import steps
 
         self.drift_result = steps.drift_step(
@@ -190,14 +190,14 @@ class ScoreFlow(FlowSpec):
             model_ref=self.plan.model_ref,
             drift_share=self.drift_share,
             group=current.run_id,
+            importance=self.plan.model_metadata.get("importance"),
         )
         d = self.drift_result
-        verdict = "DRIFT" if d.drifted else "no drift"
-        if d.insufficient:
-            verdict = f"no verdict ({d.current_rows} rows are too few)"
-        print(f"{verdict}: {d.n_drifted}/{d.n_columns} columns drifted {d.drifted_columns}")
+        verdict = steps.describe_drift(d)
+        print(verdict)
         print(f"Evidently report: {d.html}")
-        self.html = storage.read_text(d.html)
+        for part in drift_components(d, verdict):
+            current.card.append(part)
         self.performance = None
         if self.labels:
             self.performance = steps.performance_step(

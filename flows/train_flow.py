@@ -97,6 +97,13 @@ class TrainFlow(FlowSpec):
     sample_rows = Parameter(
         "sample-rows", default=0, type=int, help="Train on a random sample of N rows (0 = all)."
     )
+    delimiter = Parameter(
+        "delimiter",
+        default="",
+        help="Field delimiter of a CSV file: one character, or tab, comma, semicolon, pipe. "
+        "Default: detected (comma, semicolon, tab or pipe, and a decimal comma in "
+        "semicolon-separated European CSV), printed when not plain comma-separated.",
+    )
     ignore_columns = Parameter(
         "ignore-columns",
         default="",
@@ -138,6 +145,7 @@ class TrainFlow(FlowSpec):
             ignore_columns=self.ignore_columns,
             keep_columns=self.keep_columns,
             promotion_policy=self.promotion,
+            delimiter=self.delimiter,
         )
         p = self.prepared
         steps.check_registry(registry=open_registry(), model_name=p.model_name)
@@ -199,6 +207,10 @@ class TrainFlow(FlowSpec):
 
         configure_logging()
         steps.log_training(prep=self.prepared, sel=self.selection, group=current.run_id)
+        review = steps.review_champion(sel=self.selection, prep=self.prepared, seed=self.seed)
+        if review.warning:
+            print(f"WARNING: {review.warning}")
+        self.leak_warning = review.warning
         self.outcome = steps.register_step(
             registry=open_registry(),
             prep=self.prepared,
@@ -211,6 +223,7 @@ class TrainFlow(FlowSpec):
             resumed_from=(
                 f"{current.flow_name}/{current.origin_run_id}" if current.origin_run_id else None
             ),
+            review=review,
         )
         o = self.outcome
         verdict = "promoted to production" if o.decision.promote else "not promoted"
@@ -221,10 +234,6 @@ class TrainFlow(FlowSpec):
         self.promoted = o.decision.promote
         self.production_version = o.production_version
         self.challenger_metrics = self.selection.best.holdout
-        review = steps.review_champion(sel=self.selection, prep=self.prepared, seed=self.seed)
-        if review.warning:
-            print(f"WARNING: {review.warning}")
-        self.leak_warning = review.warning
         for part in steps.selection_card(
             sel=self.selection, prep=self.prepared, outcome=o, review=review
         ):

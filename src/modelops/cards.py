@@ -182,3 +182,51 @@ def scoring_components(result: Any) -> list[Any]:
         Markdown("## Missing values and unseen categories (scored, handled by the pipeline)"),
         Table(counts, headers=["column", "missing", "unseen categories"]),
     ]
+
+
+def drift_figure(drift: Any) -> Figure:
+    """Each column's distance against its threshold, drifted columns in red."""
+    cols = list(drift.columns)[:30]
+    fig = Figure(figsize=(6, 0.28 * len(cols) + 1.4), dpi=100)
+    ax = fig.subplots()
+    scores = [drift.columns[c]["score"] for c in cols]
+    colours = ["#c0392b" if drift.columns[c]["drifted"] else "#7f8c8d" for c in cols]
+    ax.barh(cols[::-1], scores[::-1], color=colours[::-1])
+    for i, c in enumerate(cols[::-1]):
+        ax.plot([drift.columns[c]["threshold"]] * 2, [i - 0.4, i + 0.4], color="black", lw=1)
+    ax.set_xlabel("drift distance (bar) and its threshold (line); red: drifted")
+    fig.tight_layout()
+    return fig
+
+
+def drift_components(drift: Any, verdict: str) -> list[Any]:
+    """Card for the drift check with built-in components (no card extension needed): the
+    verdict, each column's distance, threshold, q-value and weight, and the plot; the full
+    Evidently report is the HTML file beside the predictions."""
+    from metaflow.cards import Image, Markdown
+
+    rows = pd.DataFrame(
+        [
+            {
+                "column": c,
+                "distance": round(v["score"], 4),
+                "threshold": v["threshold"],
+                "q_value": round(v.get("q_value", float("nan")), 4),
+                "model weight": round(drift.weights.get(c, float("nan")), 4),
+                "drifted": "yes" if v["drifted"] else "",
+            }
+            for c, v in drift.columns.items()
+        ]
+    )
+    return [
+        Markdown(f"# {verdict}"),
+        Markdown(
+            f"- {drift.current_rows} scored rows sampled against {drift.reference_rows} "
+            "training rows stored with the model\n- a column drifts when its distance passes "
+            "its threshold and a two-sample test (Benjamini-Hochberg across columns, q <= "
+            "0.05) says it is more than sampling noise\n- the full Evidently report: "
+            f"`{drift.html}`"
+        ),
+        full_table(rows) if len(rows) else Markdown("(no columns tested)"),
+        Image.from_matplotlib(drift_figure(drift)) if len(rows) else Markdown(""),
+    ]

@@ -1,6 +1,7 @@
 """The `modelops` command: the registry and the monitoring rule, from a terminal or a workflow.
 
-    modelops registry list [MODEL]            # models, or versions of one model
+    modelops registry list [MODEL] [--json]   # models, or versions of one model
+    modelops registry history MODEL           # alias moves: when, who, why
     modelops registry show MODEL [REF]        # metadata of one version (alias or vN)
     modelops registry promote MODEL REF       # give REF the production alias
     modelops registry rollback MODEL [--to REF]
@@ -57,24 +58,88 @@ def registry(ctx: click.Context, backend: str | None) -> None:
     ctx.obj = open_registry(backend)
 
 
+def _known(reg: Any, model: str) -> list[Any]:
+    """The versions of MODEL; an unknown model is an error that lists the known ones."""
+    from modelops.errors import RegistryError
+
+    versions = reg.versions(model)
+    if not versions:
+        raise RegistryError(
+            f"no model {model!r} in the {reg.backend} registry; models: {reg.models()}"
+        )
+    return versions
+
+
 @registry.command("list")
 @click.argument("model", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
 @click.pass_obj
-def list_(reg: Any, model: str | None) -> None:
+def list_(reg: Any, model: str | None, as_json: bool) -> None:
     """List models, or the versions of MODEL with aliases, metric and training run."""
     if not model:
-        for name in reg.models():
-            click.echo(name)
+        names = reg.models()
+        click.echo(json.dumps(names) if as_json else "\n".join(["model", *names]))
         return
-    for mv in reg.versions(model):
+    rows = []
+    for mv in _known(reg, model):
         m = mv.metadata
         metric = m.get("metric", "")
         score = m.get("metrics", {}).get("holdout", {}).get(metric)
-        click.echo(
-            f"v{mv.version:<4} {','.join(mv.aliases):<12} {m.get('candidate', ''):<26} "
-            f"{metric}={score if score is None else round(score, 4)}  "
-            f"{mv.created_at[:19]}  {m.get('metaflow_run', '')}"
+        rows.append(
+            {
+                "version": f"v{mv.version}",
+                "aliases": ",".join(mv.aliases),
+                "candidate": m.get("candidate", ""),
+                "metric": metric,
+                "holdout": score if score is None else round(score, 4),
+                "created_at": mv.created_at[:19],
+                "run": m.get("metaflow_run", ""),
+            }
         )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(_table(rows))
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    """Rows as aligned text columns under a header."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    cells = [[str(k) for k in keys]] + [
+        ["" if r[k] is None else str(r[k]) for k in keys] for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(keys))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
+
+
+@registry.command()
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+@click.pass_obj
+def history(reg: Any, model: str, as_json: bool) -> None:
+    """Registrations and alias moves of MODEL, oldest first: when, who, and why."""
+    _known(reg, model)
+    events = getattr(reg, "events", None)
+    if events is None:
+        raise ModelOpsError(f"the {reg.backend} registry keeps no audit trail here; see its UI")
+    rows = [
+        {
+            "at": str(e.get("at", ""))[:19],
+            "user": e.get("user", ""),
+            "event": e.get("kind"),
+            "alias": e.get("alias", ""),
+            "version": "" if e.get("version") is None else f"v{e['version']}",
+            "previous": "" if e.get("previous") is None else f"v{e['previous']}",
+            "reason": e.get("reason") or e.get("run") or "",
+        }
+        for e in events(model)
+        if e.get("kind") in ("register", "alias")
+    ]
+    click.echo(json.dumps(rows, indent=2) if as_json else _table(rows))
 
 
 @registry.command()
@@ -97,7 +162,7 @@ def promote(reg: Any, model: str, ref: str) -> None:
     from modelops.registry import PRODUCTION
 
     version = reg.get(model, ref).version
-    reg.set_alias(model, PRODUCTION, version)
+    reg.set_alias(model, PRODUCTION, version, reason="modelops registry promote")
     click.echo(f"{model}: production -> v{version}")
 
 

@@ -111,14 +111,17 @@ def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first):
     assert all(list(r.glob("run-*.wandb")) for r in runs)
 
 
-def test_selection_card_is_rendered(first):
+def _card_components(task, card_id: str) -> str:
+    """A card's components as JSON text: the card embeds them as base64 JSON in its HTML."""
     from metaflow.cards import get_cards
 
-    task = first.run.run["register"].task
-    html = get_cards(task, id="selection")[0].get()
-    # The card embeds its components as base64 JSON; decode them rather than grep the HTML.
+    html = get_cards(task, id=card_id)[0].get()
     payload = re.search(r'__MF_DATA__\["[^"]+"\] = "([^"]+)"', html).group(1)
-    components = json.dumps(json.loads(base64.b64decode(payload)))
+    return json.dumps(json.loads(base64.b64decode(payload)))
+
+
+def test_selection_card_is_rendered(first):
+    components = _card_components(first.run.run["register"].task, "selection")
     assert "PROMOTED to production" in components and "Leaderboard" in components
     assert "feature importance" in components and "holdout diagnostics" in components
     assert "Search history" in components and "training rows" in components
@@ -364,6 +367,13 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(tmp_path):
     perf = data.performance
     assert perf.rows == 4000 and perf.realised["r2"] > 0.8 and "rmse" in perf.training
     assert (state / "fresh.predictions.performance.html").exists()
+    # every card of ScoreFlow renders with its content (a card type that is not installed
+    # renders as an error page, which this catches)
+    scoring = _card_components(r.run["merge"].task, "scoring")
+    assert "4000 rows scored with drift-demo" in scoring and "Missing values" in scoring
+    drift_card = _card_components(r.run["drift"].task, "drift")
+    assert "no drift" in drift_card and "carat" in drift_card and "q_value" in drift_card
+    assert '"type": "image"' in drift_card
     fresh = labelled.drop(columns="price")
 
     fresh.assign(carat=fresh["carat"] * 1.5).to_csv(state / "drifted.csv", index=False)

@@ -201,3 +201,35 @@ def test_a_holdout_too_small_for_the_table_is_a_clear_error(frame, task, size):
     with pytest.raises(DataError, match=r"t.csv: --test-size .* of 20 rows holds out .*use a"):
         split(df, "y", task, size, 0, "t.csv")
     assert len(split(df, "y", task, 0.2, 0, "t.csv").y_test) == 4
+
+
+@pytest.mark.parametrize(
+    "text, delimiter, decimal",
+    [
+        ("a,b,y\n1.5,x,2\n2.5,y,3\n", ",", "."),
+        ("a;b;y\n1,5;x;2\n2,5;y;3\n", ";", ","),
+        ("a;b;y\n1.5;x;2\n2.5;y;3\n", ";", "."),
+        ("a\tb\ty\n1.5\tx\t2\n2.5\ty\t3\n", "\t", "."),
+        ("a|b|y\n1,5|x|2\n2,5|y|3\n", "|", ","),
+    ],
+)
+def test_delimiter_and_decimal_comma_are_detected(tmp_path, text, delimiter, decimal):
+    from modelops.training.data import sniff_dialect
+
+    assert sniff_dialect(text) == (d := sniff_dialect(text, delimiter))
+    assert (d.delimiter, d.decimal) == (delimiter, decimal)
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    notes: list[str] = []
+    df = read_table(path, notes=notes)
+    assert list(df.columns) == ["a", "b", "y"] and df["a"].tolist() == [1.5, 2.5]
+    assert bool(notes) == ((delimiter, decimal) != (",", "."))
+
+
+def test_the_delimiter_can_be_forced(tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_text("a;b\tc\n1;2\t3\n4;5\t6\n")
+    assert list(read_table(path, delimiter="tab").columns) == ["a;b", "c"]
+    assert list(read_table(path, delimiter=";").columns) == ["a", "b\tc"]
+    with pytest.raises(DataError, match="--delimiter 'ab': one character"):
+        read_table(path, delimiter="ab")

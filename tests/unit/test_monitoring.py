@@ -108,3 +108,41 @@ def test_realised_performance_names_labels_the_model_does_not_know(tmp_path):
     )  # fmt: skip
     with pytest.raises(DataError, match=r"labels column 'y'.*'Yes', 'maybe'.*2 rows.*'no', 'yes'"):
         compute_performance(scored, "y", schema, {})
+
+
+def test_drift_is_weighed_by_what_the_model_relies_on(diamonds):
+    from modelops.monitoring.policy import retrain_decision
+    from modelops.monitoring.steps import describe_drift
+
+    X, schema = diamonds
+    reference = X.sample(4000, random_state=1)
+    fresh = X.sample(4000, random_state=2)
+    importance = {"carat": 0.5, "y": 0.3, "clarity": 0.15, "color": 0.05, "depth": -0.001}
+    # a column the model does not use drifts: reported, not acted on
+    unused = compute_drift(
+        reference, fresh.assign(depth=fresh["depth"] * 1.5), schema, importance=importance
+    )
+    assert unused.drifted_columns == ["depth"] and not unused.drifted
+    assert unused.weighted_share == 0.0 and unused.unused_drifted == ["depth"]
+    assert "['depth'] are not used by the model: reported, not acted on" in describe_drift(unused)
+    decision = retrain_decision(unused.to_dict())
+    assert not decision.retrain and "no drift that matters" in decision.reason
+    # without importance the same batch would retrain (1 of 9 columns >= 10%)
+    assert compute_drift(reference, fresh.assign(depth=fresh["depth"] * 1.5), schema).drifted
+    # the column the model relies on most drifts: drift, and a retrain
+    used = compute_drift(
+        reference, fresh.assign(carat=fresh["carat"] * 1.5), schema, importance=importance
+    )
+    assert used.drifted and used.weighted_share == pytest.approx(0.5, abs=1e-9)
+    assert retrain_decision(used.to_dict()).retrain
+
+
+def test_too_few_rows_is_no_verdict_not_drift(diamonds):
+    from modelops.monitoring.policy import retrain_decision
+    from modelops.monitoring.steps import describe_drift
+
+    X, schema = diamonds
+    tiny = compute_drift(X.sample(2000, random_state=1), X.sample(50, random_state=2), schema)
+    assert tiny.insufficient and not tiny.drifted
+    assert describe_drift(tiny).startswith("no verdict: 50 rows are too few")
+    assert not retrain_decision(tiny.to_dict()).retrain

@@ -170,9 +170,22 @@ def test_cli_rollback_returns_to_the_previous_production(tmp_path, capsys, monke
     capsys.readouterr()
     assert main(["list", "m"]) == 0
     listing = capsys.readouterr().out.splitlines()
-    assert len(listing) == 3 and "production" in listing[1]
+    assert len(listing) == 4 and listing[0].split()[:3] == ["version", "aliases", "candidate"]
+    assert "production" in listing[2]
+    assert main(["list", "m", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["version"] for r in rows] == ["v0", "v1", "v2"] and rows[1]["aliases"] == PRODUCTION
     assert main(["show", "m", "v9"]) == 1
     assert "no version 9" in capsys.readouterr().err
+    # an unknown model is an error naming the known ones, not an empty listing
+    assert main(["list", "nope"]) == 1
+    assert "no model 'nope'" in (err := capsys.readouterr().err) and "['m']" in err
+    # the alias moves with time, user and reason
+    assert main(["history", "m", "--json"]) == 0
+    moves = [e for e in json.loads(capsys.readouterr().out) if e["event"] == "alias"]
+    assert [m["version"] for m in moves] == ["v0", "v2", "v0", "v1"]
+    assert moves[1]["reason"] == "modelops registry promote"
+    assert moves[2]["reason"] == "rollback from v2" and moves[2]["user"]
 
 
 def test_re_promoting_the_holder_is_not_a_move_and_rollback_skips_it(tmp_path, capsys, monkeypatch):

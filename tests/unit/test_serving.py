@@ -133,6 +133,8 @@ def test_health_ready_model_page_and_openapi(tmp_path):
         assert client.get("/ready").json()["model_version"] == "v0"
         model = client.get("/model").json()
         assert model["training_run"] == "TrainFlow/1" and model["follows"] == "production"
+        # the keys the registry stores, not names it never writes
+        assert model["data_digest"] == "digest" and model["code_version"]
         assert [c["name"] for c in model["schema"]["columns"]] == schema.feature_names
         page = client.get("/").text
         assert '<select name="colour"' in page and "<option>green</option>" in page
@@ -320,3 +322,15 @@ def test_hostile_names_and_categories_are_escaped_on_the_page(tmp_path):
     assert "<img" not in page and "<script>alert" not in page
     assert page.count("&lt;img src=x onerror=alert(1)&gt;") >= 3  # label, name, option
     assert page.count("<script>") == 1  # the page's own script only
+
+
+def test_the_api_docs_page_needs_no_network(tmp_path):
+    reg, _, _ = register_linear(tmp_path, make_frame(120))
+    client, _ = _client(reg)
+    with client:
+        docs = client.get("/docs").text
+        assert "cdn" not in docs.lower()
+        scripts = [u for u in docs.split('"') if u.endswith((".js", ".css"))]
+        assert scripts and all(u.startswith("/") for u in scripts)
+        for url in scripts:  # served by the service itself
+            assert client.get(url).status_code == 200

@@ -161,14 +161,14 @@ class _RacingRegistry(LocalRegistry):
 
     raced = False
 
-    def set_alias(self, name, alias, version, expected=ANY):
+    def set_alias(self, name, alias, version, expected=ANY, reason=""):
         if not self.raced and expected is not ANY:
             self.raced = True
             mv = self.get(name, version)
             copy = self.download(mv, self.root / "race-download")
             files = {f: copy / f for f in mv.files}
             super().register(name, files, mv.metadata, aliases=(PRODUCTION,))
-        super().set_alias(name, alias, version, expected)
+        super().set_alias(name, alias, version, expected, reason)
 
 
 def test_a_version_that_lost_a_promotion_race_stores_the_final_decision(tmp_path, frame):

@@ -62,8 +62,18 @@ def retrain_decision(
             False, f"no decision: {rows} scored rows are too few for a drift verdict", False, share
         )
     columns = [c for c, v in drift.get("columns", {}).items() if v.get("drifted")]
-    found = f"drift in {len(columns)} column(s) {columns} (share {share:.0%})"
+    weighted = drift.get("weighted_share")
+    weight = f", {weighted:.0%} of the model's importance" if weighted is not None else ""
+    found = f"drift in {len(columns)} column(s) {columns} (share {share:.0%}{weight})"
     if not drifted:
+        if columns:
+            return RetrainDecision(
+                False,
+                f"no drift that matters: {len(columns)} column(s) {columns} over their "
+                f"threshold{weight or f' (share {share:.0%})'}, below the verdict's bar",
+                drifted,
+                share,
+            )
         return RetrainDecision(False, f"no drift (share {share:.0%})", drifted, share)
     if mode == "report-only":
         return RetrainDecision(False, f"{found}; report-only mode, no retrain", drifted, share)

@@ -23,16 +23,41 @@ def drift_step(
     model_ref: str,
     drift_share: float,
     group: str,
+    importance: dict[str, float] | None = None,
 ) -> DriftResult:
-    """Compare the scored rows with the model's training reference; log the summary to W&B."""
+    """Compare the scored rows with the model's training reference (drifted columns weighed by
+    the model's recorded `importance`); log the summary to W&B."""
     html = sibling(result.output, ".drift.html")
     with storage.atomic_output(html) as local:
-        drift = compute_drift(reference, result.sample, schema, drift_share, local)
+        drift = compute_drift(
+            reference, result.sample, schema, drift_share, local, importance=importance
+        )
     drift.html = str(html)
     drift.unseen_categories = {c: n for c, n in result.accounting.unseen_categories.items() if n}
     storage.write_json(sibling(result.output, ".drift.json"), drift.to_dict())  # for automation
     tracking.log_scoring(result, drift, model_ref=model_ref, group=group)
     return drift
+
+
+def describe_drift(d: DriftResult) -> str:
+    """The verdict in one line: what drifted, what the model relies on, what is only noted."""
+    if d.insufficient:
+        return (
+            f"no verdict: {d.current_rows} rows are too few for a drift test "
+            f"({d.n_drifted}/{d.n_columns} columns over their threshold, not acted on)"
+        )
+    verdict = "DRIFT" if d.drifted else "no drift"
+    line = f"{verdict}: {d.n_drifted}/{d.n_columns} columns drifted {d.drifted_columns}"
+    if d.weighted_share is not None:
+        line += (
+            f", carrying {d.weighted_share:.0%} of the model's importance (drift at "
+            f">= {d.drift_share:.0%})"
+        )
+        if d.unused_drifted:
+            line += f"; {d.unused_drifted} are not used by the model: reported, not acted on"
+    else:
+        line += f" (share {d.share:.0%}; drift at >= {d.drift_share:.0%})"
+    return line
 
 
 def performance_step(

@@ -108,8 +108,11 @@ class Registry(ABC):
         """Store files and metadata as the next version of `name`."""
 
     @abstractmethod
-    def set_alias(self, name: str, alias: str, version: int, expected: int | None = ANY) -> None:
-        """Point `alias` at `version`, taking it off whichever version held it.
+    def set_alias(
+        self, name: str, alias: str, version: int, expected: int | None = ANY, reason: str = ""
+    ) -> None:
+        """Point `alias` at `version`, taking it off whichever version held it; `reason` goes
+        into the audit trail where the backend keeps one.
 
         `expected` makes the move conditional (compare-and-set): the version the caller saw
         holding the alias (None: no version held it). A mismatch raises AliasConflict, so two

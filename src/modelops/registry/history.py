@@ -31,5 +31,7 @@ def rollback(registry: Registry, name: str, to: str | None = None) -> tuple[int,
     target = registry.get(name, to).version if to else previous_production(registry, name)
     if target == current:
         raise ModelOpsError(f"{name}: v{current} already holds production; nothing to roll back")
-    registry.set_alias(name, PRODUCTION, target, expected=current)
+    registry.set_alias(
+        name, PRODUCTION, target, expected=current, reason=f"rollback from v{current}"
+    )
     return current, target

@@ -15,6 +15,7 @@ one version.
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import logging
 import os
@@ -118,6 +119,7 @@ class LocalRegistry(Registry):
 
     def _event(self, d: Path, **event: Any) -> None:
         event["at"] = datetime.now(UTC).isoformat()
+        event["user"] = _user()
         fd = _open_own(d / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(json.dumps(event, default=str) + "\n")
@@ -163,7 +165,9 @@ class LocalRegistry(Registry):
                 self._move_alias(d, alias, version, ANY)
         return self.get(name, version)
 
-    def _move_alias(self, d: Path, alias: str, version: int, expected: int | None) -> None:
+    def _move_alias(
+        self, d: Path, alias: str, version: int, expected: int | None, reason: str = ""
+    ) -> None:
         if not any(v == version for v, _ in self._version_dirs(d)):
             raise RegistryError(f"{d.name}: cannot set alias {alias!r}: no version v{version}")
         current = self._aliases(d, repair=expected == ANY)
@@ -177,11 +181,13 @@ class LocalRegistry(Registry):
             return
         current[alias] = version
         write_json(d / "aliases.json", current)
-        self._event(d, kind="alias", alias=alias, version=version, previous=held_by)
+        self._event(d, kind="alias", alias=alias, version=version, previous=held_by, reason=reason)
 
-    def set_alias(self, name: str, alias: str, version: int, expected: int | None = ANY) -> None:
+    def set_alias(
+        self, name: str, alias: str, version: int, expected: int | None = ANY, reason: str = ""
+    ) -> None:
         with self._locked(name) as d:
-            self._move_alias(d, alias, version, expected)
+            self._move_alias(d, alias, version, expected, reason)
 
     def update_metadata(self, name: str, version: int, changes: Mapping[str, Any]) -> None:
         with self._locked(name) as d:
@@ -258,6 +264,14 @@ class LocalRegistry(Registry):
             shutil.copyfile(src / fname, dest / fname)
         verify_files(mv, dest)
         return dest
+
+
+def _user() -> str:
+    """Who made a change, for the audit trail: the Metaflow user, else the login name."""
+    try:
+        return os.environ.get("METAFLOW_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"uid {os.getuid()}"
 
 
 def _open_own(path: Path, flags: int) -> int:

@@ -82,7 +82,9 @@ class WandbRegistry(Registry):
                 run.finish()
         return self.get(name, "latest")
 
-    def set_alias(self, name: str, alias: str, version: int, expected: int | None = ANY) -> None:
+    def set_alias(
+        self, name: str, alias: str, version: int, expected: int | None = ANY, reason: str = ""
+    ) -> None:
         api = self._api()
         if expected != ANY:
             holder = self.find(name, alias)

@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -183,7 +184,8 @@ def create_app(
         if prediction_log is not None:
             prediction_log.flush()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs from Swagger UI files in the package: no CDN, works offline
+        redoc_url=None,
         title="modelops prediction service",
         summary=f"Predictions from {live.name}:{live.ref}, following the registry",
         lifespan=lifespan,

@@ -62,8 +62,8 @@ class Served:
             "metric": m.get("metric"),
             "metrics": m.get("metrics", {}),
             "training_run": m.get("metaflow_run"),
-            "code_version": m.get("code_version"),
-            "data_digest": m.get("data_digest"),
+            "code_version": m.get("git_commit"),
+            "data_digest": m.get("training_data_sha256"),
             "schema": self.model.schema.to_dict(),
             "loaded_at": self.loaded_at,
         }

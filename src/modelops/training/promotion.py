@@ -288,7 +288,13 @@ def promote(
         if not decision.promote:
             return decision
         try:
-            registry.set_alias(name, PRODUCTION, version, expected=decision.champion_version)
+            registry.set_alias(
+                name,
+                PRODUCTION,
+                version,
+                expected=decision.champion_version,
+                reason="; ".join(decision.reasons),
+            )
             return decision
         except AliasConflict as err:
             log.info("%s; re-comparing with the new production model", err)

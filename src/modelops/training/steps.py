@@ -113,6 +113,7 @@ def prepare_training(
     ignore_columns: str = "",
     keep_columns: str = "",
     promotion_policy: str = "auto",
+    delimiter: str = "",
 ) -> Prepared:
     """Load, validate and split; resolve 'auto' settings; fix the folds and each family's time.
 
@@ -135,9 +136,9 @@ def prepare_training(
     if sample < 0:
         raise ConfigError(f"--sample-rows must be 0 (all rows) or positive, not {sample}")
     path, target = resolve_dataset(data, target)
-    df = read_table(path)
-    resolved = validate_training_data(df, target, task, str(path))
     notes: list[str] = []
+    df = read_table(path, delimiter, notes)
+    resolved = validate_training_data(df, target, task, str(path))
     ignore = left_out_columns(
         df,
         target=target,
@@ -498,8 +499,12 @@ def register_and_promote(
     seed: int,
     on_registered: Callable[[Outcome, dict[str, Path]], None] | None = None,
     resumed_from: str | None = None,
+    review: Review | None = None,
 ) -> Outcome:
     """Register the challenger as a new version, then promote it if the policy says so.
+
+    With `review`, the version records the champion's permutation importance (the drift
+    verdict weighs drifted columns by it) and any leak warning.
 
     `on_registered(outcome, files)` runs while the model files still exist (W&B logging).
     `resumed_from` ('TrainFlow/<run id>') is the run a `resume` continues: a version that run
@@ -523,6 +528,10 @@ def register_and_promote(
         run_pathspec=run_pathspec,
     ) | {
         "model_class": class_path(best.pipeline),
+        "importance": (
+            {str(k): round(float(v), 6) for k, v in review.importance.items()} if review else {}
+        ),
+        "leak_warning": review.warning if review else None,
         "ensemble": [{"member": k, "weight": v} for k, v in sel.ensemble.items()],
         "selection": sel.comparison,
         "search": {
@@ -627,6 +636,7 @@ def register_step(
     seed: int,
     group: str,
     resumed_from: str | None = None,
+    review: Review | None = None,
 ) -> Outcome:
     """register_and_promote inside a W&B `register` run that records the decision and model."""
     with tracking.wandb_run(
@@ -658,6 +668,7 @@ def register_step(
             seed=seed,
             on_registered=log_model,
             resumed_from=resumed_from,
+            review=review,
         )
 
 
