@@ -224,7 +224,7 @@ def drift_components(drift: Any, verdict: str) -> list[Any]:
             f"- {drift.current_rows} scored rows sampled against {drift.reference_rows} "
             "training rows stored with the model\n- a column drifts when its distance passes "
             "its threshold and a two-sample test (Benjamini-Hochberg across columns, q <= "
-            "0.05) says it is more than sampling noise\n- the full Evidently report: "
+            "0.01) says it is more than sampling noise\n- the full Evidently report: "
             f"`{drift.html}`"
         ),
         full_table(rows) if len(rows) else Markdown("(no columns tested)"),

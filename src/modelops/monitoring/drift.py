@@ -113,7 +113,7 @@ def compute_drift(
     cat_method: str = "jensenshannon",
     min_rows: int = 200,
     importance: Mapping[str, float] | None = None,
-    fdr: float = 0.05,
+    fdr: float = 0.01,
 ) -> DriftResult:
     """Evidently's DataDriftPreset over the model's input columns.
 
