@@ -248,6 +248,43 @@ def test_served_rows_are_logged_as_parquet_parts(tmp_path):
     )
 
 
+def test_a_log_write_that_fails_keeps_the_answer_and_the_rows(tmp_path, monkeypatch):
+    reg, _, _ = register_linear(tmp_path, make_frame(200))
+    log = PredictionLog(tmp_path / "served", part_bytes=1, flush_seconds=0)
+    client, _ = _client(reg, prediction_log=log)
+    real = pd.DataFrame.to_parquet
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with client:
+        monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_full)
+        for _ in range(2):
+            r = client.post("/predict", json=[ROW, ROW])
+            assert r.status_code == 200 and len(r.json()["predictions"]) == 2
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and "No space left" in health["prediction_log"]
+        assert health["buffered_rows"] == 4
+        metrics = client.get("/metrics").text
+        assert "modelops_prediction_log_failures 2.0" in metrics
+        assert "modelops_prediction_log_buffered_rows 4.0" in metrics
+        monkeypatch.setattr(pd.DataFrame, "to_parquet", real)  # space again
+        client.post("/predict", json=ROW)
+        assert client.get("/health").json() == {"status": "ok"}
+    assert len(pd.read_parquet(tmp_path / "served")) == 5  # nothing lost
+
+
+@pytest.mark.parametrize("kind", ["file", "under-a-file"])
+def test_a_log_folder_that_cannot_be_written_is_a_one_line_error_at_start(tmp_path, kind):
+    from modelops.errors import ConfigError
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    where = blocker if kind == "file" else blocker / "served"
+    with pytest.raises(ConfigError, match=r"--log-predictions .*cannot write there"):
+        PredictionLog(where)
+
+
 JSON = {"content-type": "application/json"}
 
 

@@ -222,8 +222,14 @@ def create_app(
             prediction_log.append(pd.concat([rows, predictions.reset_index(drop=True)], axis=1))
         return result
 
-    @app.get("/health", summary="The process is up")
-    async def health() -> dict[str, str]:
+    @app.get("/health", summary="The process is up (degraded: predictions are not being logged)")
+    async def health() -> dict[str, Any]:
+        if prediction_log is not None and prediction_log.last_error is not None:
+            return {
+                "status": "degraded",
+                "prediction_log": prediction_log.last_error,
+                "buffered_rows": prediction_log.buffered_rows,
+            }
         return {"status": "ok"}
 
     @app.get("/ready", summary="A verified model is loaded")
@@ -246,6 +252,10 @@ def create_app(
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:
         metrics.refused.set(len(live.refused))
+        if prediction_log is not None:
+            metrics.log_failures.set(prediction_log.failures)
+            metrics.log_dropped.set(prediction_log.dropped_rows)
+            metrics.log_buffered.set(prediction_log.buffered_rows)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, summary="A form to try the model")

@@ -46,6 +46,19 @@ class ServiceMetrics:
             "versions the alias named that failed verification (since the last SIGHUP)",
             registry=r,
         )
+        self.log_failures = Gauge(
+            "modelops_prediction_log_failures",
+            "prediction-log writes that failed (rows kept and retried)",
+            registry=r,
+        )
+        self.log_dropped = Gauge(
+            "modelops_prediction_log_dropped_rows",
+            "served rows dropped from the prediction log because its buffer was full",
+            registry=r,
+        )
+        self.log_buffered = Gauge(
+            "modelops_prediction_log_buffered_rows", "rows waiting to be logged", registry=r
+        )
 
 
 class MetricsMiddleware:

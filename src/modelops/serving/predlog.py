@@ -10,6 +10,7 @@ check on a part) never sees half a file. The drift check can then run on what th
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -18,17 +19,43 @@ from pathlib import Path
 import pandas as pd
 
 from modelops import storage
+from modelops.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
 class PredictionLog:
-    """Append scored rows; parts are named `predictions-<UTC time>-<sequence>.parquet`."""
+    """Append scored rows; parts are named `predictions-<UTC time>-<sequence>.parquet`.
 
-    def __init__(self, directory: str | Path, part_bytes: int = 8 << 20, flush_seconds: float = 60):
+    A failed write (a full disk, a folder gone) never fails the request that triggered it: the
+    rows stay buffered and the write is retried at the next flush; `last_error` says what
+    went wrong (the service reports itself degraded) and the counters count failures and any
+    rows dropped once the buffer passes `max_buffer_bytes`, oldest first.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        part_bytes: int = 8 << 20,
+        flush_seconds: float = 60,
+        max_buffer_bytes: int = 256 << 20,
+    ):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            probe = self.directory / f".write-check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise ConfigError(
+                f"--log-predictions {self.directory}: cannot write there ({err.strerror or err}); "
+                "give a folder the service can create and write"
+            ) from err
         self.part_bytes = part_bytes
+        self.max_buffer_bytes = max(max_buffer_bytes, part_bytes)
+        self.last_error: str | None = None
+        self.failures = 0
+        self.dropped_rows = 0
         self.flush_seconds = flush_seconds
         self._frames: list[pd.DataFrame] = []
         self._bytes = 0
@@ -46,8 +73,17 @@ class PredictionLog:
             self._frames.append(stamped)
             self._bytes += int(stamped.memory_usage(deep=True).sum())
             due = time.monotonic() - self._since >= self.flush_seconds
-            if self._bytes >= self.part_bytes or due:
+            if (self._bytes >= self.part_bytes and self.last_error is None) or due:
                 self._write_locked()
+            while self._bytes > self.max_buffer_bytes and len(self._frames) > 1:
+                oldest = self._frames.pop(0)
+                self._bytes -= int(oldest.memory_usage(deep=True).sum())
+                self.dropped_rows += len(oldest)
+                log.error("prediction log: buffer full, %d oldest rows dropped", len(oldest))
+
+    @property
+    def buffered_rows(self) -> int:
+        return sum(len(f) for f in self._frames)
 
     def flush(self) -> Path | None:
         """Write what is buffered as a part now (at shutdown, say)."""
@@ -59,12 +95,21 @@ class PredictionLog:
         if not self._frames:
             return None
         frame = pd.concat(self._frames, ignore_index=True)
-        self._frames, self._bytes = [], 0
         self._seq += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"predictions-{stamp}-{self._seq:06d}.parquet"
-        with storage.atomic_output(str(path)) as tmp:
-            frame.to_parquet(tmp, index=False)
+        try:
+            with storage.atomic_output(str(path)) as tmp:
+                frame.to_parquet(tmp, index=False)
+        except OSError as err:  # kept buffered; the next flush retries
+            self.failures += 1
+            self.last_error = f"{path.name}: {err.strerror or err}"
+            log.error("prediction log: %d rows not written, kept to retry: %s", len(frame), err)
+            return None
+        self._frames, self._bytes = [], 0
+        if self.last_error is not None:
+            log.info("prediction log: writing again after: %s", self.last_error)
+        self.last_error = None
         self.parts.append(path)
         log.info("prediction log: %d rows -> %s", len(frame), path)
         return path
