@@ -9,15 +9,17 @@ export PIPENV_YES := 1
 export PIPENV_NOSPIN := 1
 export PIPENV_IGNORE_VIRTUALENVS := 1
 # Metaflow refuses to run as an unnamed user or as `root` (CI containers); give it a name.
-ifeq ($(METAFLOW_USER),)
-export METAFLOW_USER := $(if $(filter-out root,$(USER)),$(USER),modelops)
+# `$(value X)`: a value from the environment is text, never make code (`$(shell ...)`).
+ifeq ($(value METAFLOW_USER),)
+export METAFLOW_USER := $(if $(filter-out root,$(value USER)),$(value USER),modelops)
 endif
 
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 INPUT ?= data/new_diamonds.csv
-ARGS ?=
+# extra flags as shell words; taken as text (not expanded by make) and split by the shell
+override ARGS := $(value ARGS)
 MODEL ?=
 MODE ?= auto
 COOLDOWN_HOURS ?= 72
@@ -28,8 +30,8 @@ MONITOR_OUT := monitor/predictions.csv
 # Values that reach commands go through the environment and are quoted there ("$$INPUT"), never
 # pasted into a recipe's text, so `TO='v0; rm -rf ~'` stays one argument. Workflows set them as
 # environment variables, not `make VAR=...` arguments, which make itself would expand
-# (`$(shell ...)`). ARGS is the exception: extra flags as shell words, for your own shell only.
-export INPUT MODEL MODE COOLDOWN_HOURS LAST_RETRAIN TO PORT
+# (`$(shell ...)`). ARGS is split into words by the shell, never run (`$(id)` stays text).
+export INPUT MODEL MODE COOLDOWN_HOURS LAST_RETRAIN TO PORT ARGS
 
 .PHONY: help install run train score serve monitor rollback retrain-demo test unit integration browser lint format clean
 
@@ -46,7 +48,7 @@ install: $(STAMP) ## Create ./.venv from Pipfile.lock (about 2 minutes on a fres
 run: train score ## The main job: train and promote on the bundled diamonds data, then score new rows
 
 train: $(STAMP) ## Run TrainFlow (extra flags: make train ARGS="--sample-rows 2000")
-	$(PY) flows/train_flow.py run $(ARGS)
+	$(PY) flows/train_flow.py run $$ARGS
 
 score: $(STAMP) ## Run ScoreFlow on INPUT (default data/new_diamonds.csv)
 	$(PY) flows/score_flow.py run --input "$$INPUT" --overwrite True
@@ -65,7 +67,7 @@ rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or t
 	$(PY) -m modelops.registry rollback "$${MODEL:?set MODEL=<registered model name>}" $${TO:+--to "$$TO"}
 
 retrain-demo: $(STAMP) ## The retraining loop locally: train, drift, retrain, promote if better, score
-	$(PY) examples/retrain_demo.py $(ARGS)
+	$(PY) examples/retrain_demo.py $$ARGS
 
 test: lint unit integration ## The whole test suite: lint, unit tests, flow integration tests
 

@@ -165,8 +165,10 @@ class TrainFlow(FlowSpec):
     def search(self):
         """Search one family's space within its share of the budget; refit the best trial."""
         from modelops import configure_logging
+        from modelops.registry.signing import withhold_key
         from modelops.training import steps
 
+        withhold_key()  # only `register` signs
         configure_logging()
         self.result = steps.search_step(
             name=self.input, prep=self.prepared, config=self.train_config, seed=self.seed
@@ -180,8 +182,10 @@ class TrainFlow(FlowSpec):
     @user_errors
     def select(self, inputs):
         """Rank families, build the greedy ensemble from OOF predictions, keep the champion."""
+        from modelops.registry.signing import withhold_key
         from modelops.training import steps
 
+        withhold_key()  # only `register` signs
         # the same objects in every branch (taken from one: their pickles may differ in caches)
         self.prepared, self.train_config = inputs[0].prepared, inputs[0].train_config
         by_label = {i.score.label: i for i in inputs}

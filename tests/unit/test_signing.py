@@ -171,3 +171,24 @@ def test_a_short_key_is_refused_rather_than_used(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELOPS_SIGNING_KEY", "secret")
     with pytest.raises(ConfigError, match="at least 32"):
         _register(tmp_path, monkeypatch, "secret")
+
+
+def test_the_key_is_withheld_from_tasks_that_do_not_sign(monkeypatch):
+    import subprocess
+    import sys
+
+    from modelops.registry.signing import withhold_key
+
+    monkeypatch.setenv("MODELOPS_SIGNING_KEY", KEY)
+    withhold_key()
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.environ.get('MODELOPS_SIGNING_KEY'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert child.stdout.strip() == "None"  # nor do the processes a booster starts
+    source = (Path(__file__).resolve().parents[2] / "flows" / "train_flow.py").read_text()
+    for step in ("def search", "def select"):
+        body = source.split(step, 1)[1].split("@step", 1)[0]
+        assert "withhold_key()" in body, step

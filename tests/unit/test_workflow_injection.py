@@ -129,3 +129,24 @@ def test_secrets_are_given_only_to_the_steps_that_use_them():
         for job_name, job in wf["jobs"].items():
             for var, value in (job.get("env") or {}).items():
                 assert "secrets." not in str(value), f"{name}: job {job_name} exposes {var}"
+
+
+@pytest.mark.parametrize("var", ["ARGS", "USER", "METAFLOW_USER"])
+def test_make_never_runs_what_the_environment_or_args_hold(var, tmp_path):
+    work = _workspace(tmp_path)
+    marker = tmp_path / "ran"
+    hostile = f"--seed $(shell touch {marker}) $(touch {marker})"
+    log = tmp_path / "argv.jsonl"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "STUB_LOG": str(log)}
+    done = subprocess.run(
+        ["make", "train"], cwd=work, env=env | {var: hostile}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()
+    argv = json.loads(log.read_text().splitlines()[0])
+    if var == "ARGS":  # split into words by the shell, each word text
+        assert argv[argv.index("--seed") :] == hostile.split()
+    via_args = subprocess.run(
+        ["make", "train", f"ARGS={hostile}"], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert via_args.returncode == 0 and not marker.exists()

@@ -64,9 +64,12 @@ def test_every_make_target_exists(path):
 def test_train_dispatch_inputs_are_train_flow_parameters():
     wf = _load(ROOT / ".github" / "workflows" / "train.yml")
     params = _flow_parameters("train_flow.py", "TrainFlow")
-    dispatch = wf["on"]["workflow_dispatch"]["inputs"]
+    everything = wf["on"]["workflow_dispatch"]["inputs"]
+    assert set(wf["on"]["workflow_call"]["inputs"]) == set(everything)
+    # what the workflow itself does with the run (uploads) is not a flow parameter
+    dispatch = {k: v for k, v in everything.items() if k != "upload-model"}
     assert set(dispatch) <= params
-    assert set(wf["on"]["workflow_call"]["inputs"]) == set(dispatch)
+    assert everything["upload-model"]["default"] is False  # rows are uploaded only when asked
     run = " ".join(s.get("run", "") for s in _steps(wf))
     env = wf["jobs"]["train"]["env"]
     for name in dispatch:
@@ -105,3 +108,20 @@ def test_rollback_shares_the_registry_cli_and_the_promotion_lock():
     assert any("make rollback" in s.get("run", "") for s in _steps(wf))
     makefile = (ROOT / "Makefile").read_text()
     assert "-m modelops.registry rollback" in makefile
+
+
+def test_artifacts_hold_summaries_unless_rows_are_asked_for():
+    """Artifacts of a public repository are public: no training rows, model pickles, served
+    predictions or raw rejected lines by default."""
+    for name, switch in (
+        ("train.yml", "inputs.upload-model"),
+        ("monitor.yml", "inputs.upload-rows"),
+    ):
+        wf = _load(ROOT / ".github" / "workflows" / name)
+        for step in _steps(wf):
+            if "upload-artifact" not in str(step.get("uses", "")):
+                continue
+            paths = step["with"]["path"].split()
+            broad = [p for p in paths if p.endswith("/") or "reference" in p or p == "wandb/"]
+            if broad:
+                assert switch in str(step.get("if", "")), f"{name}: {broad} uploaded by default"

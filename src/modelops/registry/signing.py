@@ -106,6 +106,12 @@ def writer_key() -> bytes:
     return signing_key() or _create_key_file(key_file())
 
 
+def withhold_key() -> None:
+    """Drop the key from this process's environment (and its children's): TrainFlow's search
+    and select tasks run third-party model code and never sign or verify anything."""
+    os.environ.pop(KEY_ENV, None)
+
+
 def trust_unsigned() -> bool:
     """Whether this reader opted in to loading unsigned versions."""
     return os.environ.get(TRUST_UNSIGNED_ENV, "").strip().lower() in ("1", "true", "yes")
