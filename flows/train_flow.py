@@ -184,6 +184,7 @@ class TrainFlow(FlowSpec):
         """Rank families, build the greedy ensemble from OOF predictions, keep the champion."""
         from modelops.registry.signing import withhold_key
         from modelops.training import steps
+        from modelops.training.selection import readable_leaderboard
 
         withhold_key()  # only `register` signs
         # the same objects in every branch (taken from one: their pickles may differ in caches)
@@ -196,7 +197,8 @@ class TrainFlow(FlowSpec):
             config=self.train_config,
             seed=self.seed,
         )
-        print(self.selection.board.to_string(index=False))
+        board = readable_leaderboard(self.selection.scores, self.prepared.metric)
+        print(board.to_string(index=False, max_colwidth=72))
         print(steps.describe_choice(self.selection.comparison))
         self.next(self.register)
 

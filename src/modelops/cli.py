@@ -1,12 +1,14 @@
 """The `modelops` command: the registry and the monitoring rule, from a terminal or a workflow.
 
+\b
     modelops registry list [MODEL] [--json]   # models, or versions of one model
     modelops registry history MODEL           # alias moves: when, who, why
+    modelops leaderboard MODEL [REF]          # the candidates a version was chosen from
     modelops registry show MODEL [REF]        # metadata of one version (alias or vN)
     modelops registry promote MODEL REF       # give REF the production alias
     modelops registry rollback MODEL [--to REF]
     modelops monitor decide --drift X.drift.json [--mode auto] [--cooldown-hours 72]
-    modelops serve --model-name diamonds-price [--model production] [--port 8000]
+    modelops serve [--model-name NAME] [--model production] [--port 8000]
 
 `python -m modelops.registry ...` and `python -m modelops.monitoring.policy decide ...` are
 aliases. User errors exit 1 with one line on stderr; the flows are run with `python flows/...`.
@@ -140,6 +142,34 @@ def history(reg: Any, model: str, as_json: bool) -> None:
         if e.get("kind") in ("register", "alias")
     ]
     click.echo(json.dumps(rows, indent=2) if as_json else _table(rows))
+
+
+@main.command(cls=_Command)
+@click.argument("model")
+@click.argument("ref", default="production")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+@click.option("--backend", default=None, help="Registry: auto (default), local or wandb.")
+def leaderboard(model: str, ref: str, as_json: bool, backend: str | None) -> None:
+    """The candidates TrainFlow weighed for version REF of MODEL (default: production), best
+    first, with their CV and holdout scores and parameters."""
+    from modelops.registry import open_registry
+
+    mv = open_registry(backend).get(model, ref)
+    rows = mv.metadata.get("leaderboard")
+    if rows is None:  # registered before the leaderboard was recorded: the search summary
+        families = mv.metadata.get("search", {}).get("families", {})
+        rows = [{"candidate": k} | v for k, v in families.items()]
+    if not rows:
+        raise ModelOpsError(f"{mv.ref} records no leaderboard (not registered by TrainFlow?)")
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    click.echo(f"{mv.ref} (candidate {mv.metadata.get('candidate')}):")
+    click.echo(_table([{k: _cell(v) for k, v in r.items()} for r in rows]))
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, dict | list) else value
 
 
 @registry.command()

@@ -309,3 +309,14 @@ def test_an_alias_at_a_missing_version_says_so(tmp_path):
     shutil.rmtree(reg.root / "m" / "v0001")
     with pytest.raises(RegistryError, match="alias 'production' points at v1, which is missing"):
         reg.get("m", PRODUCTION)
+
+
+def test_the_command_help_keeps_its_command_list_one_per_line():
+    from click.testing import CliRunner
+
+    from modelops.cli import main
+
+    out = CliRunner().invoke(main, ["--help"]).output
+    lines = [line.strip() for line in out.splitlines()]
+    assert "modelops registry history MODEL           # alias moves: when, who, why" in lines
+    assert any(line.startswith("modelops serve [--model-name NAME]") for line in lines)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from modelops.registry import ANY, PRODUCTION, LocalRegistry
 from modelops.registry.packaging import load_model, signed
@@ -451,3 +452,34 @@ def test_the_default_model_name_ignores_date_and_version_suffixes(source, name):
     from modelops.training.steps import default_model_name
 
     assert default_model_name(source, "y") == name
+
+
+def test_fit_and_register_a_dataframe_in_process(frame, tmp_path, capsys):
+    """`modelops.fit` on a DataFrame, then `modelops.register` through the flow's gate, then
+    `modelops leaderboard` reads what was recorded."""
+    import modelops
+    from modelops.cli import main as cli
+    from modelops.registry import LocalRegistry
+
+    df = frame(240).assign(customer_id=lambda d: range(1000, 1240))
+    result = modelops.fit(
+        df, target="y", budget_minutes=0.2, candidates="linear,random_forest", workers=1
+    )
+    board = result.leaderboard
+    assert set(board["candidate"]) >= {"linear", "random_forest"}
+    assert {"cv_rmse", "holdout_rmse", "parameters"} <= set(board.columns)
+    assert all(len(p) <= 70 for p in board["parameters"])  # words, not raw dicts
+    assert any("['customer_id'] look like identifiers" in n for n in result.notes)
+    assert result.predict(df.drop(columns="y").head(4)).shape == (4,)
+    registry = LocalRegistry(tmp_path / "registry")
+    outcome = modelops.register(result, model_name="nb-model", registry=registry)
+    assert outcome.decision.promote  # the signal is real: it beats the training mean
+    assert "beats the trivial baseline" in outcome.decision.reasons[-1]
+    recorded = registry.get("nb-model", "production").metadata["leaderboard"]
+    assert [r["candidate"] for r in recorded] == board["candidate"].tolist()
+    env = {"MODELOPS_REGISTRY_DIR": str(tmp_path / "registry"), "MODELOPS_REGISTRY": "local"}
+    out = CliRunner().invoke(cli, ["leaderboard", "nb-model"], env=env)
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith("nb-model:v0") and lines[1].split()[:2] == ["candidate", "cv_rmse"]
+    assert len(lines) == 2 + len(board)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -29,6 +30,42 @@ def rank(results: list[CandidateScore], task: Task, metric: str) -> list[Candida
 def leaderboard(ranked: list[CandidateScore]) -> pd.DataFrame:
     """One row per candidate, best first, with CV and holdout metrics and fit time."""
     rows = [r.summary() | {"params": str(r.params)} for r in ranked]
+    return pd.DataFrame(rows)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, dict):  # the ensemble's weights
+        return ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+    return str(value)
+
+
+def readable_params(params: dict[str, Any], width: int = 70) -> str:
+    """`learning_rate=0.154, depth=4, ...`: the parameters as a person reads them, cut at
+    `width` characters."""
+    text = ", ".join(_short(v) if k == "weights" else f"{k}={_short(v)}" for k, v in params.items())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def readable_leaderboard(ranked: list[CandidateScore], metric: str) -> pd.DataFrame:
+    """Every candidate, best first: CV and holdout of the selection metric, trials, time and
+    its parameters in words, for the terminal, the card and `modelops leaderboard`."""
+    rows = []
+    for r in ranked:
+        s = r.summary()
+        rows.append(
+            {
+                "candidate": r.label,
+                f"cv_{metric}": round(s.get(f"cv_{metric}", math.nan), 5),
+                f"holdout_{metric}": round(s.get(f"holdout_{metric}", math.nan), 5),
+                "trials": s.get("trials", 0),
+                "fit_s": round(s.get("fit_seconds", math.nan), 2),
+                "parameters": (
+                    "failed: " + str(r.failed)[:60] if r.failed else readable_params(r.params)
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -45,7 +45,12 @@ from modelops.training.data import (
 from modelops.training.ensemble import blend, greedy_selection, nested_scores
 from modelops.training.fit import Folds, make_folds, metrics_of
 from modelops.training.search import CandidateResult, CandidateScore, search_family
-from modelops.training.selection import leaderboard, leakage_warning, rank
+from modelops.training.selection import (
+    leaderboard,
+    leakage_warning,
+    rank,
+    readable_leaderboard,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +119,13 @@ def prepare_training(
     keep_columns: str = "",
     promotion_policy: str = "auto",
     delimiter: str = "",
+    frame: pd.DataFrame | None = None,
 ) -> Prepared:
     """Load, validate and split; resolve 'auto' settings; fix the folds and each family's time.
 
     Everything that can be wrong with the data, the parameters or the config fails here,
-    before any model is fitted.
+    before any model is fitted. With `frame`, that DataFrame is the data and `data` only names
+    it (in messages, the metadata and the default model name).
     """
     promotion.check_policy(promotion_policy)
     names = parse_candidates(candidates)
@@ -137,7 +144,7 @@ def prepare_training(
         raise ConfigError(f"--sample-rows must be 0 (all rows) or positive, not {sample}")
     path, target = resolve_dataset(data, target)
     notes: list[str] = []
-    df = read_table(path, delimiter, notes)
+    df = frame.reset_index(drop=True) if frame is not None else read_table(path, delimiter, notes)
     resolved = validate_training_data(df, target, task, str(path))
     ignore = left_out_columns(
         df,
@@ -217,24 +224,24 @@ def prepare_training(
             f"registered as model {model_name!r} (from the file name, without date or version "
             "suffixes, and the target); set another with --model-name"
         )
-    for note in notes:
-        log.warning("%s", note)
-    return Prepared(
-        source=str(path),
-        target=target,
-        task=resolved,
-        metric=metric,
-        schema=schema,
-        split=parts,
-        candidates=names,
-        limits=limits,
-        folds=folds,
-        profile=profile,
-        data_digest=frame_digest(df),
-        model_name=model_name,
-        n_rows=len(df),
-        notes=notes,
-        reference=ref,
+    return (
+        Prepared(  # the notes are the caller's to show (the flow prints them, the card lists them)
+            source=str(path),
+            target=target,
+            task=resolved,
+            metric=metric,
+            schema=schema,
+            split=parts,
+            candidates=names,
+            limits=limits,
+            folds=folds,
+            profile=profile,
+            data_digest=frame_digest(df),
+            model_name=model_name,
+            n_rows=len(df),
+            notes=notes,
+            reference=ref,
+        )
     )
 
 
@@ -528,6 +535,7 @@ def register_and_promote(
         run_pathspec=run_pathspec,
     ) | {
         "model_class": class_path(best.pipeline),
+        "leaderboard": readable_leaderboard(sel.scores, prep.metric).to_dict("records"),
         "importance": (
             {str(k): round(float(v), 6) for k, v in review.importance.items()} if review else {}
         ),
