@@ -84,7 +84,23 @@ def join(folder: Location, child: str) -> Location:
 def _s3() -> Any:
     from metaflow import S3
 
+    check_credentials()
     return S3()
+
+
+def check_credentials() -> None:
+    """Fail in a second, with what to do, when no AWS credentials can be found: the S3 client
+    otherwise retries for minutes before saying anything."""
+    import boto3
+
+    if boto3.session.Session().get_credentials() is None:
+        from modelops.errors import ConfigError
+
+        raise ConfigError(
+            "an s3:// path needs AWS credentials and none were found: set AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or run where an instance role gives "
+            "them); for S3-compatible storage also set METAFLOW_S3_ENDPOINT_URL"
+        )
 
 
 def _info(url: str) -> Any:

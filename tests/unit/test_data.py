@@ -233,3 +233,28 @@ def test_the_delimiter_can_be_forced(tmp_path):
     assert list(read_table(path, delimiter=";").columns) == ["a", "b\tc"]
     with pytest.raises(DataError, match="--delimiter 'ab': one character"):
         read_table(path, delimiter="ab")
+
+
+@pytest.mark.parametrize(
+    "y, task, message",
+    [
+        ([str(i * 1.5) for i in range(30)], "regression", r"numbers stored as text \(such as"),
+        ([f"2024-01-{i + 1:02d}" for i in range(30)], "auto", r"30 of the 30 values .* not a"),
+        ([f"id{i}" for i in range(30)], "binary", r"such as \['id0', 'id1', 'id10'|such as"),
+    ],
+)
+def test_target_mistakes_get_a_short_message_that_says_what_to_do(y, task, message):
+    df = pd.DataFrame({"a": range(30), "y": y})
+    with pytest.raises(DataError, match=message) as err:
+        validate_training_data(df, "y", task, "t.csv")
+    assert len(str(err.value)) < 400
+
+
+def test_a_parquet_file_with_a_duplicated_column_is_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table([pa.array([1, 2]), pa.array([3, 4]), pa.array([5, 6])], names=["a", "a", "y"])
+    pq.write_table(table, tmp_path / "t.parquet")
+    with pytest.raises(DataError, match=r"t.parquet: duplicate column names \['a'\]"):
+        read_table(tmp_path / "t.parquet")

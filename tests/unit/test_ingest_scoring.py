@@ -500,3 +500,30 @@ def test_a_damaged_compressed_file_and_a_wrong_output_name_are_clear_errors(tmp_
     frame(10).drop(columns="y").to_csv(plain, index=False)
     with pytest.raises(DataError, match="f.json: predictions are written as CSV or Parquet"):
         _score_with_steps(reg, plain, tmp_path / "f.json")
+
+
+def test_an_output_under_a_file_fails_before_scoring(tmp_path, frame):
+    reg, _, _ = register_linear(tmp_path, frame())
+    plain = tmp_path / "new.csv"
+    frame(10).drop(columns="y").to_csv(plain, index=False)
+    (tmp_path / "blocker").write_text("x")
+    with pytest.raises(DataError, match=r"cannot write the output there: a part of the path is"):
+        _score_with_steps(reg, plain, tmp_path / "blocker" / "out.csv")
+
+
+def test_a_full_disk_while_scoring_is_said_plainly(tmp_path, frame, monkeypatch):
+    import errno
+
+    from modelops.scoring import steps
+
+    reg, _, _ = register_linear(tmp_path, frame())
+    plain = tmp_path / "new.csv"
+    frame(10).drop(columns="y").to_csv(plain, index=False)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(steps, "score_shard", full)
+    with pytest.raises(DataError, match="writing shard 0 failed: the disk is full"):
+        _score_with_steps(reg, plain, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()

@@ -371,3 +371,12 @@ def test_the_api_docs_page_needs_no_network(tmp_path):
         assert scripts and all(u.startswith("/") for u in scripts)
         for url in scripts:  # served by the service itself
             assert client.get(url).status_code == 200
+
+
+def test_an_empty_records_list_says_so(tmp_path):
+    reg, _, _ = register_linear(tmp_path, make_frame(120))
+    client, _ = _client(reg)
+    with client:
+        for body in ({"records": []}, []):
+            r = client.post("/predict", json=body)
+            assert r.status_code == 422 and "holds no records" in r.json()["detail"]

@@ -73,3 +73,16 @@ def test_s3_parts_need_metaflow_s3_settings(monkeypatch: pytest.MonkeyPatch) -> 
         storage.run_prefix("ScoreFlow", "1", "score-parts")
     monkeypatch.setattr(config, "DATATOOLS_S3ROOT", "s3://bucket/data/")
     assert storage.run_prefix("ScoreFlow", "7", "p") == "s3://bucket/data/ScoreFlow/7/p"
+
+
+def test_s3_without_credentials_fails_at_once_with_what_to_do(monkeypatch, tmp_path):
+    from modelops import storage
+    from modelops.errors import ConfigError
+
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(ConfigError, match="needs AWS credentials .*AWS_ACCESS_KEY_ID"):
+        storage.exists("s3://bucket/new.csv")  # before: minutes of silent retries

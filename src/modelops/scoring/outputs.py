@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import time
 from pathlib import Path
@@ -56,6 +58,30 @@ def check_output(dest: Location, overwrite: bool, source: Location | None = None
         )
     if storage.exists(dest) and not overwrite:
         raise DataError(f"{dest}: output exists; pass --overwrite to replace it")
+    if not storage.is_s3(dest):
+        check_writable(Path(dest).parent, dest)
+
+
+def check_writable(folder: Path, dest: Location) -> None:
+    """Fail before scoring, not after it, when the output's folder cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".{storage.name(dest)}.write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise DataError(f"{dest}: cannot write the output there: {describe_os_error(err)}") from err
+
+
+def describe_os_error(err: OSError) -> str:
+    """The plain reason for an OS error: 'disk full', 'a file is in the way', ..."""
+    if err.errno == errno.ENOSPC:
+        return "the disk is full"
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"a part of the path is a file, not a folder ({err.filename})"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write ({err.filename})"
+    return err.strerror or str(err)
 
 
 STALE_SECONDS = 3600.0  # nothing running writes to a part or staging file this long unseen

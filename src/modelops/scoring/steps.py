@@ -19,7 +19,12 @@ from modelops.registry import Registry
 from modelops.registry.packaging import load_model, load_reference
 from modelops.schema import Schema
 from modelops.scoring.batch import ScoreResult, ShardResult, merge_shards, score_shard
-from modelops.scoring.outputs import check_output, default_output, remove_stale
+from modelops.scoring.outputs import (
+    check_output,
+    default_output,
+    describe_os_error,
+    remove_stale,
+)
 from modelops.scoring.reader import Shard, check_input, plan_shards
 
 log = logging.getLogger(__name__)
@@ -118,15 +123,21 @@ def score_shard_step(
 ) -> ShardResult:
     """Score one shard with the planned version (its digest is checked again on this worker)."""
     loaded = load_model(registry, plan.model_name, plan.version)
-    return score_shard(
-        loaded,
-        plan.input,
-        shard,
-        plan.parts_dir,
-        sample_rows=drift_sample,
-        parquet=storage.is_parquet(plan.output),
-        neutralise_formulas=plan.neutralise_formulas,
-    )
+    try:
+        return score_shard(
+            loaded,
+            plan.input,
+            shard,
+            plan.parts_dir,
+            sample_rows=drift_sample,
+            parquet=storage.is_parquet(plan.output),
+            neutralise_formulas=plan.neutralise_formulas,
+        )
+    except OSError as err:  # the disk filled up while scoring: say so, not a traceback
+        raise DataError(
+            f"{plan.parts_dir}: writing shard {shard.index} failed: {describe_os_error(err)}; "
+            "the output was not published (resume the run once there is room)"
+        ) from err
 
 
 def merge_step(

@@ -47,7 +47,9 @@ def as_records(body: Any) -> list[dict[str, Any]]:
         body = body["records"]
     if isinstance(body, dict):
         return [body]
-    if not isinstance(body, list) or not body:
+    if isinstance(body, list) and not body:
+        raise RequestError("the body holds no records (an empty array): send at least one")
+    if not isinstance(body, list):
         raise RequestError(
             "the body must be a JSON object (one record) or a non-empty array of objects "
             f"(records), not {_kind(body)}"

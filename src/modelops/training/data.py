@@ -140,6 +140,9 @@ def _refuse_nested(path: Path) -> None:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
+    dupes = sorted({n for n in schema.names if schema.names.count(n) > 1})
+    if dupes:
+        raise DataError(f"{path}: duplicate column names {dupes}; rename them before training")
     nested = [f"{f.name!r} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
     if nested:
         raise DataError(
@@ -223,6 +226,12 @@ def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str
     if resolved == "regression":
         if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
             bad = y[pd.to_numeric(y, errors="coerce").isna()]
+            if bad.empty:  # every value reads as a number: they are stored as text
+                raise DataError(
+                    f"{source}: regression needs a numeric target, but column {target!r} holds "
+                    f"numbers stored as text (such as {y.head(3).tolist()}); convert the column "
+                    "to numbers (for example pd.to_numeric) before training"
+                )
             raise DataError(
                 f"{source}: regression needs a numeric target, but column {target!r} has "
                 f"non-numeric values such as {bad.head(3).tolist()} ({_rows(bad.index, 5)})"
@@ -230,6 +239,13 @@ def validate_training_data(df: pd.DataFrame, target: str, task: str, source: str
     else:
         counts = y.value_counts()
         small = counts[counts < 3]
+        if not small.empty and len(small) > max(10, len(counts) // 2):
+            raise DataError(
+                f"{source}: {len(small)} of the {len(counts)} values of target {target!r} occur "
+                f"fewer than 3 times (such as {list(small.index[:5])}): a target with a "
+                "different value on almost every row (a date, an ID, a measurement) is not a "
+                "class label; use --task regression for numbers, or choose another target"
+            )
         if not small.empty:
             raise DataError(
                 f"{source}: class(es) {small.to_dict()} of target {target!r} have fewer than 3 "
