@@ -104,6 +104,19 @@ class TrainFlow(FlowSpec):
         "Default: detected (comma, semicolon, tab or pipe, and a decimal comma in "
         "semicolon-separated European CSV), printed when not plain comma-separated.",
     )
+    time_column = Parameter(
+        "time-column",
+        default="",
+        help="Column of dates (or ordered numbers) the rows happened at: the holdout becomes "
+        "the latest --test-size of the rows and the CV folds contiguous blocks of time, so a "
+        "time-ordered table is not validated on shuffled rows.",
+    )
+    group_column = Parameter(
+        "group-column",
+        default="",
+        help="Column of groups (customers, stores, patients): whole groups are held out and "
+        "the CV folds are grouped, so no group is on both sides of a comparison.",
+    )
     ignore_columns = Parameter(
         "ignore-columns",
         default="",
@@ -146,6 +159,8 @@ class TrainFlow(FlowSpec):
             keep_columns=self.keep_columns,
             promotion_policy=self.promotion,
             delimiter=self.delimiter,
+            time_column=self.time_column,
+            group_column=self.group_column,
         )
         p = self.prepared
         steps.check_registry(registry=open_registry(), model_name=p.model_name)

@@ -92,6 +92,8 @@ def fit(
     seed: int = 42,
     ignore_columns: str = "",
     keep_columns: str = "",
+    time_column: str = "",
+    group_column: str = "",
     config: TrainConfig | None = None,
     workers: int | None = None,
     name: str = "DataFrame",
@@ -116,6 +118,8 @@ def fit(
         config=config,
         ignore_columns=ignore_columns,
         keep_columns=keep_columns,
+        time_column=time_column,
+        group_column=group_column,
         frame=frame,
     )
     workers = workers or min(len(prep.candidates), os.cpu_count() or 1)

@@ -36,10 +36,17 @@ class SchemaCoercer(TransformerMixin, BaseEstimator):
         numeric: tuple[str, ...] = (),
         categorical: tuple[str, ...] = (),
         datetime: tuple[str, ...] = (),
+        parts: tuple[tuple[str, ...], ...] = (),
     ):
         self.numeric = numeric
         self.categorical = categorical
         self.datetime = datetime
+        self.parts = parts  # per date column, the parts it yields (empty: every part)
+
+    def _date_features(self) -> list[tuple[str, str]]:
+        dates = getattr(self, "datetime", ())  # models pickled before dates had none
+        parts = getattr(self, "parts", ()) or ((),) * len(dates)  # ... or all parts
+        return [(c, p) for c, own in zip(dates, parts, strict=True) for p in own or DATE_PARTS]
 
     def fit(self, X: pd.DataFrame, y: object = None) -> SchemaCoercer:
         self.feature_names_in_ = self.get_feature_names_out()
@@ -53,14 +60,16 @@ class SchemaCoercer(TransformerMixin, BaseEstimator):
         for c in self.numeric:
             s = X[c]
             out[c] = s if s.dtype == np.float64 else pd.to_numeric(s, errors="coerce").astype(float)
-        for c in getattr(self, "datetime", ()):  # models pickled before dates had none
-            when = parse_datetimes(X[c])
-            for part in DATE_PARTS:
-                out[f"{c}_{part}"] = getattr(when.dt, part).astype("float64")
+        parsed: dict[str, pd.Series] = {}
+        for c, part in self._date_features():
+            when = parsed.get(c)
+            if when is None:
+                when = parsed[c] = parse_datetimes(X[c])
+            out[f"{c}_{part}"] = getattr(when.dt, part).astype("float64")
         return pd.DataFrame(out, index=X.index)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        dates = [f"{c}_{p}" for c in getattr(self, "datetime", ()) for p in DATE_PARTS]
+        dates = [f"{c}_{p}" for c, p in self._date_features()]
         return np.asarray(list(self.categorical) + list(self.numeric) + dates, dtype=object)
 
 
@@ -73,7 +82,13 @@ def _category(v: object) -> str:
 
 
 def coercer(schema: Schema) -> SchemaCoercer:
-    return SchemaCoercer(tuple(schema.numeric), tuple(schema.categorical), tuple(schema.datetime))
+    dates = [c for c in schema.columns if c.kind == "datetime"]
+    return SchemaCoercer(
+        tuple(schema.numeric),
+        tuple(schema.categorical),
+        tuple(c.name for c in dates),
+        tuple(c.date_parts for c in dates),
+    )
 
 
 def encoder(schema: Schema, encoding: Encoding) -> ColumnTransformer | str:

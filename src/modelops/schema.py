@@ -32,6 +32,13 @@ class Column:
     dtype: str
     categories: tuple[str, ...] = ()
     required: bool = True
+    # a date column's parts that vary in training (empty: all of DATE_PARTS, as registered
+    # before constant parts were left out)
+    parts: tuple[str, ...] = ()
+
+    @property
+    def date_parts(self) -> tuple[str, ...]:
+        return self.parts or DATE_PARTS
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,12 @@ class Schema:
     @property
     def date_parts(self) -> list[str]:
         """The numeric features the pipeline derives from the datetime columns."""
-        return [f"{c}_{part}" for c in self.datetime for part in DATE_PARTS]
+        return [
+            f"{c.name}_{part}"
+            for c in self.columns
+            if c.kind == "datetime"
+            for part in c.date_parts
+        ]
 
     @property
     def required(self) -> list[str]:
@@ -71,7 +83,10 @@ class Schema:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["columns"] = [asdict(c) | {"categories": list(c.categories)} for c in self.columns]
+        d["columns"] = [
+            asdict(c) | {"categories": list(c.categories), "parts": list(c.parts)}
+            for c in self.columns
+        ]
         d["classes"] = [_jsonable(c) for c in self.classes]
         d["ignored"] = list(self.ignored)
         return d
@@ -85,6 +100,7 @@ class Schema:
                 dtype=c["dtype"],
                 categories=tuple(c.get("categories", ())),
                 required=c.get("required", True),
+                parts=tuple(c.get("parts", ())),
             )
             for c in d["columns"]
         )
@@ -213,6 +229,14 @@ def unparsable_dates(s: pd.Series) -> np.ndarray:
     return np.flatnonzero(given & parse_datetimes(s).isna().to_numpy())
 
 
+def varying_parts(s: pd.Series) -> tuple[str, ...]:
+    """The date parts that take more than one value in `s` (a date-only column has no hour;
+    a constant feature only costs fitting time). At least the year, so the column counts."""
+    when = parse_datetimes(s)
+    parts = tuple(p for p in DATE_PARTS if getattr(when.dt, p).nunique(dropna=True) > 1)
+    return parts or ("year",)
+
+
 def is_datetime_like(s: pd.Series, sample: int = 1000) -> bool:
     """A datetime column, or text of which 95% are ISO-8601 dates ('2024-01-31', with or
     without a time): as categories they would be one per day and unseen after training."""
@@ -242,7 +266,7 @@ def infer_schema(
             ignored.append(str(name))
             continue
         if is_datetime_like(s):
-            cols.append(Column(str(name), "datetime", str(s.dtype)))
+            cols.append(Column(str(name), "datetime", str(s.dtype), parts=varying_parts(s)))
             continue
         if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
             cats = tuple(sorted({str(v).strip() for v in s.dropna().unique()} - {""}))

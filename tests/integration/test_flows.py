@@ -403,3 +403,61 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(tmp_path):
             check=True,
         )
         assert gh_output.read_text() == f"retrain={expected}\n", decided.stdout
+
+
+def test_a_table_with_an_id_and_a_date_goes_through_train_score_and_monitor(tmp_path):
+    """A user's own table: an integer customer number numbered after sorting by the label, a
+    date-only column, time-ordered validation; next month's rows (new IDs) score without a
+    drift alarm, and the monitor's rule does not ask for a retrain."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n = 900
+    df = pd.DataFrame(
+        {
+            "visits": rng.poisson(3, n).astype(float),
+            "plan": rng.choice(["basic", "plus", "pro"], n),
+            "signed_up": (pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) // 3, "D"))
+            .strftime("%Y-%m-%d")
+            .to_numpy(),
+        }
+    )
+    score = df["visits"] + df["plan"].map({"basic": 0, "plus": 1, "pro": 2})
+    df["churned"] = np.where(score + rng.normal(0, 1.5, n) > 4, "yes", "no")
+    df = df.sort_values("churned", kind="stable").reset_index(drop=True)
+    df.insert(0, "customer_id", np.arange(50_000, 50_000 + n))  # leaks the sorted label
+    df = df.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    train, later = df.iloc[:700], df.iloc[700:]
+    train.to_csv(tmp_path / "churn_2024-06.csv", index=False)
+    later.drop(columns="churned").assign(customer_id=lambda d: d["customer_id"] + 10_000).to_csv(
+        tmp_path / "churn_2024-07.csv", index=False
+    )
+    r = run_flow(
+        "train_flow.py",
+        data=str(tmp_path / "churn_2024-06.csv"),
+        target="churned",
+        candidates="linear,lightgbm",
+        time_column="signed_up",
+        where=tmp_path,
+    )
+    assert r.ok, r.output[-4000:]
+    prep = r.run["start"].task.data.prepared
+    assert prep.model_name == "churn-churned"  # next month's file meets this champion
+    assert "customer_id" in prep.schema.ignored and prep.folds.kind == "time-ordered"
+    assert "signed_up_hour" not in prep.schema.date_parts
+    assert "look like identifiers" in r.output and "--time-column signed_up" in r.output
+    assert r.run.data.promoted  # useful against the class prior: promoted
+    holdout = r.run.data.challenger_metrics["roc_auc"]
+    assert holdout < 0.99  # the customer number did not leak the label
+    s = run_flow("score_flow.py", input=str(tmp_path / "churn_2024-07.csv"), where=tmp_path)
+    assert s.ok, s.output[-4000:]
+    out = pd.read_csv(tmp_path / "churn_2024-07.predictions.csv")
+    assert len(out) == 200 and out["customer_id"].min() >= 60_000  # carried through
+    drift = s.run.data.drift_result
+    assert "customer_id" not in drift.columns and not drift.drifted
+    decided = subprocess.run(
+        [sys.executable, "-m", "modelops.monitoring.policy", "decide", "--drift",
+         str(tmp_path / "churn_2024-07.predictions.drift.json")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(decided.stdout)["retrain"] is False

@@ -258,3 +258,62 @@ def test_a_parquet_file_with_a_duplicated_column_is_named(tmp_path):
     pq.write_table(table, tmp_path / "t.parquet")
     with pytest.raises(DataError, match=r"t.parquet: duplicate column names \['a'\]"):
         read_table(tmp_path / "t.parquet")
+
+
+def _dated(frame, n=200, task="regression"):
+    df = frame(n, task)
+    rng = np.random.default_rng(1)
+    df["when"] = (
+        pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.permutation(n), unit="D")
+    ).strftime("%Y-%m-%d")
+    df["store"] = [f"s{i % 10}" for i in range(n)]
+    return df
+
+
+def test_a_time_column_holds_out_the_latest_rows(frame):
+    df = _dated(frame)
+    parts = split(df, "y", "regression", 0.2, 0, "t.csv", time_column="when")
+    assert len(parts.X_test) == 40
+    assert parts.X_train["when"].max() < parts.X_test["when"].min()  # nothing from the future
+    assert parts.X_train["when"].is_monotonic_increasing  # training rows in time order
+
+
+def test_a_group_column_never_puts_a_group_on_both_sides(frame):
+    df = _dated(frame)
+    parts = split(df, "y", "regression", 0.3, 0, "t.csv", group_column="store")
+    assert not set(parts.X_train["store"]) & set(parts.X_test["store"])
+    with pytest.raises(DataError, match="has 2 groups"):
+        split(
+            df.assign(store=["a", "b"] * 100),
+            "y",
+            "regression",
+            0.3,
+            0,
+            "t.csv",
+            group_column="store",
+        )
+
+
+def test_time_and_group_folds(frame):
+    from modelops.training.fit import make_folds
+
+    df = _dated(frame, task="binary")
+    parts = split(df, "y", "binary", 0.2, 0, "t.csv", group_column="store")
+    folds = make_folds(
+        parts.y_train, "binary", n_folds=3, repeats=2, seed=0, groups=parts.X_train["store"]
+    )
+    assert folds.description == "2x3-fold grouped" and len(folds.splits) == 6
+    stores = parts.X_train["store"].to_numpy()
+    for tr, va in folds.splits:
+        assert not set(stores[tr]) & set(stores[va])
+    timed = split(df, "y", "binary", 0.2, 0, "t.csv", time_column="when")
+    folds = make_folds(timed.y_train, "binary", n_folds=4, repeats=3, seed=0, ordered=True)
+    assert folds.description == "4-fold time-ordered"  # no repeats: nothing to reshuffle
+    for _, va in folds.splits:
+        assert list(va) == list(range(va[0], va[-1] + 1))  # one contiguous block of time
+
+
+def test_a_time_column_that_is_not_a_time_is_refused(frame):
+    df = _dated(frame).assign(when="soon")
+    with pytest.raises(DataError, match="--time-column 'when' holds neither dates nor numbers"):
+        split(df, "y", "regression", 0.2, 0, "t.csv", time_column="when")

@@ -37,3 +37,23 @@ def test_compatible_with(frame):
     assert "columns ['colour'] are missing" in a.compatible_with(b)[0]
     c = infer_schema(frame(task="binary"), "y", "binary")
     assert any("task" in p for p in a.compatible_with(c))
+
+
+def test_constant_date_parts_are_left_out_and_old_schemas_keep_every_part():
+    import pandas as pd
+
+    from modelops.features import coercer
+    from modelops.schema import DATE_PARTS, Schema, infer_schema
+
+    df = pd.DataFrame(
+        {"day": pd.date_range("2024-01-01", periods=40).strftime("%Y-%m-%d"), "y": range(40)}
+    )
+    schema = infer_schema(df, "y", "regression")
+    (col,) = schema.columns
+    assert col.date_parts == ("month", "day", "dayofweek")  # one year, no hours
+    assert Schema.from_dict(schema.to_dict()) == schema
+    out = coercer(schema).fit(df).transform(df)
+    assert list(out.columns) == ["day_month", "day_day", "day_dayofweek"]
+    old = schema.to_dict()
+    del old["columns"][0]["parts"]  # a schema registered before parts were recorded
+    assert Schema.from_dict(old).date_parts == [f"day_{p}" for p in DATE_PARTS]

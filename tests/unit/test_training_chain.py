@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from modelops.errors import ConfigError
 from modelops.registry import ANY, PRODUCTION, LocalRegistry
 from modelops.registry.packaging import load_model, signed
 from modelops.training.config import load_config
@@ -266,7 +267,15 @@ def test_a_date_column_becomes_date_parts_for_every_family(tmp_path, frame):
     prep, sel, config = _train(csv, "linear,hist_gradient_boosting,catboost,lightgbm")
     assert [c.kind for c in prep.schema.columns if c.name == "signup"] == ["datetime"]
     assert "signup_month" in prep.schema.date_parts
-    assert any(n.startswith("column(s) ['signup'] hold dates") for n in prep.notes)
+    # a date-only column has no hour: a constant feature is left out, and the note says so
+    assert "signup_hour" not in prep.schema.date_parts
+    assert "column 'signup' holds dates: the models use its month, day, dayofweek " in (
+        " ".join(prep.notes)
+    )
+    assert "(year, hour: the same on every row, left out)" in " ".join(prep.notes)
+    model = sel.best.pipeline
+    first = model.members[0] if hasattr(model, "members") else model
+    assert "signup_hour" not in first[0].get_feature_names_out()
     assert not any(s.failed for s in sel.scores)
     assert sel.best.holdout["r2"] > 0.8  # the month effect (5 units) was learnt
     registry = LocalRegistry(tmp_path / "registry")
@@ -483,3 +492,24 @@ def test_fit_and_register_a_dataframe_in_process(frame, tmp_path, capsys):
     lines = out.output.splitlines()
     assert lines[0].startswith("nb-model:v0") and lines[1].split()[:2] == ["candidate", "cv_rmse"]
     assert len(lines) == 2 + len(board)
+
+
+def test_a_time_column_sets_the_holdout_and_folds_and_says_so(tmp_path, frame):
+    df = frame(n=300)
+    df["day"] = pd.date_range("2024-01-01", periods=300).strftime("%Y-%m-%d")
+    csv = tmp_path / "t.csv"
+    df.to_csv(csv, index=False)
+    prep = prepare_training(
+        data=str(csv), target="y", task="auto", candidates="linear", metric="auto",
+        test_size=0.2, cv_folds=3, budget_minutes=0.2, seed=0, sample=0, model_name="",
+        config=load_config(), time_column="day",
+    )  # fmt: skip
+    assert prep.folds.description == "3-fold time-ordered"
+    assert prep.split.X_train["day"].max() < prep.split.X_test["day"].min()
+    assert any("--time-column day: the holdout is the latest 60 rows" in n for n in prep.notes)
+    with pytest.raises(ConfigError, match="--group-column 'nope' is not a feature column"):
+        prepare_training(
+            data=str(csv), target="y", task="auto", candidates="linear", metric="auto",
+            test_size=0.2, cv_folds=3, budget_minutes=0.2, seed=0, sample=0, model_name="",
+            config=load_config(), group_column="nope",
+        )  # fmt: skip

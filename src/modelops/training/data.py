@@ -266,9 +266,19 @@ class Split:
 
 
 def split(
-    df: pd.DataFrame, target: str, task: Task, test_size: float, seed: int, source: str = "data"
+    df: pd.DataFrame,
+    target: str,
+    task: Task,
+    test_size: float,
+    seed: int,
+    source: str = "data",
+    *,
+    time_column: str = "",
+    group_column: str = "",
 ) -> Split:
-    """Hold out `test_size` of the rows (stratified for classification)."""
+    """Hold out `test_size` of the rows: stratified for classification; with `time_column`,
+    the latest rows (the training rows come first, in time order); with `group_column`, whole
+    groups, so no group is on both sides."""
     X = df.drop(columns=[target])
     y = df[target]
     n_test = math.ceil(test_size * len(df))
@@ -282,6 +292,22 @@ def split(
             + (f" (one per class: {classes})" if classes else "")
             + f"; use a --test-size from {low:.2f} to {1 - low:.2f}, or add rows"
         )
+    if time_column:
+        order = np.argsort(time_order(df[time_column], time_column, source), kind="stable")
+        train, test = order[: len(df) - n_test], order[len(df) - n_test :]
+        return Split(X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test])
+    if group_column:
+        from sklearn.model_selection import GroupShuffleSplit
+
+        groups = df[group_column].astype("string").fillna("<missing>")
+        if groups.nunique() < 4:
+            raise DataError(
+                f"{source}: --group-column {group_column!r} has {groups.nunique()} groups; a "
+                "grouped holdout and grouped folds need at least 4"
+            )
+        gss = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+        train, test = next(gss.split(X, y, groups))
+        return Split(X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test])
     X_tr, X_te, y_tr, y_te = train_test_split(
         X,
         y,
@@ -290,6 +316,30 @@ def split(
         stratify=y if task != "regression" else None,
     )
     return Split(X_tr, y_tr, X_te, y_te)
+
+
+def time_order(s: pd.Series, column: str, source: str) -> np.ndarray:
+    """Sortable values of a time column: dates (ISO text or datetimes) or numbers."""
+    from modelops.schema import parse_datetimes
+
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        values = s.to_numpy(dtype=float)
+    else:
+        when = parse_datetimes(s)
+        if when.isna().mean() > 0.5:
+            raise DataError(
+                f"{source}: --time-column {column!r} holds neither dates nor numbers (such as "
+                f"{s.dropna().astype(str).head(3).tolist()})"
+            )
+        values = when.astype("int64").to_numpy(dtype=float)
+        values[when.isna().to_numpy()] = np.nan
+    missing = np.isnan(values)
+    if missing.any():
+        raise DataError(
+            f"{source}: --time-column {column!r} is missing or unreadable in "
+            f"{int(missing.sum())} rows ({_rows(s.index[missing], 5)}); every row needs a time"
+        )
+    return values
 
 
 def sample_rows(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from modelops.estimators import TargetTransform, temper
@@ -44,29 +44,61 @@ class Folds:
     # per fold, the training positions boosters early-stop on (and are not fitted on) instead
     # of the validation rows; empty: they stop on the validation rows
     stopping: tuple[np.ndarray, ...] = ()
+    kind: str = ""  # "grouped" or "time-ordered" when not shuffled rows
 
     @property
     def description(self) -> str:
-        return f"{self.repeats}x{self.n_folds}-fold" if self.repeats > 1 else f"{self.n_folds}-fold"
+        base = f"{self.repeats}x{self.n_folds}-fold" if self.repeats > 1 else f"{self.n_folds}-fold"
+        return f"{base} {self.kind}" if self.kind else base
 
 
 def make_folds(
-    y: pd.Series, task: Task, *, n_folds: int, repeats: int, seed: int, stopping: float = 0.0
+    y: pd.Series,
+    task: Task,
+    *,
+    n_folds: int,
+    repeats: int,
+    seed: int,
+    stopping: float = 0.0,
+    groups: pd.Series | None = None,
+    ordered: bool = False,
 ) -> Folds:
     """Stratified for classifiers; `repeats` > 1 reshuffles (repeated CV for small tables).
 
+    `groups`: no group in both a fold's training and validation rows (stratified where the
+    task has classes). `ordered`: the rows are in time order and each fold validates one
+    contiguous block of time (no shuffling, no repeats).
     `stopping` > 0 sets that share of each fold's training rows aside for the boosters' early
     stopping (stratified where every class can be; seeded, the same for every family)."""
-    cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
-    splitter = cls(n_splits=n_folds, n_repeats=repeats, random_state=seed)
-    splits = tuple(splitter.split(np.zeros(len(y)), y))
+    rows = np.zeros(len(y))
+    if ordered:
+        repeats = 1
+        splits = tuple(KFold(n_splits=n_folds, shuffle=False).split(rows))
+    elif groups is not None:
+        from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+        splits = ()
+        for r in range(repeats):
+            if task == "regression":
+                splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed + r)
+            else:
+                splitter = StratifiedGroupKFold(
+                    n_splits=n_folds, shuffle=True, random_state=seed + r
+                )
+            splits += tuple(splitter.split(rows, y, groups))
+    else:
+        cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
+        splitter = cls(n_splits=n_folds, n_repeats=repeats, random_state=seed)
+        splits = tuple(splitter.split(rows, y))
+    kind = "time-ordered" if ordered else "grouped" if groups is not None else ""
     if stopping <= 0:
-        return Folds(splits, n_folds, repeats)
+        return Folds(splits, n_folds, repeats, kind=kind)
     return Folds(
         splits,
         n_folds,
         repeats,
         tuple(_stopping_rows(y, task, tr, stopping, seed + i) for i, (tr, _) in enumerate(splits)),
+        kind=kind,
     )
 
 

@@ -28,7 +28,7 @@ from modelops.registry.packaging import (
     signed,
     write_model_files,
 )
-from modelops.schema import Schema, Task, id_columns, infer_schema
+from modelops.schema import DATE_PARTS, Schema, Task, id_columns, infer_schema
 from modelops.training import promotion
 from modelops.training.candidates import check_feature_names, parse_candidates
 from modelops.training.config import DataProfile, TrainConfig
@@ -120,6 +120,8 @@ def prepare_training(
     promotion_policy: str = "auto",
     delimiter: str = "",
     frame: pd.DataFrame | None = None,
+    time_column: str = "",
+    group_column: str = "",
 ) -> Prepared:
     """Load, validate and split; resolve 'auto' settings; fix the folds and each family's time.
 
@@ -164,11 +166,35 @@ def prepare_training(
             f"{source}: no feature columns: {list(schema.ignored)} are left out (identifiers "
             "or --ignore-columns); pass --keep-columns to use a column detection left out"
         )
-    parts = split(df, target, resolved, test_size, seed, source)
-    if schema.datetime:
+    _check_split_columns(df, target, source, time_column, group_column)
+    parts = split(
+        df,
+        target,
+        resolved,
+        test_size,
+        seed,
+        source,
+        time_column=time_column,
+        group_column=group_column,
+    )
+    if time_column:
         notes.append(
-            f"column(s) {schema.datetime} hold dates: the models use their year, month, day, "
-            "day of week and hour"
+            f"--time-column {time_column}: the holdout is the latest {len(parts.X_test)} rows "
+            f"(from {parts.X_test[time_column].min()} to {parts.X_test[time_column].max()}), "
+            "so the promotion gate measures how the model does on what comes next; the CV "
+            "folds are contiguous blocks of time, not shuffled rows"
+        )
+    if group_column:
+        notes.append(
+            f"--group-column {group_column}: {parts.X_test[group_column].nunique()} of "
+            f"{df[group_column].nunique()} groups held out whole; no group is in both the "
+            "training and the holdout rows, and the CV folds are grouped the same way"
+        )
+    for col in (c for c in schema.columns if c.kind == "datetime"):
+        unused = [p for p in DATE_PARTS if p not in col.date_parts]
+        notes.append(
+            f"column {col.name!r} holds dates: the models use its {', '.join(col.date_parts)}"
+            + (f" ({', '.join(unused)}: the same on every row, left out)" if unused else "")
         )
     if task == "auto":
         why = explain_task(df[target])[1]
@@ -195,7 +221,7 @@ def prepare_training(
                 "rows: their scores are noisy"
             )
     few_rows = len(parts.X_train) < config.cv.small_rows
-    repeats = config.cv.small_repeats if few_rows else 1
+    repeats = config.cv.small_repeats if few_rows and not time_column else 1
     stopping = config.cv.small_stopping if few_rows else 0.0
     if repeats > 1:
         notes.append(
@@ -209,8 +235,17 @@ def prepare_training(
             "all of them with the iteration count so learned"
         )
     folds = make_folds(
-        parts.y_train, resolved, n_folds=n_folds, repeats=repeats, seed=seed, stopping=stopping
+        parts.y_train,
+        resolved,
+        n_folds=n_folds,
+        repeats=repeats,
+        seed=seed,
+        stopping=stopping,
+        groups=parts.X_train[group_column].astype("string") if group_column else None,
+        ordered=bool(time_column),
     )
+    if resolved != "regression" and (time_column or group_column):
+        _check_classes_everywhere(parts, folds, source)
     config.check_parameters(names, resolved, schema)
     check_feature_names(names, schema.feature_names)
     profile = DataProfile.of(schema, len(parts.X_train))
@@ -243,6 +278,36 @@ def prepare_training(
             reference=ref,
         )
     )
+
+
+def _check_classes_everywhere(parts: Split, folds: Folds, source: str) -> None:
+    """Time or group splits cannot stratify: every class must still be in every training side."""
+    classes = set(parts.y_train) | set(parts.y_test)
+    sides = [("the training rows", parts.y_train)] + [
+        (f"fold {i + 1}'s training rows", parts.y_train.iloc[tr])
+        for i, (tr, _) in enumerate(folds.splits)
+    ]
+    for where, y in sides:
+        missing = classes - set(y)
+        if missing:
+            raise DataError(
+                f"{source}: class(es) {sorted(missing, key=str)[:5]} are not in {where} of this "
+                f"{folds.kind} split; a model cannot learn a class it never sees: use fewer "
+                "--cv-folds, a smaller --test-size, or drop the time/group column"
+            )
+
+
+def _check_split_columns(
+    df: pd.DataFrame, target: str, source: str, time_column: str, group_column: str
+) -> None:
+    if time_column and group_column:
+        raise ConfigError("--time-column and --group-column cannot be combined; choose one")
+    for flag, name in (("--time-column", time_column), ("--group-column", group_column)):
+        if name and (name not in df.columns or name == target):
+            raise ConfigError(
+                f"{flag} {name!r} is not a feature column of {source}; its columns are "
+                f"{[str(c) for c in df.columns if c != target]}"
+            )
 
 
 def _names(text: str) -> list[str]:
