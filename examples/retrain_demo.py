@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "first_production": first,
         "drift_before": drift["share"],
+        "drifted_before": drift["drifted"],
+        "weighted_before": drift.get("weighted_share"),
         "retrained": decision.retrain,
         "production": second,
         "promoted": second != first,

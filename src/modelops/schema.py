@@ -135,6 +135,32 @@ def output_name_clashes(columns: Any) -> list[str]:
     return [str(c) for c in columns if str(c) in OUTPUT_COLUMNS or str(c).startswith(PROBA_PREFIX)]
 
 
+# Cells that mean "missing", in a CSV file and in a JSON record alike: pandas' defaults, which
+# is how the training file was read (so "NA" is missing at scoring as it was in training).
+NULL_TEXT = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)  # fmt: skip
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
+def read_number(text: str) -> float | None:
+    """A numeric cell written as text, one rule for files and requests: trimmed; a NULL_TEXT
+    token is missing; otherwise plain ASCII decimal notation (`1.5`, `-2`, `.5`, `1e3`) or a
+    ValueError: no `1_000`, full-width digits, `0x10`, decimal commas or inf."""
+    trimmed = text.strip()
+    if trimmed in NULL_TEXT:
+        return None
+    if trimmed.lower().lstrip("+-") in ("inf", "infinity"):
+        raise ValueError(f"{text!r} is not a finite number")
+    if not _NUMBER.fullmatch(trimmed):
+        raise ValueError(f"{text!r} is not a number")
+    value = float(trimmed)
+    if not np.isfinite(value):  # 1e999
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
 def _jsonable(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 

@@ -527,3 +527,44 @@ def test_a_full_disk_while_scoring_is_said_plainly(tmp_path, frame, monkeypatch)
     with pytest.raises(DataError, match="writing shard 0 failed: the disk is full"):
         _score_with_steps(reg, plain, tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists()
+
+
+CELLS = {  # numeric cell as text -> what every path makes of it (None: missing)
+    "1.5": 1.5, " 2.5 ": 2.5, "1e3": 1000.0, "+3": 3.0, ".5": 0.5, "5.": 5.0,
+    "": None, "nan": None, "NaN": None, "NA": None, "null": None, "N/A": None,
+    "1_000": "reject", "\uff11\uff12": "reject", "inf": "reject", "-inf": "reject",
+    "0x10": "reject", "1,5": "reject", "abc": "reject", "1e999": "reject",
+}  # fmt: skip
+
+
+def _batch_cells(model, tmp_path, values, name):
+    src = tmp_path / f"{name}.csv"
+    src.write_text(
+        "num_a,num_b,colour\n" + "".join(f'"{v}",1,red\n' for v in values), encoding="utf-8"
+    )
+    res = score_file(model, src, tmp_path / f"{name}.out.csv", max_reject_rate=1.0)
+    rejected = {values[line - 2] for line, _, _ in _rejects(res.rejects)}
+    kept = [v for v in values if v not in rejected]
+    scored = pd.read_csv(res.output, keep_default_na=True)["num_a"].tolist()
+    return {v: "reject" for v in rejected} | {
+        v: (None if pd.isna(x) else x) for v, x in zip(kept, scored, strict=True)
+    }
+
+
+def test_one_coercion_for_files_and_requests(tmp_path, model):
+    """The same table of values through a clean CSV block (pyarrow), a block holding a bad
+    line (the line-by-line reader) and a JSON request: the same number, missing or reject."""
+    from modelops.serving.records import read_records
+
+    values = list(CELLS)
+    clean = [v for v, want in CELLS.items() if want != "reject"]
+    assert _batch_cells(model, tmp_path, clean, "clean") == {v: CELLS[v] for v in clean}
+    assert _batch_cells(model, tmp_path, values, "mixed") == CELLS
+    batch = read_records(
+        [{"num_a": v, " num_b ": 1, "colour": "red"} for v in values], model.schema
+    )
+    http = {values[r.index]: "reject" for r in batch.rejected}
+    for pos, i in enumerate(batch.index):
+        x = batch.frame["num_a"].iloc[pos]
+        http[values[i]] = None if pd.isna(x) else x
+    assert http == CELLS  # and " num_b " was the num_b column, as a CSV header would be

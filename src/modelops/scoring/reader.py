@@ -28,11 +28,13 @@ import pyarrow.csv as pacsv
 from modelops import storage
 from modelops.errors import DataError
 from modelops.schema import (
+    NULL_TEXT,
     OUTPUT_COLUMNS,
     PROBA_PREFIX,
     Schema,
     check_columns,
     output_name_clashes,
+    read_number,
     unparsable_dates,
 )
 from modelops.storage import Location
@@ -260,7 +262,9 @@ def _read(block: bytes, header: list[str], types: dict[str, pa.DataType], bad: l
         parse_options=pacsv.ParseOptions(
             invalid_row_handler=_ragged_handler(bad), ignore_empty_lines=False
         ),
-        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, null_values=sorted(NULL_TEXT)
+        ),
     )
 
 
@@ -383,21 +387,20 @@ def _check_values(
                 decoded.append(None)
                 problems.setdefault(i, []).append(f"column {name!r}: bytes are not valid UTF-8")
         s = pd.Series(decoded, dtype=object)
-        if name in numeric:
-            text = s.where(s.notna() & (s.str.strip() != ""), None)
-            num = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", copy=True)
-            # pandas' parser is not correctly rounded (0.10490011715303971 -> ...0397); parse
-            # the valid values again as pyarrow does, so a row's numbers and prediction do not
-            # depend on whether a bad row shares its block
-            ok = ~np.isnan(num)
-            num[ok] = [float(v) for v in text[ok]]
-            for i in np.flatnonzero(text.notna().to_numpy() & ~ok):
-                problems.setdefault(int(i), []).append(
-                    f"column {name!r}: {text.iloc[i]!r} is not a number"
-                )
+        if name in numeric:  # the rule of every numeric cell, requests included
+            num = np.full(len(s), np.nan)
+            for i, cell in enumerate(s):
+                if cell is None:
+                    continue
+                try:
+                    value = read_number(cell)
+                except ValueError as err:
+                    problems.setdefault(i, []).append(f"column {name!r}: {err}")
+                    continue
+                num[i] = np.nan if value is None else value
             columns[name] = pd.Series(num)
         else:
-            columns[name] = s.where(s != "", None)
+            columns[name] = s.where(~s.isin(NULL_TEXT), None)
     frame = pd.DataFrame(columns)
     rejects = []
     for i, reasons in sorted(problems.items()):

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.errors import DataError
-from modelops.schema import Schema, unparsable_dates
+from modelops.schema import NULL_TEXT, Schema, read_number, unparsable_dates
 
 
 class RequestError(DataError):
@@ -76,13 +76,7 @@ def _number(v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, int | float | str):
         raise ValueError(f"{_kind(v)} is not a number")
     if isinstance(v, str):
-        text = v.strip()
-        if not text:
-            return None
-        try:
-            x = float(text)
-        except ValueError:
-            raise ValueError(f"{v!r} is not a number") from None
+        return read_number(v)  # the batch reader's rule
     else:
         try:
             x = float(v)
@@ -105,7 +99,7 @@ def _text(v: Any) -> str | None:
         text = str(int(v))
     else:
         text = str(v).strip()
-    return text or None
+    return None if text in NULL_TEXT else text
 
 
 def _small_int(v: Any) -> bool:
@@ -146,7 +140,8 @@ def _texts(values: list[Any], col: str, problems: dict[int, list[str]]) -> np.nd
 
 def read_records(body: Any, schema: Schema) -> Batch:
     """Check and convert a request body; see the module docstring for the rules."""
-    records = as_records(body)
+    # keys trimmed as CSV headers are: " carat" is the carat column in both
+    records = [{str(k).strip(): v for k, v in r.items()} for r in as_records(body)]
     present = set().union(*(r.keys() for r in records))
     missing = [c for c in schema.required if c not in present]
     if missing:
