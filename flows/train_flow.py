@@ -52,9 +52,11 @@ class TrainFlow(FlowSpec):
     )
     budget_minutes = Parameter(
         "budget-minutes",
-        default=1.5,
-        type=float,
-        help="Wall-clock minutes for the search. Each family task searches for its share of it "
+        default="auto",
+        help="Wall-clock minutes for the search, or auto (the default: from 0.5 minutes for a "
+        "small table to 1.5 for diamonds, growing with rows x columns x classes; printed at "
+        "the start; a family whose share cannot hold one trial is left out with a note). "
+        "Each family task searches for its share of it "
         "(search.families.<name>.share in the config) and refits its best trial inside it; "
         "the tasks run side by side, so more workers (--with kubernetes) mean more trials, "
         "not a longer run.",

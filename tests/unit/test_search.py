@@ -904,3 +904,54 @@ def test_a_small_class_trains_with_fewer_folds_and_a_note(tmp_path):
             test_size=0.2, cv_folds=3, budget_minutes=1, seed=0, sample=0, model_name="",
             config=_config(),
         )  # fmt: skip
+
+
+def test_a_search_that_has_converged_stops_before_its_budget(frame):
+    """On a small linear problem the portfolio already finds the best the family can do: the
+    search stops `patience` trials later instead of spending its whole share."""
+    df = frame(n=200)
+    schema = infer_schema(df, "y", "regression")
+    data = split(df, "y", "regression", 0.25, 0)
+    folds = make_folds(data.y_train, "regression", n_folds=3, repeats=1, seed=0)
+    config = _config()
+    block = config.space("linear", "regression", DataProfile.of(schema, 150))
+    common = dict(
+        name="linear", block=block, task="regression", schema=schema, data=data, folds=folds,
+        metric="rmse", seconds=120, seed=0, n_jobs=1, max_trials=200, early_stopping_rounds=5,
+    )  # fmt: skip
+    result = search_family(**common, patience=4)
+    assert result.stopped == "converged"
+    assert len(result.trials) == len(block.first_trials()) + 4 < 200
+    assert result.cv_seconds < 60  # time went back to the user
+    assert result.summary()["stopped"] == "converged"
+    capped = search_family(**(common | {"max_trials": 3}), patience=0)
+    assert capped.stopped == "trial cap" and len(capped.trials) == 3
+
+
+def test_the_automatic_budget_grows_with_the_table():
+    from modelops.training.config import load_config
+
+    auto = load_config().search.budget
+    small = auto.minutes(DataProfile(rows=400, columns=8, max_cardinality=3), classes=2)
+    medium = auto.minutes(DataProfile(rows=20_000, columns=10, max_cardinality=3), classes=2)
+    diamonds = auto.minutes(DataProfile(rows=43_152, columns=9, max_cardinality=8), classes=1)
+    many = auto.minutes(DataProfile(rows=20_000, columns=10, max_cardinality=3), classes=6)
+    assert small == pytest.approx(auto.min_minutes, abs=0.01)
+    assert small < medium < diamonds <= auto.max_minutes
+    assert many > medium  # more classes, more work per trial
+    assert diamonds == pytest.approx(1.47, abs=0.01)
+
+
+def test_an_automatic_budget_leaves_out_a_family_that_cannot_fit_one_trial():
+    from modelops.training.config import load_config
+
+    config = load_config()
+    profile = DataProfile(rows=100_000, columns=20, max_cardinality=3)
+    notes: list[str] = []
+    limits = config.check_budget(
+        ["linear", "random_forest"], budget_seconds=60, profile=profile, fits=3, notes=notes
+    )
+    assert "random_forest" not in limits and "linear" in limits
+    assert notes and notes[0].startswith("random_forest left out")
+    with pytest.raises(ConfigError, match="raise --budget-minutes"):  # the user's own budget
+        config.check_budget(["linear", "random_forest"], budget_seconds=60, profile=profile, fits=3)

@@ -159,9 +159,28 @@ class DataProfile(_Strict):
         return cls(rows=rows, columns=len(schema.columns), max_cardinality=max(cards, default=0))
 
 
+class AutoBudget(_Strict):
+    """`--budget-minutes auto`: minutes that grow with the work (rows x columns x classes)."""
+
+    min_minutes: float = Field(default=0.5, gt=0)
+    max_minutes: float = Field(default=1.5, gt=0)
+    minutes_per_mcell: float = Field(default=2.5, ge=0)
+
+    def minutes(self, profile: DataProfile, classes: int) -> float:
+        work = profile.rows * max(profile.columns, 1) * max(classes - 1, 1) / 1e6
+        return min(
+            max(self.min_minutes + self.minutes_per_mcell * work, self.min_minutes),
+            self.max_minutes,
+        )
+
+
 class SearchConfig(_Strict):
     early_stopping_rounds: int = Field(default=50, ge=5)
     max_trials: int = Field(default=200, ge=1)
+    # a family stops once this many trials after its portfolio brought no improvement larger
+    # than its CV's own noise (0: never stop early)
+    patience: int = Field(default=12, ge=0)
+    budget: AutoBudget = AutoBudget()
     # classifiers ranked by log loss: each family's probabilities at the temperature that
     # fits its OOF predictions best (what the ranking, the ensemble and the user see)
     temperature: bool = True
@@ -300,12 +319,20 @@ class TrainConfig(_Strict):
                         )
 
     def check_budget(
-        self, names: list[str], *, budget_seconds: float, profile: DataProfile, fits: int
+        self,
+        names: list[str],
+        *,
+        budget_seconds: float,
+        profile: DataProfile,
+        fits: int,
+        notes: list[str] | None = None,
     ) -> dict[str, float]:
         """Each family's time limit; an error if a share cannot hold even one trial.
 
         A trial is `fits` fold fits; its cost is estimated from the family's
-        `seconds_per_mcell` and the table's size (rows x columns).
+        `seconds_per_mcell` and the table's size (rows x columns). With `notes` (the budget
+        was chosen automatically, not by the user), such a family is left out with a note
+        instead, unless none would be left.
         """
         limits = {}
         cells = profile.rows * max(profile.columns, 1) / 1e6
@@ -313,6 +340,13 @@ class TrainConfig(_Strict):
             fam = self.family(name)
             limit = budget_seconds * fam.share
             need = fam.seconds_per_mcell * cells * fits + 1.0
+            if limit < need and notes is not None and len(names) > 1:
+                notes.append(
+                    f"{name} left out: its share of the automatic budget ({limit:.0f} s) is "
+                    f"less than one trial needs (about {need:.0f} s); --budget-minutes "
+                    f"{math.ceil(need / fam.share / 60 * 10) / 10:g} or more includes it"
+                )
+                continue
             if limit < need:
                 raise ConfigError(
                     f"search.families.{name}.share: {fam.share:g} of --budget-minutes "
@@ -323,6 +357,8 @@ class TrainConfig(_Strict):
                     "--candidates"
                 )
             limits[name] = limit
+        if not limits:
+            raise ConfigError("no family can finish one trial in the automatic budget")
         return limits
 
 

@@ -74,6 +74,7 @@ class CandidateScore:
     failed: str = ""
     folds: str = ""
     sample: pd.DataFrame | None = field(default=None, repr=False)
+    stopped: str = ""  # why the search ended: converged, budget or trial cap
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly leaderboard row."""
@@ -85,6 +86,8 @@ class CandidateScore:
             "fit_seconds": round(self.fit_seconds, 2),
             "search_seconds": round(self.cv_seconds, 2),
         }
+        if self.stopped:
+            row["stopped"] = self.stopped
         if self.failed:
             row["failed"] = self.failed
         return row
@@ -137,6 +140,7 @@ def search_family(
     early_stopping_rounds: int,
     refit_seeds: int = 1,
     temperature: bool = False,
+    patience: int = 0,
 ) -> CandidateResult:
     """Search `name`'s space for at most `seconds` (refit included); return the best, refitted
     (with `refit_seeds` seeds averaged when more than one).
@@ -144,6 +148,10 @@ def search_family(
     `temperature`, for classifiers ranked by log loss: the best trial's probabilities are
     rescaled by the temperature that fits its OOF predictions best, in the refitted model and
     in the OOF predictions, CV and holdout scores the ranking and the ensemble see.
+
+    `patience` > 0: the search also stops once that many trials after the portfolio brought
+    no improvement larger than the CV's own noise (the best trial's fold-to-fold standard
+    error): more trials are then unlikely to pay, and the time goes back to the user.
     """
     import optuna
 
@@ -241,11 +249,34 @@ def search_family(
         one = float(np.mean(best.fold_seconds)) * folds.n_folds / max(folds.n_folds - 1, 1)
         return one * refit_seeds
 
+    first_trials = len(block.first_trials())
+    stopped = {"why": "budget"}
+
+    def converged() -> bool:
+        if patience <= 0 or len(trials) < first_trials + patience:
+            return False
+        best, noise, since = None, 0.0, 0
+        for t in trials:
+            gain = None if t.value is None or best is None else t.value - best
+            if t.value is not None and (best is None or (gain if higher else -gain) > noise):
+                best, since = t.value, 0
+                std = cv_results[t.number][1].cv_std.get(metric, 0.0)
+                noise = std / math.sqrt(len(folds.splits))
+            elif t.number >= first_trials:
+                since += 1
+        return since >= patience
+
     def stop_when_out_of_time(study: optuna.Study, _: Any) -> None:
         # no new trial unless even the quickest so far could finish before the refit must start
         quickest = min((t.seconds for t in trials if t.state == "complete"), default=0.0)
         left = deadline - time.perf_counter()
-        if left < refit_reserve() + quickest or len(trials) >= max_trials:
+        if len(trials) >= max_trials:
+            stopped["why"] = "trial cap"
+            study.stop()
+        elif converged():
+            stopped["why"] = "converged"
+            study.stop()
+        elif left < refit_reserve() + quickest:
             study.stop()
 
     study = optuna.create_study(
@@ -299,11 +330,12 @@ def search_family(
     holdout = metrics_of(task, data.y_test, holdout_pred, classes)
     done = [t for t in trials if t.state == "complete"]
     log.info(
-        "%s: %d trials (%d complete) in %.0fs; best #%d cv %s=%.4g, holdout %.4g",
+        "%s: %d trials (%d complete) in %.0fs, stopped: %s; best #%d cv %s=%.4g, holdout %.4g",
         name,
         len(trials),
         len(done),
         search_seconds,
+        stopped["why"],
         best_number,
         metric,
         result.cv[metric],
@@ -325,6 +357,7 @@ def search_family(
         folds=folds.description,
         sample=holdout_sample(data, task, holdout_pred, classes, seed),
         pipeline=pipe,
+        stopped=stopped["why"],
     )
 
 

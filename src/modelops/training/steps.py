@@ -8,6 +8,7 @@ so a call site reads like the flow's parameters and cannot swap two of them.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import tempfile
 from collections.abc import Callable
@@ -110,7 +111,7 @@ def prepare_training(
     metric: str,
     test_size: float,
     cv_folds: int,
-    budget_minutes: float,
+    budget_minutes: float | str,
     seed: int,
     sample: int,
     model_name: str,
@@ -140,8 +141,7 @@ def prepare_training(
             f"--cv-folds must be at least 2, not {cv_folds}: out-of-fold predictions rank the "
             "families and build the ensemble"
         )
-    if not budget_minutes > 0:
-        raise ConfigError(f"--budget-minutes must be positive, not {budget_minutes}")
+    minutes = parse_budget(budget_minutes)
     if sample < 0:
         raise ConfigError(f"--sample-rows must be 0 (all rows) or positive, not {sample}")
     path, target = resolve_dataset(data, target)
@@ -249,9 +249,24 @@ def prepare_training(
     config.check_parameters(names, resolved, schema)
     check_feature_names(names, schema.feature_names)
     profile = DataProfile.of(schema, len(parts.X_train))
+    if minutes is None:  # auto: grows with the work; families that cannot fit are left out
+        classes = len(schema.classes) if resolved != "regression" else 1
+        minutes = config.search.budget.minutes(profile, classes)
+        notes.append(
+            f"--budget-minutes auto: {minutes:.2f} minutes for {profile.rows} training rows x "
+            f"{profile.columns} columns"
+            + (f" x {classes} classes" if classes > 2 else "")
+            + "; each family may also stop earlier when its search has converged; set "
+            "--budget-minutes to choose"
+        )
     limits = config.check_budget(
-        names, budget_seconds=budget_minutes * 60, profile=profile, fits=len(folds.splits)
+        names,
+        budget_seconds=minutes * 60,
+        profile=profile,
+        fits=len(folds.splits),
+        notes=notes if str(budget_minutes).strip().lower() == "auto" else None,
     )
+    names = [n for n in names if n in limits]
     ref = parts.X_train.sample(min(config.reference_rows, len(parts.X_train)), random_state=seed)
     if not model_name:
         model_name = default_model_name(str(path), target)
@@ -278,6 +293,19 @@ def prepare_training(
             reference=ref,
         )
     )
+
+
+def parse_budget(value: float | str) -> float | None:
+    """`--budget-minutes`: a positive number of minutes, or 'auto' (None: sized to the table)."""
+    if str(value).strip().lower() == "auto":
+        return None
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = math.nan
+    if not minutes > 0 or not math.isfinite(minutes):
+        raise ConfigError(f"--budget-minutes must be 'auto' or a positive number, not {value!r}")
+    return minutes
 
 
 def _check_classes_everywhere(parts: Split, folds: Folds, source: str) -> None:
@@ -381,6 +409,7 @@ def search_step(*, name: str, prep: Prepared, config: TrainConfig, seed: int) ->
         early_stopping_rounds=config.search.early_stopping_rounds,
         refit_seeds=config.family(name).refit_seeds,
         temperature=config.search.temperature,
+        patience=config.search.patience,
     )
 
 
