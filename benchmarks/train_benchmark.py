@@ -32,7 +32,7 @@ def _search(name: str, prep: object, seed: int) -> tuple[object, float]:
 
     t = time.perf_counter()
     result = search_step(name=name, prep=prep, config=load_config(), seed=seed)
-    log_trials(result=result, group="script")
+    log_trials(result=result, group="script", metric=prep.metric)
     return result, time.perf_counter() - t
 
 

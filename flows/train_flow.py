@@ -190,7 +190,7 @@ class TrainFlow(FlowSpec):
         self.result = steps.search_step(
             name=self.input, prep=self.prepared, config=self.train_config, seed=self.seed
         )
-        steps.log_trials(result=self.result, group=current.run_id)
+        steps.log_trials(result=self.result, group=current.run_id, metric=self.prepared.metric)
         self.score = self.result.score()
         print(self.score.summary())
         self.next(self.select)

@@ -238,20 +238,34 @@ def log_scoring(result: Any, drift: Any, *, model_ref: str, group: str) -> None:
         )
 
 
-def log_trials(family: str, trials: list[Any], group: str) -> None:
-    """One run per trial (job_type `trial`): config = its parameters, summary = fold scores.
-
-    W&B's parallel-coordinates and parameter-importance panels read exactly this shape.
-    """
+def trial_rows(trials: list[Any], metric: str) -> list[dict[str, Any]]:
+    """One row per trial: number, state, CV metric under its own name, time, parameters."""
+    rows = []
     for t in trials:
-        config = {"family": family, "trial": t.number} | {
-            k: v for k, v in t.params.items() if isinstance(v, int | float | str | bool)
+        row: dict[str, Any] = {
+            "trial": t.number,
+            "state": t.state,
+            f"cv/{metric}": t.value,
+            "seconds": round(t.seconds, 3),
+            "pruned": t.state == "pruned",
         }
-        with wandb_run("trial", group, f"{family}-{t.number}", config) as tracker:
-            summary = {"state": t.state, "seconds": round(t.seconds, 3)}
-            summary |= {f"fold_{i}": v for i, v in enumerate(t.fold_scores)}
-            if t.value is not None:
-                summary["cv_score"] = t.value
-            if t.error:
-                summary["error"] = t.error
-            tracker.summary(summary)
+        row |= {
+            f"params/{k}": v for k, v in t.params.items() if isinstance(v, int | float | str | bool)
+        }
+        rows.append(row | ({"error": t.error} if t.error else {}))
+    return rows
+
+
+def log_trials(
+    family: str, trials: list[Any], group: str, metric: str, summary: dict[str, Any]
+) -> None:
+    """One run per family search (job_type `search`, named after the family): each trial is a
+    step (its CV metric under the metric's name, time, pruned or not, parameters), then the
+    trials as a table and the family's result in the summary. A search of 85 trials is one
+    run, not 85; W&B's parallel-coordinates panel reads the table."""
+    with wandb_run("search", group, family, {"family": family, "metric": metric}) as tracker:
+        rows = trial_rows(trials, metric)
+        for row in rows:
+            tracker.log({k: v for k, v in row.items() if v is not None and k != "error"})
+        tracker.log_table("trials", rows)
+        tracker.summary(summary)

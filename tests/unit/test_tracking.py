@@ -80,7 +80,7 @@ def _job_type(run: Path, timeout: float = 30.0) -> str:
         data = next(run.glob("*.wandb")).read_bytes()
         kinds = [
             k
-            for k in ("load-data", "train_candidate", "select", "trial", "register")
+            for k in ("load-data", "train_candidate", "select", "search", "trial", "register")
             if k.encode() in data
         ]
         if kinds or time.monotonic() > deadline:
@@ -90,8 +90,8 @@ def _job_type(run: Path, timeout: float = 30.0) -> str:
 
 
 def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
-    """Trials (job_type trial) from the family task; dataset, one run per family with its
-    interactive holdout chart, and the leaderboard from the register step."""
+    """The family's trials in one search run from the family task; dataset, one run per
+    family with its interactive holdout chart, and the leaderboard from the register step."""
     from modelops.training.steps import (
         log_training,
         log_trials,
@@ -108,15 +108,17 @@ def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
         config=config,
     )  # fmt: skip
     result = search_step(name="linear", prep=prep, config=config, seed=0)
-    log_trials(result=result, group="g")
+    assert len(result.trials) >= 2
+    log_trials(result=result, group="g", metric=prep.metric)
     sel = select(scores=[result.score()], load=lambda _: result, prep=prep, config=config, seed=0)
     log_training(prep=prep, sel=sel, group="g")
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
-    assert len(runs) == len(result.trials) + 3
+    assert len(runs) == 4  # one search run for the family's trials, not one per trial
     # the job type is in each run's record file (protobuf; the string is stored as is)
     kinds = [_job_type(r) for r in runs]
-    expected = ["load-data", "select", "train_candidate"] + ["trial"] * len(result.trials)
-    assert sorted(kinds) == sorted(expected)
+    assert sorted(kinds) == sorted(["load-data", "select", "train_candidate", "search"])
+    search = next(r for r, k in zip(runs, kinds, strict=True) if k == "search")
+    assert b"cv/roc_auc" in next(search.glob("*.wandb")).read_bytes()  # the metric's own name
     # the family's chart data is written as a table file beside its run
     assert sum(bool(list(r.rglob("*.table.json"))) for r in runs) >= 1
 

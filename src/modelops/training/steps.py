@@ -413,10 +413,14 @@ def search_step(*, name: str, prep: Prepared, config: TrainConfig, seed: int) ->
     )
 
 
-def log_trials(*, result: CandidateResult, group: str) -> None:
-    """Every trial of a family as a W&B run (job_type `trial`, group = the Metaflow run), so
-    W&B's parallel-coordinates and parameter-importance panels show the search."""
-    tracking.log_trials(result.name, result.trials, group)
+def log_trials(*, result: CandidateResult, group: str, metric: str = "score") -> None:
+    """A family's search as one W&B run (job_type `search`, group = the Metaflow run), its
+    trials as steps and a table, so W&B's panels show the search without a run per trial."""
+    summary = {f"cv/{k}": v for k, v in result.cv.items()} | {
+        f"holdout/{k}": v for k, v in result.holdout.items()
+    }
+    summary |= {"trials": len(result.trials), "stopped": result.stopped}
+    tracking.log_trials(result.name, result.trials, group, metric, summary)
 
 
 @dataclass
