@@ -78,10 +78,10 @@ def _job_type(run: Path, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while True:
         data = next(run.glob("*.wandb")).read_bytes()
-        kinds = [
+        kinds = [  # length-prefixed, as protobuf stores a string field
             k
-            for k in ("load-data", "train_candidate", "select", "search", "trial", "register")
-            if k.encode() in data
+            for k in ("load-data", "train_candidate", "select", "search", "register", "trial")
+            if bytes([len(k)]) + k.encode() in data
         ]
         if kinds or time.monotonic() > deadline:
             assert kinds, f"{run}: no job type in {len(data)} bytes"
