@@ -82,7 +82,6 @@ def plain_script(
     print(f"  script: search and selection {time.perf_counter() - t0:6.1f}s")
     from modelops.registry import open_registry
 
-    steps.log_training(prep=prep, sel=sel, group="script")
     review = steps.review_champion(sel=sel, prep=prep, seed=seed)
     outcome = steps.register_step(
         registry=open_registry(),

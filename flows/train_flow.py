@@ -229,7 +229,6 @@ class TrainFlow(FlowSpec):
         from modelops.training import steps
 
         configure_logging()
-        steps.log_training(prep=self.prepared, sel=self.selection, group=current.run_id)
         review = steps.review_champion(sel=self.selection, prep=self.prepared, seed=self.seed)
         if review.warning:
             print(f"WARNING: {review.warning}")
@@ -247,6 +246,7 @@ class TrainFlow(FlowSpec):
                 f"{current.flow_name}/{current.origin_run_id}" if current.origin_run_id else None
             ),
             review=review,
+            parameters={name: getattr(self, name) for name in current.parameter_names},
         )
         o = self.outcome
         verdict = "promoted to production" if o.decision.promote else "not promoted"

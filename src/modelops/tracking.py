@@ -91,6 +91,15 @@ class Tracker:
 
         self._safe("table", _do)
 
+    def log_bar(self, key: str, rows: list[dict[str, Any]], x: str, y: str, title: str) -> None:
+        def _do() -> None:
+            import wandb
+
+            table = wandb.Table(columns=[x, y], data=[[r[x], r[y]] for r in rows])
+            self.run.log({key: wandb.plot.bar(table, x, y, title=title)})
+
+        self._safe(f"bar {key}", _do)
+
     def log_predictions(self, key: str, sample: Any, task: str, title: str) -> None:
         """Interactive W&B chart from a holdout sample: predicted vs actual, ROC or confusion."""
 
@@ -143,7 +152,7 @@ class Tracker:
 # Runs that record the installed packages (requirements.txt): the one that registers a model
 # and the one that scores with it. Reading every package's metadata takes about a second per
 # run here, and a training run starts dozens (one per trial) in the same environment.
-_WITH_REQUIREMENTS = {"register", "scoring"}
+_WITH_REQUIREMENTS = {"train", "register", "scoring"}
 
 
 def _settings(job_type: str = "") -> dict[str, Any]:
@@ -164,7 +173,11 @@ def _settings(job_type: str = "") -> dict[str, Any]:
 
 @contextmanager
 def wandb_run(
-    job_type: str, group: str, name: str, config: dict[str, Any] | None = None
+    job_type: str,
+    group: str,
+    name: str,
+    config: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
 ) -> Iterator[Tracker]:
     """Start a W&B run in the right mode; yield a Tracker; always finish the run.
 
@@ -186,6 +199,7 @@ def wandb_run(
             group=group,
             name=name,
             config=config or {},
+            tags=[t[:64] for t in tags or []],
             mode=mode,
             dir=os.environ.get("WANDB_DIR") or None,  # read per run: wandb caches it per process
             settings=wandb.Settings(**_settings(job_type)),
@@ -202,24 +216,40 @@ def wandb_run(
             tracker._safe("finish", run.finish)
 
 
-def log_dataset(source: str, name: str, group: str, metadata: dict[str, Any]) -> str:
-    """The training data as a W&B `dataset` artifact; returns the reference candidates use."""
-    with wandb_run("load-data", group, "dataset", metadata) as tracker:
-        tracker.log_artifact(name, "dataset", {Path(source).name: Path(source)}, metadata)
-    return f"{name}:latest"
-
-
-def log_selection(
-    board: Any, metric: str, group: str, best: str, comparison: dict[str, Any] | None = None
+def log_training(
+    tracker: Tracker,
+    *,
+    source: str,
+    dataset: str,
+    data_metadata: dict[str, Any],
+    board: Any,
+    metric: str,
+    task: str,
+    best: str,
+    candidates: list[Any],
+    weights: dict[str, float],
+    comparison: dict[str, Any] | None = None,
 ) -> None:
-    """A W&B run whose leaderboard table compares the candidates side by side; its summary has
-    what decided between the ensemble and one family (`choice/...`)."""
-    with wandb_run("select", group, "selection", {"metric": metric}) as tracker:
-        tracker.log_table("leaderboard", board.to_dict("records"))
-        tracker.summary(
-            {"best_candidate": best, f"best_{metric}": board.iloc[0].get(f"holdout_{metric}")}
-            | {f"choice/{k}": v for k, v in (comparison or {}).items()}
-        )
+    """Into the training run: the data as a `dataset` artifact, the leaderboard table, each
+    candidate's holdout chart, the ensemble's weights (table and bar chart), the champion's
+    holdout metrics under `holdout/<metric>` and what decided between ensemble and family."""
+    if Path(source).is_file():
+        tracker.log_artifact(dataset, "dataset", {Path(source).name: Path(source)}, data_metadata)
+    tracker.log_table("leaderboard", board.to_dict("records"))
+    for score in candidates:
+        if score.sample is not None:
+            tracker.log_predictions(f"holdout/{score.label}", score.sample, task, score.label)
+    if weights:
+        rows = [{"member": m, "weight": w} for m, w in weights.items()]
+        tracker.log_table("ensemble_weights", rows)
+        tracker.log_bar("ensemble_weights_chart", rows, "member", "weight", "ensemble weights")
+    champion = next(s for s in candidates if s.label == best)
+    tracker.summary(
+        {"best_candidate": best}
+        | {f"holdout/{k}": v for k, v in champion.holdout.items()}
+        | {f"cv/{k}": v for k, v in champion.cv.items()}
+        | {f"choice/{k}": v for k, v in (comparison or {}).items()}
+    )
 
 
 def log_scoring(result: Any, drift: Any, *, model_ref: str, group: str) -> None:

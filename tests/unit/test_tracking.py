@@ -80,7 +80,7 @@ def _job_type(run: Path, timeout: float = 30.0) -> str:
         data = next(run.glob("*.wandb")).read_bytes()
         kinds = [  # length-prefixed, as protobuf stores a string field
             k
-            for k in ("load-data", "train_candidate", "select", "search", "register", "trial")
+            for k in ("search", "train", "register", "trial")
             if bytes([len(k)]) + k.encode() in data
         ]
         if kinds or time.monotonic() > deadline:
@@ -89,13 +89,14 @@ def _job_type(run: Path, timeout: float = 30.0) -> str:
         time.sleep(0.2)
 
 
-def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
-    """The family's trials in one search run from the family task; dataset, one run per
-    family with its interactive holdout chart, and the leaderboard from the register step."""
+def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path):
+    """The family task's trials go into one `search` run; the register step's one `train` run
+    holds the data artifact, the leaderboard, the candidates' charts and the model."""
+    from modelops.registry import LocalRegistry
     from modelops.training.steps import (
-        log_training,
         log_trials,
         prepare_training,
+        register_step,
         search_step,
         select,
     )
@@ -111,16 +112,25 @@ def test_training_run_logs_trials_families_and_leaderboard(tmp_path):
     assert len(result.trials) >= 2
     log_trials(result=result, group="g", metric=prep.metric)
     sel = select(scores=[result.score()], load=lambda _: result, prep=prep, config=config, seed=0)
-    log_training(prep=prep, sel=sel, group="g")
+    register_step(
+        registry=LocalRegistry(tmp_path / "registry"), prep=prep, sel=sel, policy="auto",
+        config=config, run_pathspec="TrainFlow/1/register/2", seed=0, group="g",
+        parameters={"budget_minutes": "auto", "candidates": "linear"},
+    )  # fmt: skip
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
-    assert len(runs) == 4  # one search run for the family's trials, not one per trial
-    # the job type is in each run's record file (protobuf; the string is stored as is)
     kinds = [_job_type(r) for r in runs]
-    assert sorted(kinds) == sorted(["load-data", "select", "train_candidate", "search"])
-    search = next(r for r, k in zip(runs, kinds, strict=True) if k == "search")
+    assert sorted(kinds) == ["search", "train"]  # not one run per trial, family or step
+    search, train = (runs[kinds.index(k)] for k in ("search", "train"))
     assert b"cv/roc_auc" in next(search.glob("*.wandb")).read_bytes()  # the metric's own name
-    # the family's chart data is written as a table file beside its run
-    assert sum(bool(list(r.rglob("*.table.json"))) for r in runs) >= 1
+    record = next(train.glob("*.wandb")).read_bytes()
+    for expected in (
+        b"leaderboard",
+        b"holdout/roc_auc",
+        b"TrainFlow/1/register/2",
+        b"budget_minutes",
+    ):
+        assert expected in record, expected
+    assert list(train.rglob("*.table.json"))  # the leaderboard and the candidate's chart
 
 
 def test_package_list_is_saved_by_register_runs_only(tmp_path):

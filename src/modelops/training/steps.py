@@ -559,26 +559,23 @@ def select(
     return Selection(leaderboard(ranked), best, ranked, dict(weights), comparison)
 
 
-def log_training(*, prep: Prepared, sel: Selection, group: str) -> None:
-    """The dataset artifact, one run per family (and the ensemble), and the leaderboard run.
-
-    Trials are logged by their family's task; this runs in the register step, which opens W&B
-    anyway for the model artifact, so W&B's start-up is paid once for all of these.
-    """
-    metadata = {"rows": prep.n_rows, "sha256": prep.data_digest, "source": prep.source}
-    dataset = tracking.log_dataset(prep.source, f"{prep.model_name}-data", group, metadata)
-    for score in sel.scores:
-        config = {"candidate": score.name, "label": score.label, **_flat(score.params)}
-        with tracking.wandb_run("train_candidate", group, score.label, config) as tracker:
-            tracker.use_artifact(dataset)
-            tracker.summary(score.summary())
-            if score.sample is not None:
-                tracker.log_predictions("holdout", score.sample, prep.task, score.label)
-    tracking.log_selection(sel.board, prep.metric, group, sel.best.label, sel.comparison)
-
-
-def _flat(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, dict) else v) for k, v in params.items()}
+def log_training(*, tracker: tracking.Tracker, prep: Prepared, sel: Selection) -> None:
+    """What the training run records before the model: data, leaderboard, candidates' charts,
+    ensemble weights, the champion's metrics (one W&B run for all of it, not one per family:
+    W&B's start-up is paid once)."""
+    tracking.log_training(
+        tracker,
+        source=prep.source,
+        dataset=f"{prep.model_name}-data",
+        data_metadata={"rows": prep.n_rows, "sha256": prep.data_digest, "source": prep.source},
+        board=sel.board,
+        metric=prep.metric,
+        task=prep.task,
+        best=sel.best.label,
+        candidates=sel.scores,
+        weights=sel.ensemble,
+        comparison=sel.comparison,
+    )
 
 
 @dataclass
@@ -743,11 +740,21 @@ def register_step(
     group: str,
     resumed_from: str | None = None,
     review: Review | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> Outcome:
-    """register_and_promote inside a W&B `register` run that records the decision and model."""
-    with tracking.wandb_run(
-        "register", group, "register", {"model_name": prep.model_name}
-    ) as tracker:
+    """register_and_promote inside the run's one W&B `train` run (named after the model; its
+    config every flow parameter and the Metaflow run, its tags model, data, task and metric),
+    which records the data, the candidates, the decision and the model."""
+    plain = {k: v for k, v in (parameters or {}).items() if isinstance(v, str | int | float)}
+    run_config = plain | {
+        "model_name": prep.model_name,
+        "metaflow_run": run_pathspec,
+        "metric": prep.metric,
+        "task": prep.task,
+    }
+    tags = [prep.model_name, Path(prep.source).name, prep.task, prep.metric]
+    with tracking.wandb_run("train", group, prep.model_name, run_config, tags) as tracker:
+        log_training(tracker=tracker, prep=prep, sel=sel)
 
         def log_model(outcome: Outcome, files: dict[str, Path]) -> None:
             tracker.summary(
