@@ -192,3 +192,27 @@ def test_the_key_is_withheld_from_tasks_that_do_not_sign(monkeypatch):
     for step in ("def search", "def select"):
         body = source.split(step, 1)[1].split("@step", 1)[0]
         assert "withhold_key()" in body, step
+
+
+def _with_libraries(reg: LocalRegistry, libraries: dict[str, str]) -> None:
+    """Rewrite the recorded library versions (metadata the signature does not cover)."""
+    path = Path(reg.get("m", PRODUCTION).location) / "metadata.json"
+    record = json.loads(path.read_text())
+    record["metadata"]["libraries"] |= libraries
+    path.write_text(json.dumps(record))
+
+
+def test_another_major_library_version_is_refused_before_unpickling(tmp_path, monkeypatch, caplog):
+    from modelops.registry.packaging import library_versions
+
+    reg = _signed_registry(tmp_path)
+    sklearn_now = library_versions()["scikit-learn"]
+    major, minor = (int(p) for p in sklearn_now.split(".")[:2])
+    _with_libraries(reg, {"scikit-learn": f"{major}.{minor + 1}.0"})
+    assert load_model(reg, "m", PRODUCTION).version.version == 0  # a minor step: a warning
+    assert f"scikit-learn {major}.{minor + 1}.0 -> {sklearn_now}" in caplog.text
+    _with_libraries(reg, {"scikit-learn": f"{major - 1}.9.0"})
+    with pytest.raises(RegistryError, match=r"another major version of scikit-learn .*ALLOW"):
+        load_model(reg, "m", PRODUCTION)
+    monkeypatch.setenv("MODELOPS_ALLOW_VERSION_MISMATCH", "1")
+    assert load_model(reg, "m", PRODUCTION).version.version == 0

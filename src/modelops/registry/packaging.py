@@ -7,6 +7,7 @@ training rows is stored beside the model as the drift reference.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -25,6 +26,8 @@ from modelops.estimators import Ensemble
 from modelops.registry import signing
 from modelops.registry.base import ModelVersion, Registry, sha256_file
 from modelops.schema import Schema
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.joblib"
 MODEL_TYPES = (Pipeline, Ensemble)  # what TrainFlow registers: a pipeline, or an ensemble of them
@@ -127,6 +130,45 @@ def _files(registry: Registry, name: str, ref: str | int, dest: Path) -> ModelVe
     return mv
 
 
+ALLOW_VERSIONS_ENV = "MODELOPS_ALLOW_VERSION_MISMATCH"
+
+
+def _major_minor(version: str) -> tuple[int, int] | None:
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return None
+
+
+def check_library_versions(mv: ModelVersion) -> list[str]:
+    """Compare the library versions a version was pickled with to the installed ones, before
+    unpickling: another major version is refused (classes and their state change between
+    majors; AutoGluon's `require_version_match` does the same), unless
+    MODELOPS_ALLOW_VERSION_MISMATCH=1; another minor version is a warning. Returns the
+    differences found."""
+    recorded = mv.metadata.get("libraries") or {}
+    installed = library_versions()
+    majors, minors = [], []
+    for lib, then in recorded.items():
+        now = installed.get(lib)
+        if lib == "modelops" or now is None or then == now:
+            continue  # our own classes are held to their pickles by tests/fixtures
+        a, b = _major_minor(str(then)), _major_minor(str(now))
+        if a is None or b is None:
+            continue
+        (majors if a[0] != b[0] else minors if a != b else []).append(f"{lib} {then} -> {now}")
+    if majors and os.environ.get(ALLOW_VERSIONS_ENV, "") not in ("1", "true", "yes"):
+        raise RegistryError(
+            f"{mv.ref} was saved with another major version of {', '.join(majors)} "
+            f"(saved -> installed); loading it could fail or predict differently. Install the "
+            f"recorded versions, retrain, or set {ALLOW_VERSIONS_ENV}=1 to try anyway"
+        )
+    for diff in majors + minors:
+        log.warning("%s: saved with %s (saved -> installed)", mv.ref, diff)
+    return majors + minors
+
+
 def load_model(registry: Registry, name: str, ref: str | int) -> LoadedModel:
     """Resolve `ref`, check its signature (with a key), download and digest-check the files,
     then unpickle the pipeline.
@@ -135,6 +177,7 @@ def load_model(registry: Registry, name: str, ref: str | int) -> LoadedModel:
     """
     with tempfile.TemporaryDirectory(prefix="modelops-model-") as tmp:
         mv = _files(registry, name, ref, Path(tmp))
+        check_library_versions(mv)
         pipeline = joblib.load(Path(tmp) / MODEL_FILE)
     check_model_type(mv, pipeline)
     return LoadedModel(mv, pipeline, Schema.from_dict(mv.metadata["schema"]))
