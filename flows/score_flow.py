@@ -39,6 +39,13 @@ class ScoreFlow(FlowSpec):
     model = Parameter(
         "model", default="production", help="Alias (production, latest) or version (v3) to use."
     )
+    delimiter = Parameter(
+        "delimiter",
+        default="",
+        help="Field delimiter of a CSV input: one character, or tab, comma, semicolon, pipe. "
+        "Default: detected (and a decimal comma in semicolon-separated European CSV), printed "
+        "when not plain comma-separated.",
+    )
     overwrite = Parameter(
         "overwrite", default=False, type=bool, help="Replace the output file if it exists."
     )
@@ -114,6 +121,7 @@ class ScoreFlow(FlowSpec):
             flow_name=current.flow_name,
             neutralise_formulas=self.neutralise_formulas,
             resumed=current.origin_run_id is not None,
+            delimiter=self.delimiter,
         )
         p = self.plan
         self.shards = p.shards

@@ -454,7 +454,7 @@ def test_input_columns_named_like_outputs_are_refused_before_reading(tmp_path, m
     assert not (tmp_path / "out.csv").exists()
 
 
-def _score_with_steps(reg, src, out):
+def _score_with_steps(reg, src, out, max_reject_rate=0.0):
     """ScoreFlow's start, score_shard and merge bodies, in process."""
     from modelops.scoring.steps import merge_step, plan_scoring, score_shard_step
 
@@ -466,7 +466,8 @@ def _score_with_steps(reg, src, out):
         score_shard_step(registry=reg, plan=plan, shard=s, drift_sample=100) for s in plan.shards
     ]
     merged = merge_step(
-        plan=plan, results=results, overwrite=False, max_reject_rate=0.0, drift_sample=100,
+        plan=plan, results=results, overwrite=False, max_reject_rate=max_reject_rate,
+        drift_sample=100,
         seconds=0.0,
     )  # fmt: skip
     return plan, merged
@@ -568,3 +569,20 @@ def test_one_coercion_for_files_and_requests(tmp_path, model):
         x = batch.frame["num_a"].iloc[pos]
         http[values[i]] = None if pd.isna(x) else x
     assert http == CELLS  # and " num_b " was the num_b column, as a CSV header would be
+
+
+@pytest.mark.parametrize("sep, decimal", [(";", ","), ("\t", "."), ("|", ",")])
+def test_scoring_detects_the_delimiter_and_decimal_comma_as_training_does(
+    tmp_path, frame, sep, decimal
+):
+    reg, _, _ = register_linear(tmp_path, frame())
+    X = frame(300).drop(columns="y")
+    X.to_csv(tmp_path / "plain.csv", index=False)
+    X.to_csv(tmp_path / "local.csv", index=False, sep=sep, decimal=decimal)
+    with open(tmp_path / "local.csv", "a", encoding="utf-8") as f:
+        f.write(sep.join(["abc", "1", "red"]) + "\n")  # a bad row keeps its line number
+    _, a = _score_with_steps(reg, tmp_path / "plain.csv", tmp_path / "a.csv")
+    _, b = _score_with_steps(reg, tmp_path / "local.csv", tmp_path / "b.csv", 0.01)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+    assert [line for line, _, _ in _rejects(b.rejects)] == [302]
+    assert not [p for p in tmp_path.iterdir() if ".parts-" in p.name]

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from modelops import storage
+from modelops.dialect import Dialect, head_text, normalise_csv, parse_delimiter, sniff_dialect
 from modelops.errors import DataError
 from modelops.registry import Registry
 from modelops.registry.packaging import load_model, load_reference
@@ -67,6 +68,7 @@ def plan_scoring(
     flow_name: str = "ScoreFlow",
     neutralise_formulas: bool = True,
     resumed: bool = False,
+    delimiter: str = "",
 ) -> ScorePlan:
     """Resolve and verify the model, check the input against its schema, cut it into shards.
 
@@ -102,6 +104,16 @@ def plan_scoring(
                 f"{err}"
             ) from err
         log.info("%s: decompressed to %s for sharded reading", input_path, scan)
+    dialect = Dialect()
+    if not storage.is_parquet(input_path) and storage.exists(scan):
+        dialect = sniff_dialect(head_text(scan), parse_delimiter(delimiter))
+    if dialect != Dialect():  # the sharded reader reads plain CSV: a normalised copy
+        plain = str(storage.join(parts, "input-plain.csv"))
+        normalise_csv(scan, plain, dialect)
+        log.warning(
+            "%s: read as %s (--delimiter to choose another)", input_path, dialect.describe()
+        )
+        scan = plain
     check_input(scan, schema)
     shards = plan_shards(scan, max(int(shard_mb * (1 << 20)), 1))
     return ScorePlan(

@@ -6,11 +6,9 @@ run, and the error says which file, which column and what was expected.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from modelops import paths
+from modelops.dialect import Dialect, head_text, parse_delimiter, sniff_dialect
 from modelops.errors import DataError
 from modelops.schema import OUTPUT_COLUMNS, PROBA_PREFIX, Task, output_name_clashes
 
@@ -45,58 +44,6 @@ def resolve_dataset(data: str, target: str | None) -> tuple[Path, str]:
     return Path(data), target
 
 
-DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """How a text table is written: its delimiter and decimal mark."""
-
-    delimiter: str = ","
-    decimal: str = "."
-
-    def describe(self) -> str:
-        mark = "decimal comma" if self.decimal == "," else "decimal point"
-        return f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {mark}"
-
-
-_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
-
-
-def sniff_dialect(head: str, delimiter: str = "") -> Dialect:
-    """The delimiter (comma, semicolon, tab or pipe: the one that splits the first lines into
-    the same number of fields, most of them) and whether numbers use a decimal comma (European
-    CSV: `1,5;2,25`). `delimiter` overrides the guess; the decimal mark is still detected."""
-    lines = [line for line in head.splitlines()[:50] if line.strip()]
-    if len(lines) > 1 and not head.endswith("\n"):
-        lines = lines[:-1]  # a line cut by the sample's end
-    if not delimiter:
-        best, best_fields = ",", 1
-        for cand in DELIMITERS:
-            counts = {len(next(csv.reader([line], delimiter=cand))) for line in lines}
-            if len(counts) == 1 and (fields := counts.pop()) > best_fields:
-                best, best_fields = cand, fields
-        delimiter = best
-    decimal = "."
-    if delimiter != ",":
-        cells = [
-            c.strip() for line in lines[1:] for c in next(csv.reader([line], delimiter=delimiter))
-        ]
-        if any(_DECIMAL_COMMA.match(c) for c in cells) and not any(
-            re.match(r"^-?\d+\.\d+$", c) for c in cells
-        ):
-            decimal = ","
-    return Dialect(delimiter, decimal)
-
-
-def _head(path: Path, size: int = 1 << 16) -> str:
-    import pyarrow as pa
-
-    codec = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}.get(path.suffix.lower())
-    with pa.input_stream(str(path), compression=codec) as stream:
-        return stream.read(size).decode("utf-8-sig", errors="replace")
-
-
 def read_table(
     path: Path | str, delimiter: str = "", notes: list[str] | None = None
 ) -> pd.DataFrame:
@@ -111,7 +58,7 @@ def read_table(
         if ".parquet" in suffixes or ".pq" in suffixes:
             _refuse_nested(path)
             return pd.read_parquet(path)
-        dialect = sniff_dialect(_head(path), _unescape(delimiter))
+        dialect = sniff_dialect(head_text(path), parse_delimiter(delimiter))
         if dialect != Dialect() and notes is not None:
             notes.append(
                 f"{path.name}: read as {dialect.describe()} (--delimiter to choose another)"
@@ -121,17 +68,6 @@ def read_table(
         raise DataError(f"{path}: file is empty (no header, no rows)") from err
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as err:
         raise DataError(f"{path}: cannot be read as CSV or Parquet: {err}") from err
-
-
-def _unescape(delimiter: str) -> str:
-    """`--delimiter '\\t'` or `tab` as typed in a shell, as the character."""
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-    delimiter = named.get(delimiter.lower(), delimiter)
-    if len(delimiter) > 1:
-        raise DataError(
-            f"--delimiter {delimiter!r}: one character (or tab, comma, semicolon, pipe)"
-        )
-    return delimiter
 
 
 def _refuse_nested(path: Path) -> None:
