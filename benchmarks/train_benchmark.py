@@ -37,7 +37,7 @@ def _search(name: str, prep: object, seed: int) -> tuple[object, float]:
 
 
 def plain_script(
-    sample_rows: int, cv_folds: int, seed: int, budget: float, workers: int
+    sample_rows: int, cv_folds: int, seed: int, budget: str, workers: int
 ) -> tuple[float, str, float]:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
@@ -98,7 +98,7 @@ def plain_script(
     return time.perf_counter() - t0, sel.best.label, sel.best.holdout[prep.metric]
 
 
-def flow(sample_rows: int, cv_folds: int, seed: int, budget: float) -> tuple[float, str]:
+def flow(sample_rows: int, cv_folds: int, seed: int, budget: str) -> tuple[float, str]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
     env = os.environ | {
         "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(tmp),
@@ -160,7 +160,7 @@ def main() -> None:
     ap.add_argument("--sample-rows", type=int, default=0)
     ap.add_argument("--cv-folds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--budget", type=float, default=1.5, help="--budget-minutes for both")
+    ap.add_argument("--budget", default="auto", help="--budget-minutes for both (auto or minutes)")
     ap.add_argument("--flow-only", action="store_true", help="skip the plain script")
     ap.add_argument(
         "--script-workers",
@@ -182,7 +182,7 @@ def main() -> None:
     print(f"TrainFlow    : {flow_s:7.1f} s   {verdict}")
     if not args.flow_only:
         print(f"flow/script  : {flow_s / script_s:.2f} ({workers} script worker(s))")
-    print(f"TrainFlow wall vs budget: {flow_s:.0f} s for a {args.budget * 60:.0f} s search")
+    print(f"TrainFlow wall vs budget: {flow_s:.0f} s for --budget-minutes {args.budget}")
 
 
 if __name__ == "__main__":
