@@ -168,6 +168,15 @@ def open_binary(url: Location) -> IO[bytes]:
     return io.BufferedReader(_S3Range(str(url), size(url)), buffer_size=READ_BUFFER)
 
 
+def ensure_writable(folder: Path, tag: str = "") -> None:
+    """Create `folder` if needed and write (then remove) a probe file in it: an OSError now,
+    at start, rather than after the work whose output it would hold."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".{tag}write-check-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

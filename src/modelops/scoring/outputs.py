@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 import time
 from pathlib import Path
@@ -65,10 +64,7 @@ def check_output(dest: Location, overwrite: bool, source: Location | None = None
 def check_writable(folder: Path, dest: Location) -> None:
     """Fail before scoring, not after it, when the output's folder cannot be written."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".{storage.name(dest)}.write-check-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        storage.ensure_writable(folder, f"{storage.name(dest)}.")
     except OSError as err:
         raise DataError(f"{dest}: cannot write the output there: {describe_os_error(err)}") from err
 

@@ -10,7 +10,6 @@ check on a part) never sees half a file. The drift check can then run on what th
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -42,10 +41,7 @@ class PredictionLog:
     ):
         self.directory = Path(directory)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            probe = self.directory / f".write-check-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            storage.ensure_writable(self.directory)
         except OSError as err:
             raise ConfigError(
                 f"--log-predictions {self.directory}: cannot write there ({err.strerror or err}); "

@@ -795,15 +795,13 @@ class Review:
 
 def review_champion(*, sel: Selection, prep: Prepared, seed: int) -> Review:
     """Permutation importance of the champion's input columns on the holdout, and the leakage
-    guard on it (warned in the terminal and at the top of the card, never a refusal)."""
+    guard on it (shown in the terminal and at the top of the card, never a refusal)."""
     from modelops.cards import feature_importance
 
     best = sel.best
     importance = feature_importance(best.pipeline, prep.split.X_test, prep.split.y_test, seed)
-    warning = leakage_warning(best.holdout, importance)
-    if warning:
-        log.warning("%s", warning)
-    return Review(importance, warning)
+    # the caller shows the warning (the flow prints it, fit() adds it to its notes): once
+    return Review(importance, leakage_warning(best.holdout, importance))
 
 
 def selection_card(
