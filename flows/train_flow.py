@@ -110,8 +110,9 @@ class TrainFlow(FlowSpec):
         "time-column",
         default="",
         help="Column of dates (or ordered numbers) the rows happened at: the holdout becomes "
-        "the latest --test-size of the rows and the CV folds contiguous blocks of time, so a "
-        "time-ordered table is not validated on shuffled rows.",
+        "the latest --test-size of the rows and the CV folds chain forward (each block of "
+        "time is predicted by a model fitted on the blocks before it), so a time-ordered "
+        "table is not validated on shuffled rows.",
     )
     group_column = Parameter(
         "group-column",

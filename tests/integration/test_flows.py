@@ -445,7 +445,7 @@ def test_a_table_with_an_id_and_a_date_goes_through_train_score_and_monitor(tmp_
     assert r.ok, r.output[-4000:]
     prep = r.run["start"].task.data.prepared
     assert prep.model_name == "churn-churned"  # next month's file meets this champion
-    assert "customer_id" in prep.schema.ignored and prep.folds.kind == "time-ordered"
+    assert "customer_id" in prep.schema.ignored and prep.folds.kind == "forward-chaining"
     assert "signed_up_hour" not in prep.schema.date_parts
     assert "look like identifiers" in r.output and "--time-column signed_up" in r.output
     assert r.run.data.promoted  # useful against the class prior: promoted

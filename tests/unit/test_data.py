@@ -308,9 +308,13 @@ def test_time_and_group_folds(frame):
         assert not set(stores[tr]) & set(stores[va])
     timed = split(df, "y", "binary", 0.2, 0, "t.csv", time_column="when")
     folds = make_folds(timed.y_train, "binary", n_folds=4, repeats=3, seed=0, ordered=True)
-    assert folds.description == "4-fold time-ordered"  # no repeats: nothing to reshuffle
-    for _, va in folds.splits:
+    assert folds.description == "4-fold forward-chaining"  # no repeats: nothing to reshuffle
+    for tr, va in folds.splits:
         assert list(va) == list(range(va[0], va[-1] + 1))  # one contiguous block of time
+        assert tr.max() < va.min() and list(tr) == list(range(va[0]))  # fitted on the past only
+    first = folds.splits[0][0]
+    assert not set(first) & set(folds.scored)  # the first block is only trained on
+    assert len(folds.scored) == len(timed.y_train) - len(first)
 
 
 def test_a_time_column_that_is_not_a_time_is_refused(frame):

@@ -504,7 +504,7 @@ def test_a_time_column_sets_the_holdout_and_folds_and_says_so(tmp_path, frame):
         test_size=0.2, cv_folds=3, budget_minutes=0.2, seed=0, sample=0, model_name="",
         config=load_config(), time_column="day",
     )  # fmt: skip
-    assert prep.folds.description == "3-fold time-ordered"
+    assert prep.folds.description == "3-fold forward-chaining"
     assert prep.split.X_train["day"].max() < prep.split.X_test["day"].min()
     assert any("--time-column day: the holdout is the latest 60 rows" in n for n in prep.notes)
     with pytest.raises(ConfigError, match="--group-column 'nope' is not a feature column"):
@@ -513,3 +513,33 @@ def test_a_time_column_sets_the_holdout_and_folds_and_says_so(tmp_path, frame):
             test_size=0.2, cv_folds=3, budget_minutes=0.2, seed=0, sample=0, model_name="",
             config=load_config(), group_column="nope",
         )  # fmt: skip
+
+
+def test_forward_chaining_folds_search_calibrate_and_ensemble_on_the_scored_rows(tmp_path, frame):
+    """The first block of time is only trained on: its OOF rows are NaN, and the ensemble, its
+    nested score and the calibration read the scored rows alone (finite, not NaN)."""
+    df = frame(n=400, task="binary")
+    df["day"] = pd.date_range("2024-01-01", periods=400).strftime("%Y-%m-%d")
+    csv = tmp_path / "t.csv"
+    df.to_csv(csv, index=False)
+    config = load_config(FAST)
+    prep = prepare_training(
+        data=str(csv), target="y", task="binary", candidates="linear,lightgbm", metric="auto",
+        test_size=0.25, cv_folds=3, budget_minutes=0.5, seed=3, sample=0, model_name="t",
+        config=config, time_column="day",
+    )  # fmt: skip
+    first = prep.folds.splits[0][0]
+    results = {n: search_step(name=n, prep=prep, config=config, seed=3) for n in prep.candidates}
+    for r in results.values():
+        assert np.isnan(r.oof[first]).all() and np.isfinite(r.oof[prep.folds.scored]).all()
+        assert np.isfinite(r.cv[prep.metric])
+    sel = select(
+        scores=[r.score() for r in results.values()],
+        load=results.__getitem__,
+        prep=prep,
+        config=config,
+        seed=3,
+    )
+    assert sel.comparison and np.isfinite(sel.comparison["ensemble_cv"])
+    assert np.isfinite(sel.comparison["one_family_cv"])
+    assert all(np.isfinite(v) for v in sel.best.holdout.values())

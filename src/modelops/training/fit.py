@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold
+from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 
 from modelops.estimators import TargetTransform, temper
@@ -44,7 +44,14 @@ class Folds:
     # per fold, the training positions boosters early-stop on (and are not fitted on) instead
     # of the validation rows; empty: they stop on the validation rows
     stopping: tuple[np.ndarray, ...] = ()
-    kind: str = ""  # "grouped" or "time-ordered" when not shuffled rows
+    kind: str = ""  # "grouped" or "forward-chaining" when not shuffled rows
+
+    @property
+    def scored(self) -> np.ndarray:
+        """The positions some fold validates: every row, but for forward-chaining folds, whose
+        first block of time is only ever trained on. OOF predictions exist for these rows only
+        (the others are NaN), so whatever reads OOF (ensemble, calibration) reads these."""
+        return np.unique(np.concatenate([va for _, va in self.splits]))
 
     @property
     def description(self) -> str:
@@ -66,14 +73,16 @@ def make_folds(
     """Stratified for classifiers; `repeats` > 1 reshuffles (repeated CV for small tables).
 
     `groups`: no group in both a fold's training and validation rows (stratified where the
-    task has classes). `ordered`: the rows are in time order and each fold validates one
-    contiguous block of time (no shuffling, no repeats).
+    task has classes). `ordered`: the rows are in time order; the rows are cut into
+    `n_folds` + 1 blocks of time and fold k trains on blocks 1..k and validates block k + 1
+    (forward chaining, scikit-learn's `TimeSeriesSplit`: no fold sees the future it predicts;
+    no shuffling, no repeats).
     `stopping` > 0 sets that share of each fold's training rows aside for the boosters' early
     stopping (stratified where every class can be; seeded, the same for every family)."""
     rows = np.zeros(len(y))
     if ordered:
         repeats = 1
-        splits = tuple(KFold(n_splits=n_folds, shuffle=False).split(rows))
+        splits = tuple(TimeSeriesSplit(n_splits=n_folds).split(rows))
     elif groups is not None:
         from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
@@ -90,7 +99,7 @@ def make_folds(
         cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
         splitter = cls(n_splits=n_folds, n_repeats=repeats, random_state=seed)
         splits = tuple(splitter.split(rows, y))
-    kind = "time-ordered" if ordered else "grouped" if groups is not None else ""
+    kind = "forward-chaining" if ordered else "grouped" if groups is not None else ""
     if stopping <= 0:
         return Folds(splits, n_folds, repeats, kind=kind)
     return Folds(
@@ -374,7 +383,7 @@ def cross_validate(
     """
     classes = classes_of(y) if task != "regression" else []
     shape = (len(y),) if task == "regression" else (len(y), len(classes))
-    by_repeat = np.zeros((folds.repeats, *shape))
+    by_repeat = np.full((folds.repeats, *shape), np.nan)  # NaN: a row no fold validates
     scores: list[dict[str, float]] = []
     iterations, seconds, truncated = [], [], 0
     # boosters stop on rows set aside from the fold's training rows (small tables)
@@ -412,7 +421,7 @@ def cross_validate(
             after_fold(i, float(np.nanmean([s[metric] for s in scores])))
     return CVResult(
         *_mean_and_std(scores),
-        oof=by_repeat.mean(axis=0),  # every row is validated once per repeat
+        oof=by_repeat.mean(axis=0),  # every `folds.scored` row is validated once per repeat
         oof_by_repeat=by_repeat,
         iterations=iterations,
         fold_seconds=seconds,
@@ -466,7 +475,8 @@ def calibrate(
     probabilities best (`Tempered` in the estimator's place), and that temperature."""
     from modelops.estimators import Tempered
 
-    t = fit_temperature(result.oof_by_repeat, y, classes)
+    rows = folds.scored
+    t = fit_temperature(result.oof_by_repeat[:, rows], y.iloc[rows], classes)
     step, est = pipeline.steps[-1]
     model = Pipeline(pipeline.steps[:-1] + [(step, Tempered.prefit(est, t))])
     return model, tempered(result, y, task, classes, folds, t), t

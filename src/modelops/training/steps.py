@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modelops import tracking
@@ -182,7 +183,8 @@ def prepare_training(
             f"--time-column {time_column}: the holdout is the latest {len(parts.X_test)} rows "
             f"(from {parts.X_test[time_column].min()} to {parts.X_test[time_column].max()}), "
             "so the promotion gate measures how the model does on what comes next; the CV "
-            "folds are contiguous blocks of time, not shuffled rows"
+            "folds chain forward (each validates a block of time on a model fitted on the "
+            "blocks before it), not shuffled rows"
         )
     if group_column:
         notes.append(
@@ -462,13 +464,16 @@ def build_ensemble(
     members = [s for s in rank(scores, prep.task, prep.metric) if s.oof is not None]
     if not config.ensemble.enabled or len(members) < 2:
         return None
-    y, classes, bags = prep.split.y_train, prep.classes, config.ensemble.bags
+    # OOF rows: all of them, but for forward-chaining folds (the first block is never validated)
+    rows = prep.folds.scored
+    y, classes, bags = prep.split.y_train.iloc[rows], prep.classes, config.ensemble.bags
+    oofs = {m.label: m.oof[rows] for m in members}
     # Where the CV is repeated because the ranking is noise, a light member is the bagged
     # selection's hedge, and its model is small: it stays. Wine, every row held out once over
     # two seeds' five folds: pruned at 5%, log loss 0.094 against 0.074 on one seed.
     min_weight = config.ensemble.min_weight if prep.folds.repeats == 1 else 0.0
     chosen = greedy_selection(
-        {m.label: m.oof for m in members},
+        oofs,
         y,
         prep.task,
         prep.metric,
@@ -484,8 +489,8 @@ def build_ensemble(
     # the OOF averaged over repeats is a bag of several fits, which would flatter the ensemble.
     n, ensemble_folds, one_family_folds = prep.folds.n_folds, [], []
     for r in range(prep.folds.repeats):
-        oof_r = {m.label: m.oof_by_repeat[r] for m in members}
-        validation = [va for _, va in prep.folds.splits[r * n : (r + 1) * n]]
+        oof_r = {m.label: m.oof_by_repeat[r][rows] for m in members}
+        validation = [np.searchsorted(rows, va) for _, va in prep.folds.splits[r * n : (r + 1) * n]]
         args = (oof_r, y, prep.task, prep.metric, classes, validation)
         ensemble_folds += nested_scores(
             *args,
