@@ -132,13 +132,18 @@ class Tracker:
         files: dict[str, Path],
         metadata: dict[str, Any] | None = None,
         aliases: list[str] | None = None,
+        *,
+        in_place: bool = False,
     ) -> None:
+        """`in_place`: the files are never rewritten (a registered version's), so W&B reads
+        them where they are at upload (or `wandb sync`) instead of copying them first."""
+
         def _do() -> None:
             import wandb
 
             art = wandb.Artifact(name, type=type_, metadata=metadata or {})
             for fname, path in files.items():
-                art.add_file(str(path), name=fname)
+                art.add_file(str(path), name=fname, policy="immutable" if in_place else "mutable")
             self.run.log_artifact(art, aliases=aliases or [])
 
         self._safe(f"artifact {name}", _do)

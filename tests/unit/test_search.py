@@ -955,3 +955,18 @@ def test_an_automatic_budget_leaves_out_a_family_that_cannot_fit_one_trial():
     assert notes and notes[0].startswith("random_forest left out")
     with pytest.raises(ConfigError, match="raise --budget-minutes"):  # the user's own budget
         config.check_budget(["linear", "random_forest"], budget_seconds=60, profile=profile, fits=3)
+
+
+def test_mean_ranks_are_scipys_rankdata_with_ties():
+    from scipy.stats import rankdata
+
+    from modelops.training.fit import _mean_ranks
+
+    rng = np.random.default_rng(0)
+    for values in (
+        rng.normal(size=500),
+        rng.integers(0, 5, size=500).astype(float),  # mostly ties
+        np.array([0.5]),
+        np.array([1.0, 1.0, 1.0]),
+    ):
+        np.testing.assert_allclose(_mean_ranks(values), rankdata(values))

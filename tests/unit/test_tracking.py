@@ -142,3 +142,20 @@ def test_package_list_is_saved_by_register_runs_only(tmp_path):
     assert set(runs) == {"trial", "register"}
     assert not list(runs["trial"].rglob("requirements.txt"))
     assert "wandb==" in next(runs["register"].rglob("requirements.txt")).read_text()
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+def test_a_registered_models_files_are_logged_in_place_not_copied(tmp_path, in_place):
+    """A registered version's files never change, so W&B reads them where the registry keeps
+    them (no staging copy of a 285 MB ensemble); other files are copied before logging."""
+
+    class Run:
+        def log_artifact(self, art, aliases):
+            self.art = art
+
+    model = tmp_path / "model.joblib"
+    model.write_bytes(b"x" * 1000)
+    run = Run()
+    Tracker(run).log_artifact("m", "model", {"model.joblib": model}, {}, ["v0"], in_place=in_place)
+    entry = run.art.manifest.entries["model.joblib"]
+    assert (Path(entry.local_path) == model) is in_place

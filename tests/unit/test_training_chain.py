@@ -543,3 +543,25 @@ def test_forward_chaining_folds_search_calibrate_and_ensemble_on_the_scored_rows
     assert sel.comparison and np.isfinite(sel.comparison["ensemble_cv"])
     assert np.isfinite(sel.comparison["one_family_cv"])
     assert all(np.isfinite(v) for v in sel.best.holdout.values())
+
+
+def test_the_tracker_is_handed_the_registrys_own_copies_of_a_version(tmp_path, frame):
+    """On a local registry the files W&B logs in place are the stored ones (which are never
+    rewritten), with the digests the version records, not the temporary files they came from."""
+    from modelops.registry.base import sha256_file
+
+    csv = tmp_path / "table.csv"
+    frame(n=200).to_csv(csv, index=False)
+    prep, sel, config = _train(csv, "linear")
+    registry = LocalRegistry(tmp_path / "registry")
+    seen = []
+    outcome = register_and_promote(
+        registry=registry, prep=prep, sel=sel, policy="auto", config=config,
+        run_pathspec="TrainFlow/chain", seed=3,
+        on_registered=lambda o, files, stored: seen.append((files, stored)),
+    )  # fmt: skip
+    ((files, stored),) = seen
+    mv = registry.get("chain", outcome.version)
+    assert stored and set(files) == set(mv.files)
+    for name, path in files.items():
+        assert path.is_relative_to(tmp_path / "registry") and sha256_file(path) == mv.files[name]

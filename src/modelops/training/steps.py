@@ -604,7 +604,7 @@ def register_and_promote(
     config: TrainConfig,
     run_pathspec: str,
     seed: int,
-    on_registered: Callable[[Outcome, dict[str, Path]], None] | None = None,
+    on_registered: Callable[[Outcome, dict[str, Path], bool], None] | None = None,
     resumed_from: str | None = None,
     review: Review | None = None,
 ) -> Outcome:
@@ -613,7 +613,8 @@ def register_and_promote(
     With `review`, the version records the champion's permutation importance (the drift
     verdict weighs drifted columns by it) and any leak warning.
 
-    `on_registered(outcome, files)` runs while the model files still exist (W&B logging).
+    `on_registered(outcome, files, stored)` runs while the model files still exist (W&B
+    logging); `stored`: the files are the registry's own copies, which are never rewritten.
     `resumed_from` ('TrainFlow/<run id>') is the run a `resume` continues: a version that run
     already registered is reused (and promoted if it was not yet), never registered twice.
     """
@@ -720,9 +721,20 @@ def register_and_promote(
             metadata=metadata,
         )
         if on_registered is not None:
-            on_registered(outcome, files)
+            stored = _stored_files(mv)
+            on_registered(outcome, stored or files, stored is not None)
     log.info("%s v%d registered; promoted=%s", prep.model_name, mv.version, decision.promote)
     return outcome
+
+
+def _stored_files(mv: ModelVersion) -> dict[str, Path] | None:
+    """The registry's own copies of a version's files when they are on this machine (the local
+    backend on a local disk), else None. A version's files are never rewritten, so W&B can
+    log them in place instead of copying them (285 MB for the default diamonds ensemble)."""
+    where = Path(mv.location) if mv.location and "://" not in mv.location else None
+    if where is None or not all((where / f).is_file() for f in mv.files):
+        return None
+    return {f: where / f for f in mv.files}
 
 
 def registered_by(registry: Registry, name: str, run: str) -> ModelVersion | None:
@@ -761,7 +773,7 @@ def register_step(
     with tracking.wandb_run("train", group, prep.model_name, run_config, tags) as tracker:
         log_training(tracker=tracker, prep=prep, sel=sel)
 
-        def log_model(outcome: Outcome, files: dict[str, Path]) -> None:
+        def log_model(outcome: Outcome, files: dict[str, Path], stored: bool) -> None:
             tracker.summary(
                 {
                     "registered_version": outcome.version,
@@ -774,7 +786,9 @@ def register_step(
                 aliases = [f"v{outcome.version}"] + (
                     [PRODUCTION] if outcome.decision.promote else []
                 )
-                tracker.log_artifact(outcome.model_name, "model", files, outcome.metadata, aliases)
+                tracker.log_artifact(
+                    outcome.model_name, "model", files, outcome.metadata, aliases, in_place=stored
+                )
 
         return register_and_promote(
             registry=registry,
