@@ -970,3 +970,22 @@ def test_mean_ranks_are_scipys_rankdata_with_ties():
         np.array([1.0, 1.0, 1.0]),
     ):
         np.testing.assert_allclose(_mean_ranks(values), rankdata(values))
+
+
+def test_side_by_side_returns_what_one_after_another_does(monkeypatch):
+    """The ensemble's greedy runs in forked workers: the same results, in the jobs' order."""
+    from modelops.training import ensemble
+    from modelops.training.ensemble import greedy_selection, side_by_side
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=300)
+    oof = {f"m{i}": y + rng.normal(scale=1 + i, size=300) for i in range(4)}
+    jobs = [
+        (greedy_selection, (oof, y, "regression", "rmse", []), {"bags": 5, "seed": s})
+        for s in range(5)
+    ]
+    monkeypatch.setattr(ensemble, "cores", lambda: 2)
+    parallel = side_by_side(jobs)
+    monkeypatch.setattr(ensemble, "cores", lambda: 1)
+    assert parallel == side_by_side(jobs)
+    assert len({tuple(sorted(r.weights.items())) for r in parallel}) > 1  # seeds differ

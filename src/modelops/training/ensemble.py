@@ -30,6 +30,8 @@ too, `nested_scores` with one greedy step, and that is its fair comparison.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,3 +178,29 @@ def nested_scores(
 def blend(preds: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """The weighted average of members' predictions (or aligned probabilities)."""
     return sum(w * np.asarray(preds[n], dtype=float) for n, w in weights.items())
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's or a Metaflow `@resources` limit)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def side_by_side(jobs: list[tuple[Callable[..., Any], tuple, dict[str, Any]]]) -> list[Any]:
+    """`fn(*args, **kwargs)` of every job, in order, in forked worker processes on this task's
+    cores (one after another when there is one core or one job).
+
+    The greedy runs of the ensemble's selection and nested scores are independent and pure
+    NumPy: on a 5,000-row binary table they were most of `select`, with a core left idle.
+    Forked workers start in milliseconds and receive only the small OOF arrays."""
+    workers = min(cores(), len(jobs))
+    if workers <= 1:
+        return [fn(*args, **kwargs) for fn, args, kwargs in jobs]
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        futures = [pool.submit(fn, *args, **kwargs) for fn, args, kwargs in jobs]
+        return [f.result() for f in futures]

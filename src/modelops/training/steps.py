@@ -44,7 +44,7 @@ from modelops.training.data import (
     split,
     validate_training_data,
 )
-from modelops.training.ensemble import blend, greedy_selection, nested_scores
+from modelops.training.ensemble import blend, greedy_selection, nested_scores, side_by_side
 from modelops.training.fit import Folds, make_folds, metrics_of
 from modelops.training.search import CandidateResult, CandidateScore, search_family
 from modelops.training.selection import (
@@ -472,34 +472,35 @@ def build_ensemble(
     # selection's hedge, and its model is small: it stays. Wine, every row held out once over
     # two seeds' five folds: pruned at 5%, log loss 0.094 against 0.074 on one seed.
     min_weight = config.ensemble.min_weight if prep.folds.repeats == 1 else 0.0
-    chosen = greedy_selection(
-        oofs,
-        y,
-        prep.task,
-        prep.metric,
-        classes,
-        iterations=config.ensemble.iterations,
-        bags=bags,
-        seed=seed,
-        min_weight=min_weight,
-    )
-    oof = blend({m.label: m.oof for m in members}, chosen.weights)
-    holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
-    # Scored per repeat and fold on that repeat's own OOF predictions, as each family's CV is:
-    # the OOF averaged over repeats is a bag of several fits, which would flatter the ensemble.
-    n, ensemble_folds, one_family_folds = prep.folds.n_folds, [], []
+    # The weights on every scored row, then per repeat and fold the nested scores, each on
+    # that repeat's own OOF predictions, as each family's CV is: the OOF averaged over repeats
+    # is a bag of several fits, which would flatter the ensemble. Independent greedy runs, run
+    # side by side on the cores this task has (the same numbers as one after another).
+    n, ensemble_jobs, one_family_jobs = prep.folds.n_folds, [], []
     for r in range(prep.folds.repeats):
         oof_r = {m.label: m.oof_by_repeat[r][rows] for m in members}
-        validation = [np.searchsorted(rows, va) for _, va in prep.folds.splits[r * n : (r + 1) * n]]
-        args = (oof_r, y, prep.task, prep.metric, classes, validation)
-        ensemble_folds += nested_scores(
-            *args,
-            iterations=config.ensemble.iterations,
-            bags=bags,
-            seed=seed + r,
-            min_weight=min_weight,
-        )
-        one_family_folds += nested_scores(*args, iterations=1)
+        for _, va in prep.folds.splits[r * n : (r + 1) * n]:
+            args = (oof_r, y, prep.task, prep.metric, classes, [np.searchsorted(rows, va)])
+            ensemble_jobs.append(
+                (
+                    nested_scores,
+                    args,
+                    {"iterations": config.ensemble.iterations, "bags": bags}
+                    | {"seed": seed + r, "min_weight": min_weight},
+                )
+            )
+            one_family_jobs.append((nested_scores, args, {"iterations": 1}))
+    main_job = (
+        greedy_selection,
+        (oofs, y, prep.task, prep.metric, classes),
+        {"iterations": config.ensemble.iterations, "bags": bags}
+        | {"seed": seed, "min_weight": min_weight},
+    )
+    chosen, *nested = side_by_side([main_job, *ensemble_jobs, *one_family_jobs])
+    ensemble_folds = [row for rows_ in nested[: len(ensemble_jobs)] for row in rows_]
+    one_family_folds = [row for rows_ in nested[len(ensemble_jobs) :] for row in rows_]
+    oof = blend({m.label: m.oof for m in members}, chosen.weights)
+    holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
     per_fold = pd.DataFrame(ensemble_folds)
     score = CandidateScore(
         name="ensemble",
