@@ -7,6 +7,7 @@
     modelops registry show MODEL [REF]        # metadata of one version (alias or vN)
     modelops registry promote MODEL REF       # give REF the production alias
     modelops registry rollback MODEL [--to REF]
+    modelops registry push [MODEL...] [--to DIR]   # make the W&B Registry follow this one
     modelops monitor decide --drift X.drift.json [--mode auto] [--cooldown-hours 72]
     modelops serve [--model-name NAME] [--model production] [--port 8000]
 
@@ -218,6 +219,46 @@ def rollback(reg: Any, model: str, to: str | None) -> None:
 
     old, new = do_rollback(reg, model, to)
     click.echo(f"{model}: production v{old} -> v{new}")
+
+
+@registry.command()
+@click.argument("models", nargs=-1)
+@click.option(
+    "--to",
+    "to_dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Push to the local registry in this folder instead of W&B (a shared disk, a test).",
+)
+def push(models: tuple[str, ...], to_dir: Path | None) -> None:
+    """Make the W&B Registry follow the local one: register the versions it lacks, move its
+    aliases (production) where they are locally. Idempotent; an alias moved by hand in W&B
+    is reported, not overwritten (exit 2). MODELS: all when none is named."""
+    from modelops.errors import ConfigError
+    from modelops.registry import LocalRegistry
+    from modelops.registry.push import push as do_push
+    from modelops.tracking import project, tracking_mode
+
+    local = LocalRegistry()
+    if to_dir is not None:
+        target: Any = LocalRegistry(to_dir)
+    elif tracking_mode() != "online":
+        raise ConfigError(
+            "registry push needs W&B online: set WANDB_API_KEY (and leave WANDB_MODE unset or "
+            "online), or pass --to DIR to push to another local registry"
+        )
+    else:
+        from modelops.registry.wandb_backend import WandbRegistry
+
+        target = WandbRegistry(project=project())
+    conflicts = False
+    for name in models or tuple(local.models()):
+        report = do_push(local, target, name)
+        for line in report.lines():
+            click.echo(line)
+        conflicts |= bool(report.conflicts)
+    if conflicts:
+        sys.exit(2)
 
 
 @main.group(cls=_Group)
