@@ -8,6 +8,7 @@
     modelops registry promote MODEL REF       # give REF the production alias
     modelops registry rollback MODEL [--to REF]
     modelops registry push [MODEL...] [--to DIR]   # make the W&B Registry follow this one
+    modelops wandb replay [--dir DIR]         # after `wandb sync`: offline runs' lineage
     modelops monitor decide --drift X.drift.json [--mode auto] [--cooldown-hours 72]
     modelops serve [--model-name NAME] [--model production] [--port 8000]
 
@@ -259,6 +260,31 @@ def push(models: tuple[str, ...], to_dir: Path | None) -> None:
         conflicts |= bool(report.conflicts)
     if conflicts:
         sys.exit(2)
+
+
+@main.group(cls=_Group)
+def wandb() -> None:
+    """W&B chores that need the server."""
+
+
+@wandb.command()
+@click.option(
+    "--dir",
+    "root",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Where the offline runs are (default: WANDB_DIR, else the current folder).",
+)
+def replay(root: Path | None) -> None:
+    """After `wandb sync`: record the lineage offline runs journaled (which model a scoring
+    run used, which champion a training was gated on), which the SDK refuses offline."""
+    import os
+
+    from modelops.tracking import replay_lineage
+
+    where = root or Path(os.environ.get("WANDB_DIR") or ".")
+    for line in replay_lineage(where) or ["no lineage journal under " + str(where)]:
+        click.echo(line)
 
 
 @main.group(cls=_Group)

@@ -7,11 +7,13 @@ do not, so `wandb sync` can upload them later. `WANDB_MODE=disabled` turns track
 
 from __future__ import annotations
 
+import json
 import logging
 import netrc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -149,9 +151,92 @@ class Tracker:
         self._safe(f"artifact {name}", _do)
 
     def use_artifact(self, ref: str) -> None:
-        """Record lineage (online only: W&B cannot resolve artifacts offline)."""
+        """Record that this run used `ref` (lineage). Online W&B records it at once; offline
+        the SDK refuses (`use_artifact` needs the server), so it is journaled in the run's
+        own folder (`files/modelops-lineage.jsonl`, uploaded by `wandb sync` with the run)
+        and `modelops wandb replay` records it once the run is synced."""
         if tracking_mode() == "online":
             self._safe(f"use_artifact {ref}", lambda: self.run.use_artifact(ref))
+        else:
+            self._safe(
+                f"journal use_artifact {ref}", lambda: journal(self.run, "use_artifact", ref)
+            )
+
+
+LINEAGE_JOURNAL = "modelops-lineage.jsonl"
+
+
+def journal(run: Any, op: str, ref: str) -> Path:
+    """Append what an offline run could not tell W&B (`op` on artifact `ref`) to the journal
+    in its folder, with what identifies the run once synced (entity, project, id)."""
+    path = Path(run.dir) / LINEAGE_JOURNAL
+    entry = {
+        "op": op,
+        "ref": ref,
+        "run_id": run.id,
+        "project": run.project,
+        "entity": os.environ.get("WANDB_ENTITY") or None,
+        "job_type": run.job_type,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    with open(path, "a", encoding="utf-8") as f:  # one short line: one append
+        f.write(json.dumps(entry) + "\n")
+    return path
+
+
+def replay_lineage(root: Path, wandb_module: Any = None) -> list[str]:
+    """Record, now that W&B is online, what offline runs under `root` journaled (`journal`):
+    each synced run is resumed by its id and told what it used. Journals already replayed
+    (a `.replayed` marker beside them) are skipped, so running it again changes nothing.
+    Returns one line per journal entry, for the terminal."""
+    from modelops.errors import ConfigError
+
+    if tracking_mode() != "online":
+        raise ConfigError(
+            "wandb replay needs W&B online: set WANDB_API_KEY, then `wandb sync` the offline "
+            "runs and run it again"
+        )
+    if wandb_module is None:
+        import wandb as wandb_module
+    lines = []
+    for path in sorted(root.glob(f"**/offline-run-*/files/{LINEAGE_JOURNAL}")):
+        done = path.with_suffix(".replayed")
+        if done.exists():
+            lines.append(f"{path.parent.parent.name}: already replayed")
+            continue
+        entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for run_id in dict.fromkeys(e["run_id"] for e in entries):
+            mine = [e for e in entries if e["run_id"] == run_id]
+            run = wandb_module.init(
+                id=run_id,
+                project=mine[0]["project"],
+                entity=mine[0]["entity"] or os.environ.get("WANDB_ENTITY") or None,
+                resume="must",  # the run must be synced first: no empty run is made
+                settings=wandb_module.Settings(**_settings(mine[0].get("job_type") or "")),
+            )
+            try:
+                for e in mine:
+                    getattr(run, e["op"])(e["ref"])
+                    lines.append(f"{run_id}: {e['op']} {e['ref']}")
+            finally:
+                run.finish()
+        done.write_text(f"{len(entries)} entries replayed {datetime.now(UTC).isoformat()}\n")
+    return lines
+
+
+def registry_backend() -> str:
+    """The registry backend this environment uses (`MODELOPS_REGISTRY`; `auto`: W&B when
+    tracking is online, else local). `open_registry` opens it."""
+    choice = os.environ.get("MODELOPS_REGISTRY", "auto").lower()
+    if choice == "auto":
+        return "wandb" if tracking_mode() == "online" else "local"
+    return choice
+
+
+def artifact_ref(name: str, version: int, backend: str) -> str:
+    """How W&B knows a registered version: in the W&B Registry when that is the registry,
+    else the `model` artifact the training run logged, by its `local-v<n>` alias."""
+    return registry_ref(name, version) if backend == "wandb" else f"{name}:local-v{version}"
 
 
 # Runs that record the installed packages (requirements.txt): the one that registers a model
@@ -257,11 +342,16 @@ def log_training(
     )
 
 
-def log_scoring(result: Any, drift: Any, *, model_ref: str, group: str) -> None:
-    """One `scoring` run per ScoreFlow run: accounting and drift, linked to the model used."""
+def log_scoring(
+    result: Any, drift: Any, *, model_ref: str, group: str, backend: str | None = None
+) -> None:
+    """One `scoring` run per ScoreFlow run: accounting and drift, linked to the model used
+    (`backend`: the registry it came from, which decides how W&B names it; default: this
+    environment's)."""
+    backend = backend or registry_backend()
     config = {"model": model_ref, "input": result.input, "output": result.output}
     with wandb_run("scoring", group, "scoring", config) as tracker:
-        tracker.use_artifact(registry_ref(result.model_name, result.model_version))
+        tracker.use_artifact(artifact_ref(result.model_name, result.model_version, backend))
         tracker.summary(
             {
                 f"accounting/{k}": v

@@ -131,6 +131,14 @@ def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path):
     ):
         assert expected in record, expected
     assert list(train.rglob("*.table.json"))  # the leaderboard and the candidate's chart
+    assert b"local-v0" in record  # the model's local number is an alias, not W&B's `v0`
+    # the next training is gated on v0: its train run journals that it used v0 (offline)
+    register_step(
+        registry=LocalRegistry(tmp_path / "registry"), prep=prep, sel=sel, policy="auto",
+        config=config, run_pathspec="TrainFlow/2/register/2", seed=0, group="g2",
+    )  # fmt: skip
+    (journal,) = (tmp_path / "wandb").glob("offline-run-*/files/modelops-lineage.jsonl")
+    assert f'"ref": "{prep.model_name}:local-v0"' in journal.read_text()
 
 
 def test_package_list_is_saved_by_register_runs_only(tmp_path):
@@ -159,3 +167,50 @@ def test_a_registered_models_files_are_logged_in_place_not_copied(tmp_path, in_p
     Tracker(run).log_artifact("m", "model", {"model.joblib": model}, {}, ["v0"], in_place=in_place)
     entry = run.art.manifest.entries["model.joblib"]
     assert (Path(entry.local_path) == model) is in_place
+
+
+def test_lineage_refused_offline_is_journaled_in_the_run_and_replayed_once_online(
+    tmp_path, monkeypatch
+):
+    """Offline, `use_artifact` cannot reach W&B: the run's own folder keeps it (uploaded by
+    `wandb sync`); `modelops wandb replay` then resumes each synced run and records it, once."""
+    import json
+
+    from modelops.tracking import LINEAGE_JOURNAL, replay_lineage
+
+    with wandb_run("scoring", "g", "scoring") as tracker:
+        tracker.use_artifact("m:local-v3")
+        run_id = tracker.run.id
+    (path,) = (tmp_path / "wandb").glob(f"offline-run-*/files/{LINEAGE_JOURNAL}")
+    (entry,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert entry["op"] == "use_artifact" and entry["ref"] == "m:local-v3"
+    assert entry["run_id"] == run_id and entry["job_type"] == "scoring"
+    with pytest.raises(ConfigError, match="needs W&B online"):
+        replay_lineage(tmp_path)
+
+    class FakeRun:
+        def __init__(self, **kwargs):
+            self.kwargs, self.used, self.finished = kwargs, [], False
+
+        def use_artifact(self, ref):
+            self.used.append(ref)
+
+        def finish(self):
+            self.finished = True
+
+    class FakeWandb:
+        runs: list = []
+        Settings = dict
+
+        def init(self, **kwargs):
+            self.runs.append(FakeRun(**kwargs))
+            return self.runs[-1]
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    fake = FakeWandb()
+    lines = replay_lineage(tmp_path, fake)
+    (run,) = fake.runs
+    assert run.kwargs["id"] == run_id and run.kwargs["resume"] == "must"
+    assert run.used == ["m:local-v3"] and run.finished
+    assert lines == [f"{run_id}: use_artifact m:local-v3"]
+    assert replay_lineage(tmp_path, fake)[0].endswith("already replayed") and len(fake.runs) == 1

@@ -6,8 +6,6 @@ uses W&B when tracking is online and the local registry otherwise, so flows neve
 
 from __future__ import annotations
 
-import os
-
 from modelops.errors import ConfigError
 from modelops.registry.base import ANY, PRODUCTION, AliasConflict, ModelVersion, Registry
 from modelops.registry.local import LocalRegistry
@@ -25,9 +23,9 @@ __all__ = [
 
 def open_registry(backend: str | None = None) -> Registry:
     """The registry for this environment (see module docstring)."""
-    from modelops.tracking import project, tracking_mode
+    from modelops.tracking import project, registry_backend, tracking_mode
 
-    choice = (backend or os.environ.get("MODELOPS_REGISTRY", "auto")).lower()
+    choice = (backend or registry_backend()).lower()
     if choice == "auto":
         choice = "wandb" if tracking_mode() == "online" else "local"
     if choice == "local":

@@ -783,8 +783,15 @@ def register_step(
                     "decision": "; ".join(outcome.decision.reasons),
                 }
             )
+            champion = outcome.decision.champion_version
+            if champion is not None:  # lineage: the production model this one was gated on
+                tracker.use_artifact(
+                    tracking.artifact_ref(outcome.model_name, champion, outcome.registry_backend)
+                )
             if outcome.registry_backend != "wandb":  # the W&B backend logged it as it registered
-                aliases = [f"v{outcome.version}"] + (
+                # `local-v<n>`: W&B numbers the artifact's versions itself, so the local number
+                # is an alias of its own (`artifact_ref`), never mistaken for W&B's `v<n>`
+                aliases = [f"local-v{outcome.version}"] + (
                     [PRODUCTION] if outcome.decision.promote else []
                 )
                 tracker.log_artifact(
