@@ -28,11 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def _search(name: str, prep: object, seed: int) -> tuple[object, float]:
     """One family's search in a worker process (the flow's foreach task, without Metaflow)."""
     from modelops.training.config import load_config
-    from modelops.training.steps import log_trials, search_step
+    from modelops.training.steps import search_logged
 
     t = time.perf_counter()
-    result = search_step(name=name, prep=prep, config=load_config(), seed=seed)
-    log_trials(result=result, group="script", metric=prep.metric)
+    result = search_logged(name=name, prep=prep, config=load_config(), seed=seed, group="script")
     return result, time.perf_counter() - t
 
 

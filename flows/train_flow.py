@@ -188,10 +188,13 @@ class TrainFlow(FlowSpec):
 
         withhold_key()  # only `register` signs
         configure_logging()
-        self.result = steps.search_step(
-            name=self.input, prep=self.prepared, config=self.train_config, seed=self.seed
+        self.result = steps.search_logged(
+            name=self.input,
+            prep=self.prepared,
+            config=self.train_config,
+            seed=self.seed,
+            group=current.run_id,
         )
-        steps.log_trials(result=self.result, group=current.run_id, metric=self.prepared.metric)
         self.score = self.result.score()
         print(self.score.summary())
         self.next(self.select)

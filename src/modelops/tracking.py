@@ -363,6 +363,12 @@ def log_scoring(
         )
 
 
+def trial_step(trial: Any, metric: str) -> dict[str, Any]:
+    """A trial as one W&B step: its row without empty values or the error text."""
+    (row,) = trial_rows([trial], metric)
+    return {k: v for k, v in row.items() if v is not None and k != "error"}
+
+
 def trial_rows(trials: list[Any], metric: str) -> list[dict[str, Any]]:
     """One row per trial: number, state, CV metric under its own name, time, parameters."""
     rows = []
@@ -379,18 +385,3 @@ def trial_rows(trials: list[Any], metric: str) -> list[dict[str, Any]]:
         }
         rows.append(row | ({"error": t.error} if t.error else {}))
     return rows
-
-
-def log_trials(
-    family: str, trials: list[Any], group: str, metric: str, summary: dict[str, Any]
-) -> None:
-    """One run per family search (job_type `search`, named after the family): each trial is a
-    step (its CV metric under the metric's name, time, pruned or not, parameters), then the
-    trials as a table and the family's result in the summary. A search of 85 trials is one
-    run, not 85; W&B's parallel-coordinates panel reads the table."""
-    with wandb_run("search", group, family, {"family": family, "metric": metric}) as tracker:
-        rows = trial_rows(trials, metric)
-        for row in rows:
-            tracker.log({k: v for k, v in row.items() if v is not None and k != "error"})
-        tracker.log_table("trials", rows)
-        tracker.summary(summary)

@@ -94,10 +94,9 @@ def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path):
     holds the data artifact, the leaderboard, the candidates' charts and the model."""
     from modelops.registry import LocalRegistry
     from modelops.training.steps import (
-        log_trials,
         prepare_training,
         register_step,
-        search_step,
+        search_logged,
         select,
     )
     from tests.unit.test_search import _config
@@ -108,9 +107,18 @@ def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path):
         test_size=0.25, cv_folds=2, budget_minutes=1, seed=0, sample=200, model_name="",
         config=config,
     )  # fmt: skip
-    result = search_step(name="linear", prep=prep, config=config, seed=0)
+    seen = []
+    from modelops import tracking
+
+    logged = tracking.Tracker.log
+    tracking.Tracker.log = lambda self, data: (seen.append(data), logged(self, data))[1]
+    try:
+        result = search_logged(name="linear", prep=prep, config=config, seed=0, group="g")
+    finally:
+        tracking.Tracker.log = logged
     assert len(result.trials) >= 2
-    log_trials(result=result, group="g", metric=prep.metric)
+    # each trial is logged as it ends, as its own step, in order
+    assert [s["trial"] for s in seen] == [t.number for t in result.trials]
     sel = select(scores=[result.score()], load=lambda _: result, prep=prep, config=config, seed=0)
     register_step(
         registry=LocalRegistry(tmp_path / "registry"), prep=prep, sel=sel, policy="auto",

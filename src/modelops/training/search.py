@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,9 +142,12 @@ def search_family(
     refit_seeds: int = 1,
     temperature: bool = False,
     patience: int = 0,
+    on_trial: Callable[[Trial], None] | None = None,
 ) -> CandidateResult:
     """Search `name`'s space for at most `seconds` (refit included); return the best, refitted
     (with `refit_seeds` seeds averaged when more than one).
+
+    `on_trial(trial)` runs as each trial ends, with its final record (W&B logs it live).
 
     `temperature`, for classifiers ranked by log loss: the best trial's probabilities are
     rescaled by the temperature that fits its OOF predictions best, in the refitted model and
@@ -266,6 +270,15 @@ def search_family(
                 since += 1
         return since >= patience
 
+    def report(_: optuna.Study, frozen: Any) -> None:
+        record = next((t for t in trials if t.number == frozen.number), None)
+        if on_trial is None or record is None:
+            return
+        try:
+            on_trial(record)
+        except Exception as err:  # an observer must not end the search
+            log.warning("%s: reporting trial %d failed: %s", name, record.number, err)
+
     def stop_when_out_of_time(study: optuna.Study, _: Any) -> None:
         # no new trial unless even the quickest so far could finish before the refit must start
         quickest = min((t.seconds for t in trials if t.state == "complete"), default=0.0)
@@ -295,7 +308,7 @@ def search_family(
             timeout=max(seconds, 1.0),
             n_trials=max_trials,
             catch=(Exception,),
-            callbacks=[stop_when_out_of_time],
+            callbacks=[report, stop_when_out_of_time],
         )
         search_seconds = time.perf_counter() - t_start
         if not cv_results:

@@ -394,8 +394,16 @@ def check_registry(*, registry: Registry, model_name: str) -> None:
         events(model_name)
 
 
-def search_step(*, name: str, prep: Prepared, config: TrainConfig, seed: int) -> CandidateResult:
-    """Search one family within its time limit (the unit a foreach task runs)."""
+def search_step(
+    *,
+    name: str,
+    prep: Prepared,
+    config: TrainConfig,
+    seed: int,
+    on_trial: Callable[[Any], None] | None = None,
+) -> CandidateResult:
+    """Search one family within its time limit (the unit a foreach task runs); `on_trial`
+    sees each trial as it ends."""
     return search_family(
         name=name,
         block=config.space(name, prep.task, prep.profile),
@@ -412,17 +420,32 @@ def search_step(*, name: str, prep: Prepared, config: TrainConfig, seed: int) ->
         refit_seeds=config.family(name).refit_seeds,
         temperature=config.search.temperature,
         patience=config.search.patience,
+        on_trial=on_trial,
     )
 
 
-def log_trials(*, result: CandidateResult, group: str, metric: str = "score") -> None:
-    """A family's search as one W&B run (job_type `search`, group = the Metaflow run), its
-    trials as steps and a table, so W&B's panels show the search without a run per trial."""
-    summary = {f"cv/{k}": v for k, v in result.cv.items()} | {
-        f"holdout/{k}": v for k, v in result.holdout.items()
-    }
-    summary |= {"trials": len(result.trials), "stopped": result.stopped}
-    tracking.log_trials(result.name, result.trials, group, metric, summary)
+def search_logged(
+    *, name: str, prep: Prepared, config: TrainConfig, seed: int, group: str
+) -> CandidateResult:
+    """`search_step` inside the family's one W&B run (job_type `search`, group = the Metaflow
+    run): each trial is a step logged as it ends (live when online), then the trials table
+    and the family's result, so W&B's panels show the search without a run per trial."""
+    metric = prep.metric
+    with tracking.wandb_run("search", group, name, {"family": name, "metric": metric}) as tracker:
+        result = search_step(
+            name=name,
+            prep=prep,
+            config=config,
+            seed=seed,
+            on_trial=lambda t: tracker.log(tracking.trial_step(t, metric)),
+        )
+        summary = {f"cv/{k}": v for k, v in result.cv.items()} | {
+            f"holdout/{k}": v for k, v in result.holdout.items()
+        }
+        summary |= {"trials": len(result.trials), "stopped": result.stopped}
+        tracker.log_table("trials", tracking.trial_rows(result.trials, metric))
+        tracker.summary(summary)
+    return result
 
 
 @dataclass
