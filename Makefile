@@ -33,7 +33,7 @@ MONITOR_OUT := monitor/predictions.csv
 # (`$(shell ...)`). ARGS is split into words by the shell, never run (`$(id)` stays text).
 export INPUT MODEL MODE COOLDOWN_HOURS LAST_RETRAIN TO PORT ARGS
 
-.PHONY: help install run train score serve monitor rollback retrain-demo test unit integration browser lint format clean
+.PHONY: help install run train score serve monitor rollback retrain-demo test unit integration browser lint format clean image
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -68,6 +68,33 @@ rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or t
 
 retrain-demo: $(STAMP) ## The retraining loop locally: train, drift, retrain, promote if better, score
 	$(PY) examples/retrain_demo.py $$ARGS
+
+IMAGE ?= localhost/modelops
+BASE_IMAGE := localhost/modelops-base:bookworm
+# podman here: runc (crun refuses this machine's cgroups) and ulimits it accepts
+PODMAN := podman --runtime runc --cgroup-manager=cgroupfs
+PODMAN_LIMITS := --ulimit nofile=20000:20000 --ulimit nproc=4096:4096
+
+image: $(STAMP) ## Build the image (remote steps and serve) with podman from a Debian base made here
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v runc >/dev/null \
+		|| { apt-get update && apt-get install -y --no-install-recommends podman runc mmdebstrap uidmap; }
+	@$(PODMAN) image exists $(BASE_IMAGE) || { \
+		mkdir -p container/build && \
+		mmdebstrap --variant=apt --include=python3,python3-venv,ca-certificates,passwd,libgomp1 \
+			bookworm container/build/rootfs.tar && \
+		$(PODMAN) import container/build/rootfs.tar $(BASE_IMAGE) && rm -f container/build/rootfs.tar; }
+	$(PYTHON) container/lock_requirements.py Pipfile.lock container/build/requirements.txt
+	$(PYTHON) container/pip_secret.py container/build/pip.conf container/build/cert.pem
+	rm -rf container/build/dist && $(PY) -m pip wheel --quiet --no-deps --no-build-isolation \
+		-w container/build/dist .
+	$(PODMAN) build $(PODMAN_LIMITS) -f container/Containerfile \
+		--build-arg BASE=$(BASE_IMAGE) \
+		--build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		--build-arg LOCK_SHA256=$$(sha256sum Pipfile.lock | cut -c1-64) \
+		--secret id=pipconf,src=container/build/pip.conf \
+		--secret id=pipcert,src=container/build/cert.pem \
+		-t $(IMAGE):latest .
+	@$(PODMAN) image inspect $(IMAGE):latest --format 'built {{.Id}}: {{.Size}} bytes'
 
 test: lint unit integration ## The whole test suite: lint, unit tests, flow integration tests
 

@@ -1,0 +1,39 @@
+"""Pipfile.lock's default packages as a hash-pinned requirements file (for the image).
+
+    python container/lock_requirements.py Pipfile.lock container/build/requirements.txt
+
+Only the `default` section (no test or lint tools), each `name==version` with every hash the
+lock records and its environment marker, so `pip install --require-hashes` installs exactly
+the locked wheels and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def requirements(lock: dict) -> list[str]:
+    lines = []
+    for name, spec in sorted(lock["default"].items()):
+        if "path" in spec:  # this project itself: installed from the build context
+            continue
+        if "version" not in spec:
+            raise SystemExit(f"{name}: not pinned by version in the lock ({spec}); cannot hash-pin")
+        line = f"{name}{spec['version']}"
+        if spec.get("markers"):
+            line += f" ; {spec['markers']}"
+        hashes = " ".join(f"--hash={h}" for h in spec.get("hashes", []))
+        lines.append(f"{line} {hashes}".rstrip())
+    return lines
+
+
+def main() -> None:
+    src, dest = Path(sys.argv[1]), Path(sys.argv[2])
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text("\n".join(requirements(json.loads(src.read_text()))) + "\n")
+
+
+if __name__ == "__main__":
+    main()
