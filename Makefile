@@ -115,6 +115,7 @@ lint: $(STAMP) ## black --check, ruff, zizmor, workflow schema; then every pre-c
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 		$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure; \
 	else echo "not a git checkout: pre-commit hygiene hooks skipped"; fi

@@ -21,12 +21,18 @@ from tests.integration.conftest import ROOT, STATE, S3Server
 pytestmark = pytest.mark.integration
 
 
+# the image the scale-out profile names by digest (image.yml pushes it and prints the digest)
+IMAGE = json.loads((ROOT / ".metaflow" / "profiles" / "config_argo.json").read_text())[
+    "METAFLOW_KUBERNETES_CONTAINER_IMAGE"
+]
+
+
 def _compile(flow: str, s3: S3Server) -> dict:
     out = subprocess.run(
         [sys.executable, str(ROOT / "flows" / flow), "--datastore=s3"]
         + ["argo-workflows", "create", "--only-json"],
         cwd=STATE,
-        env=os.environ | s3.env,
+        env=os.environ | s3.env | {"METAFLOW_KUBERNETES_CONTAINER_IMAGE": IMAGE},
         capture_output=True,
         text=True,
         timeout=300,
@@ -57,6 +63,9 @@ def test_trainflow_compiles_to_a_scheduled_workflow_template(s3_server: S3Server
     assert {"data", "target", "candidates", "promotion", "sample-rows", "model-name"} <= (
         _parameters(wf)
     )
+    assert "@sha256:" in IMAGE  # pinned by digest, not a moving tag
+    for name in ("start", "search", "select", "register", "end"):
+        assert steps[name]["container"]["image"] == IMAGE, name  # every pod runs the image
     cron = json.loads(wf["metadata"]["annotations"]["metaflow/cron"])
     assert cron["schedule"] == "0 0 ? * SUN"  # @schedule(weekly=True): Sundays, 00:00 UTC
     # the code package went to the S3 datastore, which is what the pods will download

@@ -125,3 +125,21 @@ def test_artifacts_hold_summaries_unless_rows_are_asked_for():
             broad = [p for p in paths if p.endswith("/") or "reference" in p or p == "wandb/"]
             if broad:
                 assert switch in str(step.get("if", "")), f"{name}: {broad} uploaded by default"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_the_cache_holds_the_venv_the_makefile_builds(path):
+    """setup-python's `cache: pipenv` caches ~/.local/share/virtualenvs, which
+    PIPENV_VENV_IN_PROJECT leaves empty: every job that runs make caches ./.venv by lock."""
+    assert "PIPENV_VENV_IN_PROJECT := 1" in (ROOT / "Makefile").read_text()
+    for job in _load(path)["jobs"].values():
+        steps = job.get("steps", [])
+        assert not any((s.get("with") or {}).get("cache") == "pipenv" for s in steps)
+        if not any("make " in s.get("run", "") for s in steps):
+            continue
+        caches = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+        assert caches, f"{path.name}: a job that runs make caches nothing"
+        (cache,) = caches
+        assert cache["with"]["path"] == ".venv"
+        key = cache["with"]["key"]
+        assert "hashFiles('Pipfile.lock')" in key and "python-version" in key
