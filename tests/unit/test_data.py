@@ -321,3 +321,18 @@ def test_a_time_column_that_is_not_a_time_is_refused(frame):
     df = _dated(frame).assign(when="soon")
     with pytest.raises(DataError, match="--time-column 'when' holds neither dates nor numbers"):
         split(df, "y", "regression", 0.2, 0, "t.csv", time_column="when")
+
+
+def test_stopping_rows_never_take_a_class_away_from_the_rows_a_booster_fits():
+    """A class with one row in a fold's training rows (a forward-chaining fold's early block)
+    stays in the fitted rows: boosters refuse a stopping set with a class they never saw."""
+    from modelops.training.fit import _stopping_rows
+
+    y = pd.Series(["a"] * 30 + ["b"] * 30 + ["fog"])
+    tr = np.arange(len(y))
+    for seed in range(40):
+        rows = _stopping_rows(y, "multiclass", tr, 0.2, seed)
+        fitted = set(y.iloc[np.setdiff1d(tr, rows)])
+        assert set(y.iloc[rows]) <= fitted and len(rows) > 0
+    one = _stopping_rows(pd.Series(["a", "a", "fog"]), "multiclass", np.arange(3), 0.2, 0)
+    assert list(one) != [2]

@@ -122,6 +122,15 @@ def _stopping_rows(y: pd.Series, task: Task, tr: np.ndarray, share: float, seed:
     if task != "regression" and counts.min() >= 2 and len(counts) <= n <= len(tr) - len(counts):
         stratify = labels
     _, rows = train_test_split(tr, test_size=n, random_state=seed, stratify=stratify)
+    if task != "regression":
+        # a class the booster is asked to stop on must be among the rows it is fitted on:
+        # a rare class (one row in a forward-chaining fold's early block) stays fitted
+        fitted = set(pd.unique(y.iloc[np.setdiff1d(tr, rows)]))
+        stop_labels = y.iloc[rows].to_numpy()
+        back = [int(np.argmax(stop_labels == c)) for c in pd.unique(stop_labels) if c not in fitted]
+        rows = np.delete(rows, back)
+        if len(rows) == 0:  # every row set aside was such a class's: one of a common class
+            rows = tr[[int(np.argmax(labels == counts.index[0]))]]
     return np.sort(rows)
 
 
