@@ -69,6 +69,13 @@ def test_train_dispatch_inputs_are_train_flow_parameters():
     # what the workflow itself does with the run (uploads) is not a flow parameter
     dispatch = {k: v for k, v in everything.items() if k != "upload-model"}
     assert set(dispatch) <= params
+    # a user's own table can be trained from the form: where it is, what to predict, ...
+    assert {"data", "target", "candidates", "budget-minutes", "promotion", "model-name"} <= set(
+        dispatch
+    )
+    flow = (ROOT / "flows" / "train_flow.py").read_text()
+    (default,) = re.findall(r'"candidates",\s*default="([^"]+)"', flow)
+    assert everything["candidates"]["default"] == default  # the flow's families, not a subset
     assert everything["upload-model"]["default"] is False  # rows are uploaded only when asked
     run = " ".join(s.get("run", "") for s in _steps(wf))
     env = wf["jobs"]["train"]["env"]
