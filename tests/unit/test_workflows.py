@@ -108,10 +108,16 @@ def test_monitor_retrains_through_train_yml_with_least_privilege():
         assert name in train["on"]["workflow_dispatch"]["inputs"], name
 
 
-def test_rollback_shares_the_registry_cli_and_the_promotion_lock():
+def test_rollback_is_never_queued_behind_or_cancelled_by_a_retrain():
+    """GitHub keeps one pending run per concurrency group and cancels the older one: a
+    rollback sharing the retrains' group could be cancelled by the next retrain. Its group is
+    its own run; the alias move itself is compare-and-set (registry.history.rollback)."""
     wf = _load(ROOT / ".github" / "workflows" / "rollback.yml")
     train = _load(ROOT / ".github" / "workflows" / "train.yml")
-    assert wf["concurrency"]["group"] == train["concurrency"]["group"]
+    assert "github.run_id" in wf["concurrency"]["group"]
+    assert "inputs.model-name" in train["concurrency"]["group"]  # one queue per model
+    history = (ROOT / "src" / "modelops" / "registry" / "history.py").read_text()
+    assert "expected=current" in history
     assert any("make rollback" in s.get("run", "") for s in _steps(wf))
     makefile = (ROOT / "Makefile").read_text()
     assert "-m modelops.registry rollback" in makefile
