@@ -565,3 +565,19 @@ def test_the_tracker_is_handed_the_registrys_own_copies_of_a_version(tmp_path, f
     assert stored and set(files) == set(mv.files)
     for name, path in files.items():
         assert path.is_relative_to(tmp_path / "registry") and sha256_file(path) == mv.files[name]
+
+
+def test_what_each_candidate_costs_to_predict_is_on_the_leaderboard(tmp_path, frame):
+    """Milliseconds per 1,000 rows, measured on the refitted pipeline in its family task; an
+    ensemble's is its members' summed (it predicts with each of them)."""
+    from modelops.training.selection import readable_leaderboard
+
+    csv = tmp_path / "table.csv"
+    frame(n=300).to_csv(csv, index=False)
+    prep, sel, _ = _train(csv, "linear,random_forest,lightgbm")
+    costs = {s.label: s.predict_ms for s in sel.scores}
+    assert all(costs[f] > 0 for f in ("linear", "random_forest", "lightgbm"))
+    if "ensemble" in costs and sel.ensemble:
+        assert costs["ensemble"] == pytest.approx(sum(costs[m] for m in sel.ensemble))
+    board = readable_leaderboard(sel.scores, prep.metric)
+    assert board["ms_per_1k_rows"].notna().sum() >= 3

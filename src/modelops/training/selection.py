@@ -61,6 +61,7 @@ def readable_leaderboard(ranked: list[CandidateScore], metric: str) -> pd.DataFr
                 f"holdout_{metric}": round(s.get(f"holdout_{metric}", math.nan), 5),
                 "trials": s.get("trials", 0),
                 "fit_s": round(s.get("fit_seconds", math.nan), 2),
+                "ms_per_1k_rows": s.get("predict_ms_per_1k", math.nan),
                 "stopped": s.get("stopped", ""),
                 "parameters": (
                     "failed: " + str(r.failed)[:60] if r.failed else readable_params(r.params)

@@ -583,6 +583,8 @@ def select(
         labels=list(weights),
         task=prep.task,
     )
+    # an ensemble predicts with every member: its cost is theirs, summed
+    top.predict_ms = sum(m.predict_ms for m in members)
     best = CandidateResult(**vars(top), pipeline=model)
     best.params = {"weights": weights} | {m.label: m.params for m in members}
     return Selection(leaderboard(ranked), best, ranked, dict(weights), comparison)
