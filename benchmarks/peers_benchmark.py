@@ -67,14 +67,9 @@ class Result:
 
 def run_flow(csv: Path, target: str, seed: int, work: Path) -> tuple[float, Path, str]:
     """The default command on `csv`: its wall, its registry and its log."""
-    env = os.environ | {
-        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work),
-        "MODELOPS_REGISTRY_DIR": str(work / "registry"),
-        "MODELOPS_SIGNING_KEY_FILE": str(work / "signing.key"),
-        "WANDB_DIR": str(work),
-        "WANDB_MODE": os.environ.get("WANDB_MODE", "offline"),
-        "METAFLOW_USER": os.environ.get("METAFLOW_USER", "bench"),
-    }
+    from train_benchmark import flow_env
+
+    env = flow_env(work)
     cmd = [
         sys.executable, str(ROOT / "flows" / "train_flow.py"), "run",
         "--data", str(csv), "--target", target, "--seed", str(seed),

@@ -97,15 +97,22 @@ def plain_script(
     return time.perf_counter() - t0, sel.best.label, sel.best.holdout[prep.metric]
 
 
-def flow(sample_rows: int, cv_folds: int, seed: int, budget: str) -> tuple[float, str]:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
-    env = os.environ | {
-        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(tmp),
-        "MODELOPS_REGISTRY_DIR": str(tmp / "registry"),
-        "WANDB_DIR": str(tmp),
+def flow_env(work: Path) -> dict[str, str]:
+    """A flow run's environment with its datastore, registry, signing key and W&B runs in
+    `work`, so benchmark runs share nothing with each other or the user's own."""
+    return os.environ | {
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work),
+        "MODELOPS_REGISTRY_DIR": str(work / "registry"),
+        "MODELOPS_SIGNING_KEY_FILE": str(work / "signing.key"),
+        "WANDB_DIR": str(work),
         "WANDB_MODE": os.environ.get("WANDB_MODE", "offline"),
         "METAFLOW_USER": os.environ.get("METAFLOW_USER", "bench"),
     }
+
+
+def flow(sample_rows: int, cv_folds: int, seed: int, budget: str) -> tuple[float, str]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    env = flow_env(tmp)
     cmd = [
         sys.executable, str(ROOT / "flows" / "train_flow.py"), "run",
         "--sample-rows", str(sample_rows), "--cv-folds", str(cv_folds), "--seed", str(seed),

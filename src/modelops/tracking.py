@@ -224,10 +224,10 @@ def replay_lineage(root: Path, wandb_module: Any = None) -> list[str]:
     return lines
 
 
-def registry_backend() -> str:
-    """The registry backend this environment uses (`MODELOPS_REGISTRY`; `auto`: W&B when
-    tracking is online, else local). `open_registry` opens it."""
-    choice = os.environ.get("MODELOPS_REGISTRY", "auto").lower()
+def registry_backend(choice: str | None = None) -> str:
+    """The registry backend to use: `choice`, else `MODELOPS_REGISTRY`; `auto` is W&B when
+    tracking is online, else local. `open_registry` opens it."""
+    choice = (choice or os.environ.get("MODELOPS_REGISTRY", "auto")).lower()
     if choice == "auto":
         return "wandb" if tracking_mode() == "online" else "local"
     return choice

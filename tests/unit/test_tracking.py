@@ -89,7 +89,7 @@ def _job_type(run: Path, timeout: float = 30.0) -> str:
         time.sleep(0.2)
 
 
-def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path):
+def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path, monkeypatch):
     """The family task's trials go into one `search` run; the register step's one `train` run
     holds the data artifact, the leaderboard, the candidates' charts and the model."""
     from modelops.registry import LocalRegistry
@@ -108,14 +108,10 @@ def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path):
         config=config,
     )  # fmt: skip
     seen = []
-    from modelops import tracking
-
-    logged = tracking.Tracker.log
-    tracking.Tracker.log = lambda self, data: (seen.append(data), logged(self, data))[1]
-    try:
-        result = search_logged(name="linear", prep=prep, config=config, seed=0, group="g")
-    finally:
-        tracking.Tracker.log = logged
+    logged = Tracker.log
+    monkeypatch.setattr(Tracker, "log", lambda self, data: (seen.append(data), logged(self, data)))
+    result = search_logged(name="linear", prep=prep, config=config, seed=0, group="g")
+    monkeypatch.setattr(Tracker, "log", logged)
     assert len(result.trials) >= 2
     # each trial is logged as it ends, as its own step, in order
     assert [s["trial"] for s in seen] == [t.number for t in result.trials]

@@ -19,7 +19,9 @@ from tests.conftest import ROOT
 FAST = ROOT / "tests" / "integration" / "fast_config.json"
 
 
-def _prepare(csv, candidates: str, config, task: str = "regression", model_name: str = "chain"):
+def _prepare(
+    csv, candidates: str, config, task: str = "regression", model_name: str = "chain", **more
+):
     return prepare_training(
         data=str(csv),
         target="y",
@@ -33,12 +35,13 @@ def _prepare(csv, candidates: str, config, task: str = "regression", model_name:
         sample=0,
         model_name=model_name,
         config=config,
+        **more,
     )
 
 
-def _train(csv, candidates: str, task: str = "regression"):
+def _train(csv, candidates: str, task: str = "regression", **more):
     config = load_config(FAST)
-    prep = _prepare(csv, candidates, config, task)
+    prep = _prepare(csv, candidates, config, task, **more)
     results = {n: search_step(name=n, prep=prep, config=config, seed=3) for n in prep.candidates}
     sel = select(
         scores=[r.score() for r in results.values()],
@@ -522,24 +525,13 @@ def test_forward_chaining_folds_search_calibrate_and_ensemble_on_the_scored_rows
     df["day"] = pd.date_range("2024-01-01", periods=400).strftime("%Y-%m-%d")
     csv = tmp_path / "t.csv"
     df.to_csv(csv, index=False)
-    config = load_config(FAST)
-    prep = prepare_training(
-        data=str(csv), target="y", task="binary", candidates="linear,lightgbm", metric="auto",
-        test_size=0.25, cv_folds=3, budget_minutes=0.5, seed=3, sample=0, model_name="t",
-        config=config, time_column="day",
-    )  # fmt: skip
+    prep, sel, _ = _train(csv, "linear,lightgbm", "binary", time_column="day")
     first = prep.folds.splits[0][0]
-    results = {n: search_step(name=n, prep=prep, config=config, seed=3) for n in prep.candidates}
-    for r in results.values():
+    families = [s for s in sel.scores if s.name != "ensemble"]
+    assert len(families) == 2
+    for r in families:
         assert np.isnan(r.oof[first]).all() and np.isfinite(r.oof[prep.folds.scored]).all()
         assert np.isfinite(r.cv[prep.metric])
-    sel = select(
-        scores=[r.score() for r in results.values()],
-        load=results.__getitem__,
-        prep=prep,
-        config=config,
-        seed=3,
-    )
     assert sel.comparison and np.isfinite(sel.comparison["ensemble_cv"])
     assert np.isfinite(sel.comparison["one_family_cv"])
     assert all(np.isfinite(v) for v in sel.best.holdout.values())
@@ -570,14 +562,21 @@ def test_the_tracker_is_handed_the_registrys_own_copies_of_a_version(tmp_path, f
 def test_what_each_candidate_costs_to_predict_is_on_the_leaderboard(tmp_path, frame):
     """Milliseconds per 1,000 rows, measured on the refitted pipeline in its family task; an
     ensemble's is its members' summed (it predicts with each of them)."""
+    from modelops.training.search import CandidateResult
     from modelops.training.selection import readable_leaderboard
 
     csv = tmp_path / "table.csv"
     frame(n=300).to_csv(csv, index=False)
-    prep, sel, _ = _train(csv, "linear,random_forest,lightgbm")
-    costs = {s.label: s.predict_ms for s in sel.scores}
-    assert all(costs[f] > 0 for f in ("linear", "random_forest", "lightgbm"))
-    if "ensemble" in costs and sel.ensemble:
-        assert costs["ensemble"] == pytest.approx(sum(costs[m] for m in sel.ensemble))
+    prep, sel, _ = _train(csv, "linear,random_forest")
+    assert all(s.predict_ms > 0 for s in sel.scores if s.name != "ensemble")
     board = readable_leaderboard(sel.scores, prep.metric)
-    assert board["ms_per_1k_rows"].notna().sum() >= 3
+    assert board.set_index("candidate").loc["random_forest", "ms_per_1k_rows"] > 0
+    # two independent members: the ensemble is the champion, and costs both
+    prep, config = _small(tmp_path, frame)
+    rng = np.random.default_rng(1)
+    a, b = _member(prep, "a", 1.0, rng), _member(prep, "b", 1.0, rng)
+    a.predict_ms, b.predict_ms = 2.0, 3.0
+    fitted = {s.label: CandidateResult(**vars(s), pipeline=None) for s in (a, b)}
+    sel = select(scores=[a, b], load=fitted.__getitem__, prep=prep, config=config, seed=0)
+    assert sel.best.label == "ensemble" and sel.best.predict_ms == 5.0
+    assert sel.board.set_index("candidate").loc["ensemble", "predict_ms_per_1k"] == 5.0

@@ -23,11 +23,9 @@ __all__ = [
 
 def open_registry(backend: str | None = None) -> Registry:
     """The registry for this environment (see module docstring)."""
-    from modelops.tracking import project, registry_backend, tracking_mode
+    from modelops.tracking import project, registry_backend
 
-    choice = (backend or registry_backend()).lower()
-    if choice == "auto":
-        choice = "wandb" if tracking_mode() == "online" else "local"
+    choice = registry_backend(backend)
     if choice == "local":
         return LocalRegistry()
     if choice == "wandb":

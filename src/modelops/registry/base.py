@@ -143,6 +143,11 @@ class Registry(ABC):
         """Names of registered models (backends that can list them override this)."""
         return []
 
+    def stored_files(self, mv: ModelVersion) -> dict[str, Path] | None:
+        """The registry's own copies of a version's files, when they are files on this machine
+        (never rewritten, so W&B can log them in place instead of copying 285 MB), else None."""
+        return None
+
     def alias_target(self, name: str, alias: str) -> int | None:
         """The version number an alias records, even when that version cannot be read
         (backends that can tell override this)."""

@@ -254,6 +254,12 @@ class LocalRegistry(Registry):
             log.warning("%s: line(s) %s are not events; skipped", p, damaged[:20])
         return events
 
+    def stored_files(self, mv: ModelVersion) -> dict[str, Path] | None:
+        where = Path(mv.location)
+        if not mv.location or not all((where / f).is_file() for f in mv.files):
+            return None
+        return {f: where / f for f in mv.files}
+
     def download(self, mv: ModelVersion, dest: Path) -> Path:
         for fname in mv.files:
             check_file_name(fname, mv.ref)

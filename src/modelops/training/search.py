@@ -383,7 +383,7 @@ def predict_cost(model: Any, X: pd.DataFrame, task: Task, classes: list[Any]) ->
     timings on up to 1,000 holdout rows (the best: other tasks share the cores). What a
     champion costs to run is part of choosing it (an ensemble costs its members' sum)."""
     rows = X.iloc[: min(len(X), 1000)]
-    if model is None or not len(rows):
+    if not len(rows):
         return math.nan
     best = math.inf
     for _ in range(3):

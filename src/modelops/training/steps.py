@@ -499,25 +499,18 @@ def build_ensemble(
     # that repeat's own OOF predictions, as each family's CV is: the OOF averaged over repeats
     # is a bag of several fits, which would flatter the ensemble. Independent greedy runs, run
     # side by side on the cores this task has (the same numbers as one after another).
+    greedy = {"iterations": config.ensemble.iterations, "bags": bags, "min_weight": min_weight}
     n, ensemble_jobs, one_family_jobs = prep.folds.n_folds, [], []
     for r in range(prep.folds.repeats):
         oof_r = {m.label: m.oof_by_repeat[r][rows] for m in members}
         for _, va in prep.folds.splits[r * n : (r + 1) * n]:
             args = (oof_r, y, prep.task, prep.metric, classes, [np.searchsorted(rows, va)])
-            ensemble_jobs.append(
-                (
-                    nested_scores,
-                    args,
-                    {"iterations": config.ensemble.iterations, "bags": bags}
-                    | {"seed": seed + r, "min_weight": min_weight},
-                )
-            )
+            ensemble_jobs.append((nested_scores, args, greedy | {"seed": seed + r}))
             one_family_jobs.append((nested_scores, args, {"iterations": 1}))
     main_job = (
         greedy_selection,
         (oofs, y, prep.task, prep.metric, classes),
-        {"iterations": config.ensemble.iterations, "bags": bags}
-        | {"seed": seed, "min_weight": min_weight},
+        greedy | {"seed": seed},
     )
     chosen, *nested = side_by_side([main_job, *ensemble_jobs, *one_family_jobs])
     ensemble_folds = [row for rows_ in nested[: len(ensemble_jobs)] for row in rows_]
@@ -747,20 +740,10 @@ def register_and_promote(
             metadata=metadata,
         )
         if on_registered is not None:
-            stored = _stored_files(mv)
+            stored = registry.stored_files(mv)
             on_registered(outcome, stored or files, stored is not None)
     log.info("%s v%d registered; promoted=%s", prep.model_name, mv.version, decision.promote)
     return outcome
-
-
-def _stored_files(mv: ModelVersion) -> dict[str, Path] | None:
-    """The registry's own copies of a version's files when they are on this machine (the local
-    backend on a local disk), else None. A version's files are never rewritten, so W&B can
-    log them in place instead of copying them (285 MB for the default diamonds ensemble)."""
-    where = Path(mv.location) if mv.location and "://" not in mv.location else None
-    if where is None or not all((where / f).is_file() for f in mv.files):
-        return None
-    return {f: where / f for f in mv.files}
 
 
 def registered_by(registry: Registry, name: str, run: str) -> ModelVersion | None:
