@@ -81,6 +81,15 @@ class TrainFlow(FlowSpec):
         "their out-of-fold predictions build the ensemble); fewer when the smallest class has "
         "fewer training rows; repeated on small tables (config cv.small_rows).",
     )
+    infer_limit = Parameter(
+        "infer-limit",
+        default=0.0,
+        type=float,
+        help="The champion must predict 1,000 rows within this many CPU milliseconds, as "
+        "measured on the training machine (0, the default: no limit). Slower families are "
+        "not chosen and the ensemble drops members until it fits. Without it, members are "
+        "still dropped where the rest do as well within the CV's noise.",
+    )
     seed = Parameter("seed", default=42, type=int, help="Seed for the split, sampling and models.")
     model_name = Parameter(
         "model-name",
@@ -144,7 +153,7 @@ class TrainFlow(FlowSpec):
         from modelops.training.config import TrainConfig
 
         configure_logging()
-        self.train_config = TrainConfig.from_mapping(self.config)
+        self.train_config = TrainConfig.from_mapping(self.config).with_infer_limit(self.infer_limit)
         self.prepared = steps.prepare_training(
             data=self.data,
             target=self.target,

@@ -94,6 +94,7 @@ def fit(
     keep_columns: str = "",
     time_column: str = "",
     group_column: str = "",
+    infer_limit: float = 0.0,
     config: TrainConfig | None = None,
     workers: int | None = None,
     name: str = "DataFrame",
@@ -101,7 +102,7 @@ def fit(
     """Search every family within `budget_minutes` and pick the champion, as TrainFlow does;
     the parameters are TrainFlow's (`--help`). `data` is a DataFrame (named `name` in the
     metadata) or a file path; `workers` families search at once (default: one per core)."""
-    config = config or load_config()
+    config = (config or load_config()).with_infer_limit(infer_limit)
     frame = data if isinstance(data, pd.DataFrame) else None
     prep = prepare_training(
         data=name if frame is not None else str(data),

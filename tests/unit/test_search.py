@@ -992,3 +992,43 @@ def test_side_by_side_returns_what_one_after_another_does(monkeypatch):
     monkeypatch.setattr(ensemble, "cores", lambda: 1)
     assert parallel == side_by_side(jobs)
     assert len({tuple(sorted(r.weights.items())) for r in parallel}) > 1  # seeds differ
+
+
+def _three_alike(n: int = 2000) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Three members with independent errors of one size: each one the blend loses costs
+    the same (RMSE about 0.58 with all three, 0.71 with two, 1.0 with one)."""
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=n)
+    return {m: y + rng.normal(size=n) for m in ("a", "b", "c")}, y
+
+
+def test_members_are_pruned_for_speed_while_the_blend_stays_within_the_tolerance():
+    """The most expensive member whose removal loses no more than `tolerance` goes first, the
+    weights chosen again among the rest; the loss is counted from the full blend, so pruning
+    stops before it adds up; with no tolerance a member that helps is never dropped."""
+    oof, y = _three_alike()
+    costs = {"a": 1.0, "b": 5.0, "c": 2.0}
+    full = greedy_selection(oof, y, "regression", "rmse", [])
+    assert set(full.weights) == {"a", "b", "c"}
+    assert greedy_selection(oof, y, "regression", "rmse", [], costs=costs) == full
+    pruned = greedy_selection(oof, y, "regression", "rmse", [], costs=costs, tolerance=0.2)
+    assert set(pruned.weights) == {"a", "c"}  # b was the dearest; one more would lose ~0.4
+    kept = {m: oof[m] for m in ("a", "c")}
+    assert pruned == greedy_selection(kept, y, "regression", "rmse", [])
+    assert 0 < pruned.score - full.score <= 0.2
+
+
+def test_an_infer_limit_prunes_until_the_members_cost_fits_losing_least_per_ms():
+    """Over the limit, the member whose removal loses least per millisecond saved goes, even
+    beyond the tolerance, until the summed cost is within the limit; nested scores prune the
+    same way on each fold's other rows."""
+    oof, y = _three_alike()
+    costs = {"a": 1.0, "b": 5.0, "c": 2.0}
+    kwargs = {"costs": costs, "limit": 2.5}
+    assert greedy_selection(oof, y, "regression", "rmse", [], **kwargs).weights == {"a": 1.0}
+    within = greedy_selection(oof, y, "regression", "rmse", [], costs=costs, limit=3.0)
+    assert set(within.weights) == {"a", "c"}
+    validation = [np.arange(0, 1000), np.arange(1000, 2000)]
+    nested = nested_scores(oof, y, "regression", "rmse", [], validation, **kwargs)
+    alone = [np.sqrt(np.mean((oof["a"][va] - y[va]) ** 2)) for va in validation]
+    assert [s["rmse"] for s in nested] == pytest.approx(alone)

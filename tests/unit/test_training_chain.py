@@ -13,7 +13,13 @@ from modelops.registry import ANY, PRODUCTION, LocalRegistry
 from modelops.registry.packaging import load_model, signed
 from modelops.training.config import load_config
 from modelops.training.fit import predict_aligned
-from modelops.training.steps import prepare_training, register_and_promote, search_step, select
+from modelops.training.steps import (
+    describe_choice,
+    prepare_training,
+    register_and_promote,
+    search_step,
+    select,
+)
 from tests.conftest import ROOT
 
 FAST = ROOT / "tests" / "integration" / "fast_config.json"
@@ -580,3 +586,43 @@ def test_what_each_candidate_costs_to_predict_is_on_the_leaderboard(tmp_path, fr
     sel = select(scores=[a, b], load=fitted.__getitem__, prep=prep, config=config, seed=0)
     assert sel.best.label == "ensemble" and sel.best.predict_ms == 5.0
     assert sel.board.set_index("candidate").loc["ensemble", "predict_ms_per_1k"] == 5.0
+
+
+def test_an_infer_limit_keeps_slow_families_off_the_champion_and_says_so(tmp_path, frame):
+    """`--infer-limit`: a family slower than the limit is never the champion nor a member; it
+    stays on the leaderboard, after the rest, and the choice says why. When no family is fast
+    enough the error names the fastest."""
+    from modelops.training.search import CandidateResult
+
+    prep, config = _small(tmp_path, frame)
+    rng = np.random.default_rng(1)
+    good, fast, slow = (_member(prep, n, 1.0, rng) for n in ("good", "fast", "slow"))
+    slow.cv["rmse"] = 0.5  # the best by CV, but too slow
+    good.predict_ms, fast.predict_ms, slow.predict_ms = 2.0, 1.0, 50.0
+    fitted = {s.label: CandidateResult(**vars(s), pipeline=None) for s in (good, fast, slow)}
+    limited = config.with_infer_limit(10)
+    sel = select(
+        scores=[good, fast, slow], load=fitted.__getitem__, prep=prep, config=limited, seed=0
+    )
+    assert "slow" not in sel.ensemble and sel.best.label != "slow"
+    assert sel.best.predict_ms <= 10
+    assert [s.label for s in sel.scores][-1] == "slow"
+    assert sel.comparison["over_infer_limit"] == ["slow"]
+    assert "Over --infer-limit 10 ms per 1,000 rows, not chosen: slow" in describe_choice(
+        sel.comparison
+    )
+    # without the limit the slow family is in the champion
+    free = select(
+        scores=[good, fast, slow], load=fitted.__getitem__, prep=prep, config=config, seed=0
+    )
+    assert free.best.label == "slow" or "slow" in free.ensemble
+    with pytest.raises(ConfigError, match=r"--infer-limit 0.5 ms .*the fastest, fast, takes 1 ms"):
+        select(
+            scores=[good, fast, slow],
+            load=fitted.__getitem__,
+            prep=prep,
+            config=config.with_infer_limit(0.5),
+            seed=0,
+        )
+    with pytest.raises(ConfigError, match="--infer-limit -1"):
+        config.with_infer_limit(-1)

@@ -216,6 +216,9 @@ class EnsembleConfig(_Strict):
     bags: int = Field(default=1, ge=1)  # greedy runs on bootstrap resamples, weights averaged
     # lighter members dropped and the weights re-chosen; only where the CV is not repeated
     min_weight: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # members pruned, the most expensive first, while the blend loses no more than this share
+    # of the best member's CV standard error (0: never pruned for speed)
+    speed_tolerance: float = Field(default=0.5, ge=0.0)
 
 
 class TrainConfig(_Strict):
@@ -224,6 +227,9 @@ class TrainConfig(_Strict):
     min_class_rows: int = Field(default=10, ge=2)
     reference_rows: int = Field(default=5000, ge=1)
     n_jobs: int = -1
+    # the champion must predict 1,000 rows within this many ms (measured on the training
+    # machine; None: no limit); --infer-limit sets it
+    infer_limit_ms: float | None = Field(default=None, gt=0)
     cv: CVConfig = CVConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
     search: SearchConfig
@@ -252,6 +258,12 @@ class TrainConfig(_Strict):
                 f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in err.errors()
             )
             raise ConfigError(f"config: {problems}") from None
+
+    def with_infer_limit(self, ms: float) -> TrainConfig:
+        """This config with `--infer-limit` ms per 1,000 rows (0 keeps the config's own)."""
+        if ms < 0:
+            raise ConfigError(f"--infer-limit {ms:g}: a number of ms per 1,000 rows, > 0 (0: none)")
+        return self.model_copy(update={"infer_limit_ms": float(ms)}) if ms else self
 
     def family(self, name: str) -> FamilySearch:
         if name not in self.search.families:

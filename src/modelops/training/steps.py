@@ -467,6 +467,7 @@ class EnsembleChoice:
 
     score: CandidateScore  # its CV: weights chosen without each fold scored
     one_family_cv: float  # choosing one family by CV, scored the same way
+    pruned: list[str] = field(default_factory=list)  # members taken out for speed
 
     def wins(self, task: Task, metric: str) -> bool:
         """Better than picking the best family, like for like (ties keep the simpler model)."""
@@ -500,6 +501,7 @@ def build_ensemble(
     # is a bag of several fits, which would flatter the ensemble. Independent greedy runs, run
     # side by side on the cores this task has (the same numbers as one after another).
     greedy = {"iterations": config.ensemble.iterations, "bags": bags, "min_weight": min_weight}
+    greedy |= speed_pruning(members, prep, config)
     n, ensemble_jobs, one_family_jobs = prep.folds.n_folds, [], []
     for r in range(prep.folds.repeats):
         oof_r = {m.label: m.oof_by_repeat[r][rows] for m in members}
@@ -512,7 +514,15 @@ def build_ensemble(
         (oofs, y, prep.task, prep.metric, classes),
         greedy | {"seed": seed},
     )
-    chosen, *nested = side_by_side([main_job, *ensemble_jobs, *one_family_jobs])
+    # the same selection without pruning for speed: which members pruning took out
+    unpruned_job = (
+        main_job[0],
+        main_job[1],
+        {k: v for k, v in main_job[2].items() if k not in ("costs", "tolerance", "limit")},
+    )
+    chosen, unpruned, *nested = side_by_side(
+        [main_job, unpruned_job, *ensemble_jobs, *one_family_jobs]
+    )
     ensemble_folds = [row for rows_ in nested[: len(ensemble_jobs)] for row in rows_]
     one_family_folds = [row for rows_ in nested[len(ensemble_jobs) :] for row in rows_]
     oof = blend({m.label: m.oof for m in members}, chosen.weights)
@@ -532,7 +542,44 @@ def build_ensemble(
         folds=prep.folds.description,
     )
     one_family = float(pd.DataFrame(one_family_folds)[prep.metric].mean())
-    return EnsembleChoice(score, one_family)
+    pruned = [n for n in unpruned.weights if n not in chosen.weights]
+    return EnsembleChoice(score, one_family, pruned)
+
+
+def speed_pruning(
+    members: list[CandidateScore], prep: Prepared, config: TrainConfig
+) -> dict[str, Any]:
+    """The greedy selection's pruning settings: each member's cost, how much of the OOF metric
+    a cheaper blend may lose (a share of the best member's CV standard error: what the CV
+    cannot tell apart), and the user's limit. None where a cost was not measured."""
+    costs = {m.label: m.predict_ms for m in members}
+    if not all(math.isfinite(c) for c in costs.values()):
+        return {}
+    best = members[0]
+    error = best.cv_std.get(prep.metric, 0.0) / math.sqrt(prep.folds.n_folds * prep.folds.repeats)
+    tolerance = config.ensemble.speed_tolerance * error
+    return {"costs": costs, "tolerance": tolerance, "limit": config.infer_limit_ms}
+
+
+def within_limit(scores: list[CandidateScore], limit: float | None) -> list[CandidateScore]:
+    """The candidates that predict within `limit` ms per 1,000 rows (all when there is none);
+    a clear error when none does, naming the cheapest."""
+    if limit is None:
+        return scores
+    fast = [s for s in scores if not s.failed and s.predict_ms <= limit]
+    if not fast:
+        measured = [s for s in scores if not s.failed and math.isfinite(s.predict_ms)]
+        cheapest = min(measured, key=lambda s: s.predict_ms, default=None)
+        fastest = (
+            f"the fastest, {cheapest.label}, takes {cheapest.predict_ms:.0f} ms"
+            if cheapest
+            else "no candidate's cost was measured"
+        )
+        raise ConfigError(
+            f"--infer-limit {limit:g} ms per 1,000 rows: no candidate predicts that fast "
+            f"({fastest}); raise --infer-limit or add a cheaper family to --candidates"
+        )
+    return [*fast, *[s for s in scores if s.failed]]
 
 
 def select(
@@ -545,28 +592,34 @@ def select(
 ) -> Selection:
     """Rank families on CV; the ensemble is the champion when its nested CV beats choosing one
     family by CV scored the same way; load only the pipelines the champion needs."""
-    ranked = rank(scores, prep.task, prep.metric)
-    if ranked[0].failed:
+    if all(s.failed for s in scores):
         raise ConfigError(
             "every candidate family failed: "
-            + "; ".join(f"{s.label}: {s.failed}" for s in ranked if s.failed)
+            + "; ".join(f"{s.label}: {s.failed}" for s in scores if s.failed)
         )
-    choice = build_ensemble(scores, prep, config, seed=seed)
+    fast = within_limit(scores, config.infer_limit_ms)
+    # over the user's --infer-limit: on the leaderboard, after every candidate that may win
+    slow = rank([s for s in scores if s not in fast], prep.task, prep.metric)
+    ranked = rank(fast, prep.task, prep.metric)
+    choice = build_ensemble(fast, prep, config, seed=seed)
     if choice is None:
-        return Selection(leaderboard(ranked), load(ranked[0].label), ranked, {})
+        return Selection(leaderboard([*ranked, *slow]), load(ranked[0].label), [*ranked, *slow], {})
     comparison = {
         "metric": prep.metric,
         "ensemble_cv": choice.score.cv[prep.metric],
         "one_family_cv": choice.one_family_cv,
         "bags": config.ensemble.bags,
         "chosen": "ensemble" if choice.wins(prep.task, prep.metric) else ranked[0].label,
+        "pruned_for_speed": choice.pruned,
+        "infer_limit_ms": config.infer_limit_ms,
+        "over_infer_limit": [s.label for s in slow],
     }
     if comparison["chosen"] != "ensemble":
-        ranked = [ranked[0], *rank([*ranked[1:], choice.score], prep.task, prep.metric)]
+        ranked = [ranked[0], *rank([*ranked[1:], choice.score], prep.task, prep.metric), *slow]
         return Selection(leaderboard(ranked), load(ranked[0].label), ranked, {}, comparison)
     from modelops.estimators import EnsembleClassifier, EnsembleRegressor
 
-    top, ranked = choice.score, [choice.score, *ranked]
+    top, ranked = choice.score, [choice.score, *ranked, *slow]
     weights = top.params["weights"]
     members = [load(label) for label in weights]
     cls = EnsembleRegressor if prep.task == "regression" else EnsembleClassifier
@@ -894,4 +947,17 @@ def describe_choice(comparison: dict[str, Any]) -> str:
         f"{c['one_family_cv']:.5g}. A family's own CV is the best of its trials, so it is "
         f"optimistic against both. Ensemble weights: the mean of {c['bags']} greedy runs on "
         f"bootstrap resamples of the OOF rows."
+        + (
+            f" Taken out for speed (the rest, reweighted, within the CV's noise"
+            f"{' and the infer limit' if c.get('infer_limit_ms') else ''}): "
+            f"{', '.join(c['pruned_for_speed'])}."
+            if c.get("pruned_for_speed")
+            else ""
+        )
+        + (
+            f" Over --infer-limit {c['infer_limit_ms']:g} ms per 1,000 rows, not chosen: "
+            f"{', '.join(c['over_infer_limit'])}."
+            if c.get("over_infer_limit")
+            else ""
+        )
     )
