@@ -61,7 +61,8 @@ monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (
 	$(PY) flows/score_flow.py run --input "$$INPUT" --model-name "$$MODEL" \
 		--output $(MONITOR_OUT) --overwrite True
 	$(PY) -m modelops.monitoring.policy decide --drift $(MONITOR_OUT:.csv=.drift.json) \
-		--mode "$$MODE" --cooldown-hours "$$COOLDOWN_HOURS" --last-retrain "$$LAST_RETRAIN"
+		--mode "$$MODE" --cooldown-hours "$$COOLDOWN_HOURS" --last-retrain "$$LAST_RETRAIN" \
+		--retrain-data "$$RETRAIN_DATA"
 
 rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or the previous one)
 	$(PY) -m modelops.registry rollback "$${MODEL:?set MODEL=<registered model name>}" $${TO:+--to "$$TO"}

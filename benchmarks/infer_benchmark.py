@@ -56,6 +56,7 @@ def main() -> None:
         "--remeasure", action="store_true", help="time each member here, not in its task"
     )
     args = ap.parse_args()
+    pathspec = args.run or default_run()[0]  # before metaflow is imported: its datastore
 
     import numpy as np
     from metaflow import Run, namespace
@@ -69,7 +70,6 @@ def main() -> None:
     from modelops.training.selection import rank
     from modelops.training.steps import speed_pruning
 
-    pathspec = args.run or default_run()[0]
     namespace(None)
     run = Run(pathspec)
     prep = run["start"].task["prepared"].data

@@ -304,19 +304,31 @@ def monitor() -> None:
 @click.option(
     "--last-retrain", default="", help="ISO time the last retrain started (empty: never)."
 )
-def decide(drift: Path, mode: str, cooldown_hours: float, last_retrain: str) -> None:
-    """Print the decision as JSON; on GitHub Actions also write retrain=true|false."""
+@click.option(
+    "--retrain-data",
+    default=None,
+    help="Where the labelled rows of the window that drifted are (path or URL; {date} and "
+    "{month} are filled in with today's). Given, a retrain trains on it and an empty value "
+    "means no retrain; not given, the decision names no data.",
+)
+def decide(
+    drift: Path, mode: str, cooldown_hours: float, last_retrain: str, retrain_data: str | None
+) -> None:
+    """Print the decision as JSON; on GitHub Actions also write retrain=true|false and data."""
     from modelops.monitoring.policy import (
         cooldown,
         load_drift,
         parse_time,
         publish,
         retrain_decision,
+        with_source,
     )
 
     decision = retrain_decision(
         load_drift(drift), mode, parse_time(last_retrain), cooldown(cooldown_hours)
     )
+    if retrain_data is not None:
+        decision = with_source(decision, retrain_data)
     publish(decision)
     click.echo(json.dumps(decision.to_dict()))
 

@@ -9,7 +9,14 @@ import pytest
 
 from modelops.cli import monitor_main as main
 from modelops.errors import ConfigError, ModelOpsError
-from modelops.monitoring.policy import load_drift, parse_time, publish, retrain_decision
+from modelops.monitoring.policy import (
+    load_drift,
+    parse_time,
+    publish,
+    retrain_decision,
+    retrain_source,
+    with_source,
+)
 
 NOW = datetime(2026, 11, 23, 6, 17, tzinfo=UTC)
 DRIFT = {"drifted": True, "share": 0.4, "columns": {"carat": {"drifted": True}, "cut": {}}}
@@ -67,8 +74,33 @@ def test_publish_writes_github_output_and_summary(tmp_path):
     publish(retrain_decision(DRIFT, "auto", None, now=NOW), {
         "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)
     })  # fmt: skip
-    assert out.read_text() == "retrain=true\n"
+    assert out.read_text() == "retrain=true\ndata=\n"
     assert "carat" in summary.read_text()
+
+
+def test_a_retrain_trains_on_the_drifted_windows_data_and_says_which(tmp_path):
+    """Retraining on the data the model already learned from would not learn the drift: the
+    decision names this window's labelled rows (RETRAIN_DATA, {date}/{month} filled in), and
+    with none configured it does not retrain and says what to set."""
+    template = "s3://bucket/diamonds/{month}/labelled-{date}.csv"
+    d = with_source(retrain_decision(DRIFT, "auto", None, now=NOW), template, now=NOW)
+    assert d.retrain and d.data == "s3://bucket/diamonds/2026-11/labelled-2026-11-23.csv"
+    assert d.reason.endswith(f"retraining on {d.data}")
+    out, summary = tmp_path / "out", tmp_path / "summary"
+    publish(d, {"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
+    assert out.read_text() == f"retrain=true\ndata={d.data}\n"
+    assert f"Retrain data: `{d.data}`" in summary.read_text()
+    none = with_source(retrain_decision(DRIFT, "auto", None, now=NOW), "  ", now=NOW)
+    assert not none.retrain and none.drifted and "no RETRAIN_DATA is set" in none.reason
+    # no drift: nothing to train, whatever the source
+    calm = with_source(retrain_decision(CALM, "auto", None, now=NOW), template, now=NOW)
+    assert not calm.retrain and calm.data == ""
+
+
+@pytest.mark.parametrize("template", ["data/{week}.csv", "data/{0}.csv", "a.csv\nretrain=true"])
+def test_a_retrain_source_with_unknown_fields_or_lines_is_refused(template):
+    with pytest.raises(ConfigError, match="RETRAIN_DATA"):
+        retrain_source(template, NOW)
 
 
 def test_cli_decides_from_a_drift_file(tmp_path, capsys, monkeypatch):
@@ -81,6 +113,12 @@ def test_cli_decides_from_a_drift_file(tmp_path, capsys, monkeypatch):
     assert main(["decide", "--drift", str(path), "--mode", "auto"]) == 0
     assert json.loads(capsys.readouterr().out)["retrain"] is True
     assert main(["decide", "--drift", str(tmp_path / "none.json")]) == 1
+    # given a source (as the workflow gives RETRAIN_DATA, empty or not), the decision uses it
+    assert main(["decide", "--drift", str(path), "--retrain-data", "d/{month}.csv"]) == 0
+    month = datetime.now(UTC).strftime("%Y-%m")
+    assert json.loads(capsys.readouterr().out)["data"] == f"d/{month}.csv"
+    assert main(["decide", "--drift", str(path), "--retrain-data", ""]) == 0
+    assert json.loads(capsys.readouterr().out)["retrain"] is False
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,7 @@ def _run_workflow(name: str, payload: str, tmp_path: Path) -> tuple[list[list[st
                 "STUB_LOG": str(log),
                 "GITHUB_ENV": str(tmp_path / "github_env"),
                 "GITHUB_OUTPUT": str(tmp_path / "github_output"),
+                "GITHUB_STEP_SUMMARY": str(tmp_path / "github_step_summary"),
             }
             done = subprocess.run(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],

@@ -106,6 +106,12 @@ def test_monitor_retrains_through_train_yml_with_least_privilege():
     assert "gh workflow run train.yml" in run
     for name in re.findall(r"-f ([\w-]+)=", run):
         assert name in train["on"]["workflow_dispatch"]["inputs"], name
+    # the retrain trains the model that drifted, on the drifted window's data (the decision's)
+    assert monitor["outputs"]["data"] == "${{ steps.decide.outputs.data }}"
+    assert retrain["env"]["DATA"].startswith("${{ needs.monitor.outputs.data }}")
+    assert '-f data="$DATA"' in run and '-f model-name="$MODEL"' in run
+    assert monitor["env"]["RETRAIN_DATA"] == "${{ vars.RETRAIN_DATA }}"
+    assert '--retrain-data "$$RETRAIN_DATA"' in (ROOT / "Makefile").read_text()
 
 
 def test_rollback_is_never_queued_behind_or_cancelled_by_a_retrain():

@@ -16,7 +16,7 @@ import json
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ class RetrainDecision:
     reason: str
     drifted: bool
     share: float
+    data: str = ""  # what the retrain trains on (`with_source`): the drifted window's data
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +91,44 @@ def retrain_decision(
     return RetrainDecision(True, f"{found}; retraining", drifted, share)
 
 
+WINDOW_FIELDS = ("date", "month")
+
+
+def retrain_source(template: str, window: datetime) -> str:
+    """The data of the window that drifted: `template` (the `RETRAIN_DATA` setting, a path or
+    URL of labelled rows) with `{date}` as YYYY-MM-DD and `{month}` as YYYY-MM of `window`."""
+    if "\n" in template or "\r" in template:
+        raise ConfigError(f"RETRAIN_DATA {template!r}: one line expected")
+    try:
+        return template.format(date=window.strftime("%Y-%m-%d"), month=window.strftime("%Y-%m"))
+    except (KeyError, IndexError, ValueError) as err:
+        raise ConfigError(
+            f"RETRAIN_DATA {template!r}: {err!s} is not a field it may use; "
+            f"fields: {', '.join('{' + f + '}' for f in WINDOW_FIELDS)}"
+        ) from None
+
+
+def with_source(
+    decision: RetrainDecision, template: str, now: datetime | None = None
+) -> RetrainDecision:
+    """A retrain learns the drift only from rows of the window that drifted: the decision
+    with the data it would train on, or no retrain when no source is configured (retraining
+    on the data the model already learned from would not learn the drift)."""
+    if not decision.retrain:
+        return decision
+    if not template.strip():
+        return replace(
+            decision,
+            retrain=False,
+            reason=f"{decision.reason.removesuffix('; retraining')}; not retraining: no "
+            "RETRAIN_DATA is set to say where the labelled rows of this window are (for "
+            "example s3://bucket/sales/{month}.csv); the model's old data would not learn "
+            "the drift",
+        )
+    data = retrain_source(template, now or datetime.now(UTC))
+    return replace(decision, data=data, reason=f"{decision.reason} on {data}")
+
+
 def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.1f} h"
 
@@ -139,9 +178,12 @@ def publish(decision: RetrainDecision, env: dict[str, str] | None = None) -> Non
     if out := env.get("GITHUB_OUTPUT"):
         with open(out, "a", encoding="utf-8") as f:
             f.write(f"retrain={str(decision.retrain).lower()}\n")
+            f.write(f"data={decision.data}\n")
     if summary := env.get("GITHUB_STEP_SUMMARY"):
         with open(summary, "a", encoding="utf-8") as f:
             f.write(f"### Monitoring\n\n{decision.reason}\n")
+            if decision.data:
+                f.write(f"\nRetrain data: `{decision.data}`\n")
 
 
 class DriftDetected(ModelOpsError):
