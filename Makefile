@@ -33,7 +33,7 @@ MONITOR_OUT := monitor/predictions.csv
 # (`$(shell ...)`). ARGS is split into words by the shell, never run (`$(id)` stays text).
 export INPUT MODEL MODE COOLDOWN_HOURS LAST_RETRAIN TO PORT ARGS
 
-.PHONY: help install run train score serve monitor rollback retrain-demo test unit integration browser lint format clean image
+.PHONY: registry-env help install run train score serve monitor rollback retrain-demo test unit integration browser lint format clean image
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -64,8 +64,20 @@ monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (
 		--mode "$$MODE" --cooldown-hours "$$COOLDOWN_HOURS" --last-retrain "$$LAST_RETRAIN" \
 		--retrain-data "$$RETRAIN_DATA"
 
-rollback: $(STAMP) ## Move MODEL's production alias back (to version TO=v3, or the previous one)
-	$(PY) -m modelops.registry rollback "$${MODEL:?set MODEL=<registered model name>}" $${TO:+--to "$$TO"}
+# Moving an alias needs the registry CLI (click, and wandb for the W&B Registry), not the
+# training stack: a light venv at the lock's versions, this package installed without its deps.
+REGISTRY_VENV := .venv-registry
+$(REGISTRY_VENV)/.synced: Pipfile.lock pyproject.toml $(shell find src -name '*.py' 2>/dev/null)
+	$(PYTHON) -m venv --clear $(REGISTRY_VENV)
+	$(PYTHON) container/lock_requirements.py --constraints Pipfile.lock $(REGISTRY_VENV)/constraints.txt
+	$(REGISTRY_VENV)/bin/pip install --quiet -c $(REGISTRY_VENV)/constraints.txt click wandb
+	$(REGISTRY_VENV)/bin/pip install --quiet --no-deps .
+	@touch $@
+
+registry-env: $(REGISTRY_VENV)/.synced ## The registry CLI alone (rollback, push) in ./.venv-registry
+
+rollback: $(REGISTRY_VENV)/.synced ## Move MODEL's production alias back (to version TO=v3, or the previous one)
+	$(REGISTRY_VENV)/bin/python -m modelops.registry rollback "$${MODEL:?set MODEL=<registered model name>}" $${TO:+--to "$$TO"}
 
 retrain-demo: $(STAMP) ## The retraining loop locally: train, drift, retrain, promote if better, score
 	$(PY) examples/retrain_demo.py $$ARGS
@@ -127,4 +139,4 @@ format: $(STAMP) ## Reformat with black, apply ruff's fixes, strip notebook outp
 	$(VENV)/bin/nbstripout notebooks/*.ipynb
 
 clean: ## Remove the environment and local run state (keeps the data)
-	rm -rf $(VENV) .pytest_cache .ruff_cache wandb
+	rm -rf $(VENV) $(REGISTRY_VENV) .pytest_cache .ruff_cache wandb

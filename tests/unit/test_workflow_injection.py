@@ -61,9 +61,17 @@ def _workspace(tmp_path: Path) -> Path:
     (work / "Pipfile.lock").write_text("{}")
     os.utime(work / "Pipfile.lock", (1, 1))
     (work / ".venv" / ".synced").touch()  # the environment is up to date: install is a no-op
+    (work / "pyproject.toml").write_text("")  # and so is the registry's light one (rollback)
+    os.utime(work / "pyproject.toml", (1, 1))
+    (work / ".venv-registry" / "bin").mkdir(parents=True)
+    (work / ".venv-registry" / ".synced").touch()
     stubs = tmp_path / "stubs"
     stubs.mkdir()
-    for path in (work / ".venv" / "bin" / "python", stubs / "gh"):
+    for path in (
+        work / ".venv" / "bin" / "python",
+        work / ".venv-registry" / "bin" / "python",
+        stubs / "gh",
+    ):
         path.write_text(_RECORDER.format(python=sys.executable))
         path.chmod(0o755)
     return work

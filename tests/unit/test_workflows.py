@@ -29,6 +29,22 @@ def _make_targets() -> set[str]:
     return set(re.findall(r"^([a-zA-Z_-]+):", (ROOT / "Makefile").read_text(), re.M))
 
 
+def _targets_needing_the_venv() -> set[str]:
+    """Make targets whose prerequisites include the Pipenv environment ($(STAMP))."""
+    text = (ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([a-zA-Z_-]+):[^=\n]*\$\(STAMP\)", text, re.M))
+
+
+def test_rollback_installs_the_registry_cli_not_the_training_stack():
+    """Moving an alias needs click and wandb: rollback.yml's `make rollback` builds the light
+    venv (tests/integration/test_install.py runs it), not the 2.8 GB development one."""
+    assert "rollback" not in _targets_needing_the_venv()
+    assert {"train", "score", "monitor"} <= _targets_needing_the_venv()
+    wf = _load(ROOT / ".github" / "workflows" / "rollback.yml")
+    assert any("make rollback" in s.get("run", "") for s in _steps(wf))
+    assert not any(s.get("uses", "").startswith("actions/cache@") for s in _steps(wf))
+
+
 def _flow_parameters(flow_file: str, cls: str) -> set[str]:
     spec = importlib.util.spec_from_file_location(cls, ROOT / "flows" / flow_file)
     module = importlib.util.module_from_spec(spec)
@@ -154,8 +170,11 @@ def test_the_cache_holds_the_venv_the_makefile_builds(path):
     for job in _load(path)["jobs"].values():
         steps = job.get("steps", [])
         assert not any((s.get("with") or {}).get("cache") == "pipenv" for s in steps)
-        if not any("make " in s.get("run", "") for s in steps):
-            continue
+        targets = {
+            t for s in steps for t in re.findall(r"\bmake\s+([a-z][\w-]*)", s.get("run", ""))
+        }
+        if not targets & _targets_needing_the_venv():
+            continue  # rollback.yml: `make rollback` builds the light registry venv only
         caches = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
         assert caches, f"{path.name}: a job that runs make caches nothing"
         (cache,) = caches
