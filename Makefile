@@ -33,7 +33,7 @@ MONITOR_OUT := monitor/predictions.csv
 # (`$(shell ...)`). ARGS is split into words by the shell, never run (`$(id)` stays text).
 export INPUT MODEL MODE COOLDOWN_HOURS LAST_RETRAIN TO PORT ARGS
 
-.PHONY: registry-env help install run train score serve monitor rollback retrain-demo test unit integration browser lint format clean image
+.PHONY: registry-env registry-event help install run train score serve monitor rollback retrain-demo test unit integration browser lint format clean image
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -75,6 +75,10 @@ $(REGISTRY_VENV)/.synced: Pipfile.lock pyproject.toml $(shell find src -name '*.
 	@touch $@
 
 registry-env: $(REGISTRY_VENV)/.synced ## The registry CLI alone (rollback, push) in ./.venv-registry
+
+registry-event: $(REGISTRY_VENV)/.synced ## Route a W&B registry event (EVENT=<event file>) to the workflow it starts
+	$(REGISTRY_VENV)/bin/python -m modelops.registry event --event "$${EVENT:?set EVENT=<event file>}" \
+		--retrain-data "$$RETRAIN_DATA"
 
 rollback: $(REGISTRY_VENV)/.synced ## Move MODEL's production alias back (to version TO=v3, or the previous one)
 	$(REGISTRY_VENV)/bin/python -m modelops.registry rollback "$${MODEL:?set MODEL=<registered model name>}" $${TO:+--to "$$TO"}

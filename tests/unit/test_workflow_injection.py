@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ("train.yml", "monitor.yml", "rollback.yml")
+WORKFLOWS = ("train.yml", "monitor.yml", "rollback.yml", "registry-events.yml")
 _EXPR = re.compile(r"\$\{\{(.*?)\}\}")
 
 PAYLOADS = {
@@ -97,6 +97,7 @@ def _run_workflow(name: str, payload: str, tmp_path: Path) -> tuple[list[list[st
                 "GITHUB_ENV": str(tmp_path / "github_env"),
                 "GITHUB_OUTPUT": str(tmp_path / "github_output"),
                 "GITHUB_STEP_SUMMARY": str(tmp_path / "github_step_summary"),
+                "GITHUB_EVENT_PATH": str(tmp_path / "event.json"),
             }
             done = subprocess.run(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
