@@ -65,13 +65,17 @@ class Result:
     peers: dict[str, tuple[float, float, str]]  # preset -> (score, wall, verdict vs ours)
 
 
-def run_flow(csv: Path, target: str, seed: int, work: Path) -> tuple[float, Path, str]:
-    """The default command on `csv`: its wall, its registry and its log."""
+def run_flow(
+    csv: Path, target: str, seed: int, work: Path, config: str | None = None
+) -> tuple[float, Path, str]:
+    """The default command on `csv` (with `config` instead of configs/train.json if given):
+    its wall, its registry and its log."""
     from train_benchmark import flow_env
 
     env = flow_env(work)
     cmd = [
-        sys.executable, str(ROOT / "flows" / "train_flow.py"), "run",
+        sys.executable, str(ROOT / "flows" / "train_flow.py"),
+        *(["--config", "config", config] if config else []), "run",
         "--data", str(csv), "--target", target, "--seed", str(seed),
     ]  # fmt: skip
     t0 = time.perf_counter()
@@ -99,6 +103,7 @@ def main() -> None:
     ap.add_argument("--tables", default=",".join(TABLES), help="comma-separated table names")
     ap.add_argument("--seeds", default="42,7", help="comma-separated seeds")
     ap.add_argument("--no-best", action="store_true", help="skip AutoGluon best_quality")
+    ap.add_argument("--config", help="a TrainFlow config to try instead of configs/train.json")
     args = ap.parse_args()
     python = peer_python()
     results: list[Result] = []
@@ -108,7 +113,7 @@ def main() -> None:
             work = Path(tempfile.mkdtemp(prefix=f"peers-{name}-{seed}-"))
             csv = work / f"{name}.csv"
             df.to_csv(csv, index=False)
-            wall, registry_dir, log = run_flow(csv, target, seed, work)
+            wall, registry_dir, log = run_flow(csv, target, seed, work, args.config)
             os.environ["MODELOPS_SIGNING_KEY_FILE"] = str(work / "signing.key")
             registry = LocalRegistry(registry_dir)
             (model_name,) = registry.models()
@@ -117,7 +122,7 @@ def main() -> None:
             prep = prepare_training(
                 data=str(csv), target=target, task="auto", candidates=FAMILIES, metric="auto",
                 test_size=0.2, cv_folds=3, budget_minutes="auto", seed=seed, sample=0,
-                model_name=model_name, config=load_config(),
+                model_name=model_name, config=load_config(args.config),
             )  # fmt: skip
             X_tr, X_te = prep.split.X_train, prep.split.X_test
             y_te = prep.split.y_test

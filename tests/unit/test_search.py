@@ -1013,8 +1013,8 @@ def test_members_are_pruned_for_speed_while_the_blend_stays_within_the_tolerance
     assert greedy_selection(oof, y, "regression", "rmse", [], costs=costs) == full
     pruned = greedy_selection(oof, y, "regression", "rmse", [], costs=costs, tolerance=0.2)
     assert set(pruned.weights) == {"a", "c"}  # b was the dearest; one more would lose ~0.4
-    kept = {m: oof[m] for m in ("a", "c")}
-    assert pruned == greedy_selection(kept, y, "regression", "rmse", [])
+    again = greedy_selection({m: oof[m] for m in ("a", "c")}, y, "regression", "rmse", [])
+    assert (pruned.weights, pruned.score) == (again.weights, again.score)
     assert 0 < pruned.score - full.score <= 0.2
 
 
@@ -1032,3 +1032,11 @@ def test_an_infer_limit_prunes_until_the_members_cost_fits_losing_least_per_ms()
     nested = nested_scores(oof, y, "regression", "rmse", [], validation, **kwargs)
     alone = [np.sqrt(np.mean((oof["a"][va] - y[va]) ** 2)) for va in validation]
     assert [s["rmse"] for s in nested] == pytest.approx(alone)
+
+
+def test_the_selection_says_which_members_pruning_took_out():
+    oof, y = _three_alike()
+    costs = {"a": 1.0, "b": 5.0, "c": 2.0}
+    pruned = greedy_selection(oof, y, "regression", "rmse", [], costs=costs, tolerance=0.2)
+    assert pruned.pruned == ("b",)
+    assert greedy_selection(oof, y, "regression", "rmse", []).pruned == ()

@@ -626,3 +626,11 @@ def test_an_infer_limit_keeps_slow_families_off_the_champion_and_says_so(tmp_pat
         )
     with pytest.raises(ConfigError, match="--infer-limit -1"):
         config.with_infer_limit(-1)
+    # speed_tolerance 0 and no limit: pruning for speed is off, not "remove what costs nothing"
+    from modelops.training.steps import speed_pruning
+
+    off = config.model_copy(
+        update={"ensemble": config.ensemble.model_copy(update={"speed_tolerance": 0.0})}
+    )
+    assert speed_pruning([good, fast], prep, off) == {}
+    assert speed_pruning([good, fast], prep, off.with_infer_limit(5))["limit"] == 5

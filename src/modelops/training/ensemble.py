@@ -57,6 +57,7 @@ class EnsembleWeights:
 
     weights: dict[str, float]
     score: float
+    pruned: tuple[str, ...] = ()  # members the greedy chose that pruning for speed took out
 
 
 def greedy_selection(
@@ -95,10 +96,11 @@ def greedy_selection(
             weights = _weights(members, y, task, metric, classes, iterations, bags, seed)
         return weights
 
-    weights = choose(oof)
+    chosen = weights = choose(oof)
     if costs is not None:
         weights = _cheaper(oof, weights, choose, y, task, metric, classes, costs, tolerance, limit)
-    return EnsembleWeights(weights, metric_of(task, y, blend(oof, weights), classes, metric))
+    score = metric_of(task, y, blend(oof, weights), classes, metric)
+    return EnsembleWeights(weights, score, tuple(n for n in chosen if n not in weights))
 
 
 def _cheaper(
@@ -115,25 +117,33 @@ def _cheaper(
 ) -> dict[str, float]:
     """`weights` with members removed one at a time while the blend stays within `tolerance`
     of the full blend's OOF metric (the most expensive such member first), then, while the
-    summed cost is over `limit`, the member that loses least per millisecond saved."""
+    summed cost is over `limit`, the member that loses least per millisecond saved.
+
+    Which member to try is judged on the others' weights rescaled to sum to one (one metric
+    evaluation each); the weights of the members kept are then chosen again, and that blend
+    must still be within `tolerance`. Choosing again for every candidate made `select` five
+    times slower on a binary table (bagged greedy runs for each of seven members, per fold)."""
     sign = 1.0 if greater_is_better(task, metric) else -1.0
     full = metric_of(task, y, blend(oof, weights), classes, metric)
 
-    def cost(w: dict[str, float]) -> float:
-        return sum(costs[n] for n in w)
+    def loss(w: dict[str, float]) -> float:
+        return sign * (full - metric_of(task, y, blend(oof, w), classes, metric))
 
     while len(weights) > 1:
-        over = limit is not None and cost(weights) > limit
+        over = limit is not None and sum(costs[n] for n in weights) > limit
         options = []
-        for name in weights:
-            rest = choose({n: oof[n] for n in weights if n != name})
-            loss = sign * (full - metric_of(task, y, blend(oof, rest), classes, metric))
-            saved = cost(weights) - cost(rest)
-            if saved > 0 and (over or loss <= tolerance):
-                options.append((loss / saved if over else -saved, name, rest))
+        for name, weight in weights.items():
+            rest = {n: w / (1.0 - weight) for n, w in weights.items() if n != name}
+            lost = loss(rest)
+            if costs[name] > 0 and (over or lost <= tolerance):
+                options.append((lost / costs[name] if over else -costs[name], name))
         if not options:
             break
-        weights = min(options, key=lambda o: (o[0], o[1]))[2]
+        _, name = min(options)
+        kept = choose({n: oof[n] for n in weights if n != name})
+        if not over and loss(kept) > tolerance:
+            break
+        weights = kept
     return weights
 
 

@@ -514,15 +514,7 @@ def build_ensemble(
         (oofs, y, prep.task, prep.metric, classes),
         greedy | {"seed": seed},
     )
-    # the same selection without pruning for speed: which members pruning took out
-    unpruned_job = (
-        main_job[0],
-        main_job[1],
-        {k: v for k, v in main_job[2].items() if k not in ("costs", "tolerance", "limit")},
-    )
-    chosen, unpruned, *nested = side_by_side(
-        [main_job, unpruned_job, *ensemble_jobs, *one_family_jobs]
-    )
+    chosen, *nested = side_by_side([main_job, *ensemble_jobs, *one_family_jobs])
     ensemble_folds = [row for rows_ in nested[: len(ensemble_jobs)] for row in rows_]
     one_family_folds = [row for rows_ in nested[len(ensemble_jobs) :] for row in rows_]
     oof = blend({m.label: m.oof for m in members}, chosen.weights)
@@ -542,8 +534,7 @@ def build_ensemble(
         folds=prep.folds.description,
     )
     one_family = float(pd.DataFrame(one_family_folds)[prep.metric].mean())
-    pruned = [n for n in unpruned.weights if n not in chosen.weights]
-    return EnsembleChoice(score, one_family, pruned)
+    return EnsembleChoice(score, one_family, list(chosen.pruned))
 
 
 def speed_pruning(
@@ -553,7 +544,8 @@ def speed_pruning(
     a cheaper blend may lose (a share of the best member's CV standard error: what the CV
     cannot tell apart), and the user's limit. None where a cost was not measured."""
     costs = {m.label: m.predict_ms for m in members}
-    if not all(math.isfinite(c) for c in costs.values()):
+    off = config.ensemble.speed_tolerance == 0 and config.infer_limit_ms is None
+    if off or not all(math.isfinite(c) for c in costs.values()):
         return {}
     best = members[0]
     error = best.cv_std.get(prep.metric, 0.0) / math.sqrt(prep.folds.n_folds * prep.folds.repeats)
