@@ -73,7 +73,7 @@ def main() -> None:
     namespace(None)
     run = Run(pathspec)
     prep = run["start"].task["prepared"].data
-    results = [t["result"].data for t in run["search"].tasks()]
+    results = [r for t in run["search"].tasks() for r in t["results"].data]
     members = [r for r in rank(results, prep.task, prep.metric) if r.oof is not None]
     if args.remeasure:
         for m in members:

@@ -183,29 +183,32 @@ class TrainFlow(FlowSpec):
         for note in p.notes:
             print(f"  note: {note}")
         self.families = p.candidates
+        self.groups = p.groups or [[name] for name in p.candidates]  # one search task each
         print("search seconds per family:", {k: round(v) for k, v in p.limits.items()})
-        self.next(self.search, foreach="families")
+        self.next(self.search, foreach="groups")
 
     @resources(cpu=2, memory=8000)
     @step
     @user_errors
     def search(self):
-        """Search one family's space within its share of the budget; refit the best trial."""
+        """Search a family's space within its share of the budget (on a small table, a group
+        of families one after another); refit each one's best trial."""
         from modelops import configure_logging
         from modelops.registry.signing import withhold_key
         from modelops.training import steps
 
         withhold_key()  # only `register` signs
         configure_logging()
-        self.result = steps.search_logged(
-            name=self.input,
+        self.results = steps.search_group(
+            names=self.input,
             prep=self.prepared,
             config=self.train_config,
             seed=self.seed,
             group=current.run_id,
         )
-        self.score = self.result.score()
-        print(self.score.summary())
+        self.scores = [r.score() for r in self.results]
+        for score in self.scores:
+            print(score.summary())
         self.next(self.select)
 
     @step
@@ -219,10 +222,11 @@ class TrainFlow(FlowSpec):
         withhold_key()  # only `register` signs
         # the same objects in every branch (taken from one: their pickles may differ in caches)
         self.prepared, self.train_config = inputs[0].prepared, inputs[0].train_config
-        by_label = {i.score.label: i for i in inputs}
+        # a task's fitted pipelines are read only if the champion needs one of them
+        task_of = {s.label: i for i in inputs for s in i.scores}
         self.selection = steps.select(
-            scores=[i.score for i in inputs],
-            load=lambda label: by_label[label].result,
+            scores=[s for i in inputs for s in i.scores],
+            load=lambda label: next(r for r in task_of[label].results if r.label == label),
             prep=self.prepared,
             config=self.train_config,
             seed=self.seed,

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from modelops.errors import ConfigError, DataError
 from modelops.schema import infer_schema
 from modelops.training.candidates import FAMILIES, make_pipeline
-from modelops.training.config import DataProfile, TrainConfig
+from modelops.training.config import DataProfile, TrainConfig, load_config
 from modelops.training.data import split
 from modelops.training.ensemble import greedy_selection, nested_scores
 from modelops.training.fit import CLOCKED_BOOSTERS, cross_validate, make_folds, refit
@@ -1040,3 +1040,57 @@ def test_the_selection_says_which_members_pruning_took_out():
     pruned = greedy_selection(oof, y, "regression", "rmse", [], costs=costs, tolerance=0.2)
     assert pruned.pruned == ("b",)
     assert greedy_selection(oof, y, "regression", "rmse", []).pruned == ()
+
+
+def test_a_small_table_searches_its_families_in_one_task_per_core():
+    """Seven tasks starting at once on two cores spent longer starting than searching: below
+    `group_below_mcells` the families form one group per core, balanced by share, each group
+    in order of share (the boosters last, to get what the others left)."""
+    from modelops.training.config import DataProfile
+
+    config = load_config()
+    names = list(FAMILIES)
+    small = DataProfile(rows=5000, columns=8, max_cardinality=0)
+    groups = config.family_groups(names, small, lanes=2)
+    assert len(groups) == 2 and sorted(n for g in groups for n in g) == sorted(names)
+    totals = [sum(config.family(n).share for n in g) for g in groups]
+    assert max(totals) - min(totals) <= max(config.family(n).share for n in names)
+    for g in groups:
+        assert [config.family(n).share for n in g] == sorted(config.family(n).share for n in g)
+    # a large table, as many cores as families, or grouping off: a task per family
+    large = DataProfile(rows=43152, columns=9, max_cardinality=0)
+    assert config.family_groups(names, large, lanes=2) == [[n] for n in names]
+    assert config.family_groups(names, small, lanes=7) == [[n] for n in names]
+    off = config.model_copy(
+        update={"search": config.search.model_copy(update={"group_below_mcells": 0.0})}
+    )
+    assert off.family_groups(names, small, lanes=2) == [[n] for n in names]
+
+
+def test_a_group_gives_each_family_its_share_of_what_is_left(monkeypatch):
+    """In a group the task has the budget's wall; a family's time is its share of what is
+    left among the families left, so what one did not use goes to the next."""
+    from types import SimpleNamespace
+
+    from modelops.training import steps
+
+    clock = {"now": 0.0}
+    given = {}
+
+    def fake_search(*, name, seconds, **_):
+        given[name] = seconds
+        clock["now"] += {"extra_trees": 2.0, "xgboost": 30.0}.get(name, seconds)  # ET converged
+        return name
+
+    monkeypatch.setattr(steps, "search_logged", fake_search)
+    monkeypatch.setattr(steps.time, "perf_counter", lambda: clock["now"])
+    config = load_config()
+    wall = 60.0
+    prep = SimpleNamespace(
+        limits={n: wall * config.family(n).share for n in ("extra_trees", "xgboost", "catboost")}
+    )
+    names = ["extra_trees", "xgboost", "catboost"]  # shares 0.4, 1, 1
+    assert steps.search_group(names=names, prep=prep, config=config, seed=0, group="g") == names
+    assert given["extra_trees"] == pytest.approx(60 * 0.4 / 2.4)
+    assert given["xgboost"] == pytest.approx((60 - 2) / 2)  # ET's unused time is shared on
+    assert given["catboost"] == pytest.approx(60 - 2 - 30)

@@ -180,6 +180,9 @@ class SearchConfig(_Strict):
     # a family stops once this many trials after its portfolio brought no improvement larger
     # than its CV's own noise (0: never stop early)
     patience: int = Field(default=12, ge=0)
+    # tables below this many million cells (training rows x columns) search their families in
+    # one task per core, one family after another, not one task per family (0: never)
+    group_below_mcells: float = Field(default=0.0, ge=0.0)
     budget: AutoBudget = AutoBudget()
     # classifiers ranked by log loss: each family's probabilities at the temperature that
     # fits its OOF predictions best (what the ranking, the ensemble and the user see)
@@ -329,6 +332,20 @@ class TrainConfig(_Strict):
                             f"search.families.{name}.{kind}.{param} (or .{where}.{kind}): "
                             f"unknown parameter of {name}'s {task} estimator"
                         )
+
+    def family_groups(self, names: list[str], profile: DataProfile, lanes: int) -> list[list[str]]:
+        """Which families each search task runs: one each, or on a small table one group per
+        core (`lanes`), balanced by share (largest first into the lightest group), each
+        group's families in order of share so the boosters come last and get what the
+        families before them did not use."""
+        cells = profile.rows * max(profile.columns, 1) / 1e6
+        if cells >= self.search.group_below_mcells or lanes >= len(names) or lanes < 1:
+            return [[n] for n in names]
+        groups: list[list[str]] = [[] for _ in range(lanes)]
+        for name in sorted(names, key=lambda n: (-self.family(n).share, names.index(n))):
+            lightest = min(groups, key=lambda g: sum(self.family(n).share for n in g))
+            lightest.append(name)
+        return [sorted(g, key=lambda n: (self.family(n).share, names.index(n))) for g in groups]
 
     def check_budget(
         self,

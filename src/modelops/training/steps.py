@@ -11,6 +11,7 @@ import logging
 import math
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,13 @@ from modelops.training.data import (
     split,
     validate_training_data,
 )
-from modelops.training.ensemble import blend, greedy_selection, nested_scores, side_by_side
+from modelops.training.ensemble import (
+    blend,
+    cores,
+    greedy_selection,
+    nested_scores,
+    side_by_side,
+)
 from modelops.training.fit import Folds, make_folds, metrics_of
 from modelops.training.search import CandidateResult, CandidateScore, search_family
 from modelops.training.selection import (
@@ -97,6 +104,8 @@ class Prepared:
     n_rows: int
     notes: list[str]  # what was decided about the data (for the card and the log)
     reference: pd.DataFrame = field(repr=False)
+    # the families each search task runs (one each, or a group per core on a small table)
+    groups: list[list[str]] = field(default_factory=list)
 
     @property
     def classes(self) -> list[Any]:
@@ -269,6 +278,13 @@ def prepare_training(
         notes=notes if str(budget_minutes).strip().lower() == "auto" else None,
     )
     names = [n for n in names if n in limits]
+    groups = config.family_groups(names, profile, cores())
+    if len(groups) < len(names):
+        notes.append(
+            f"a small table: the {len(names)} families search in {len(groups)} tasks, one per "
+            f"core, one family after another ({'; '.join(', '.join(g) for g in groups)}): "
+            "seven tasks starting at once on these cores took longer to start than to search"
+        )
     ref = parts.X_train.sample(min(config.reference_rows, len(parts.X_train)), random_state=seed)
     if not model_name:
         model_name = default_model_name(str(path), target)
@@ -293,6 +309,7 @@ def prepare_training(
             n_rows=len(df),
             notes=notes,
             reference=ref,
+            groups=groups,
         )
     )
 
@@ -401,9 +418,10 @@ def search_step(
     config: TrainConfig,
     seed: int,
     on_trial: Callable[[Any], None] | None = None,
+    seconds: float | None = None,
 ) -> CandidateResult:
-    """Search one family within its time limit (the unit a foreach task runs); `on_trial`
-    sees each trial as it ends."""
+    """Search one family within its time limit (`seconds`, default its share of the budget);
+    `on_trial` sees each trial as it ends."""
     return search_family(
         name=name,
         block=config.space(name, prep.task, prep.profile),
@@ -412,7 +430,7 @@ def search_step(
         data=prep.split,
         folds=prep.folds,
         metric=prep.metric,
-        seconds=prep.limits[name],
+        seconds=prep.limits[name] if seconds is None else seconds,
         seed=seed,
         n_jobs=config.threads(name),
         max_trials=config.search.max_trials,
@@ -425,7 +443,13 @@ def search_step(
 
 
 def search_logged(
-    *, name: str, prep: Prepared, config: TrainConfig, seed: int, group: str
+    *,
+    name: str,
+    prep: Prepared,
+    config: TrainConfig,
+    seed: int,
+    group: str,
+    seconds: float | None = None,
 ) -> CandidateResult:
     """`search_step` inside the family's one W&B run (job_type `search`, group = the Metaflow
     run): each trial is a step logged as it ends (live when online), then the trials table
@@ -438,6 +462,7 @@ def search_logged(
             config=config,
             seed=seed,
             on_trial=lambda t: tracker.log(tracking.trial_step(t, metric)),
+            seconds=seconds,
         )
         summary = {f"cv/{k}": v for k, v in result.cv.items()} | {
             f"holdout/{k}": v for k, v in result.holdout.items()
@@ -446,6 +471,34 @@ def search_logged(
         tracker.log_table("trials", tracking.trial_rows(result.trials, metric))
         tracker.summary(summary)
     return result
+
+
+def search_group(
+    *, names: list[str], prep: Prepared, config: TrainConfig, seed: int, group: str
+) -> list[CandidateResult]:
+    """The families of one search task (the unit the flow's foreach runs), each in its W&B
+    run. Alone, a family has its share of the budget; in a group (a small table) the task has
+    the budget's wall and each family, when it starts, the share of what is left that its
+    share is of the families left, so what a family that converged did not use goes to the
+    ones after it (the boosters come last)."""
+    if len(names) == 1:
+        (name,) = names
+        return [search_logged(name=name, prep=prep, config=config, seed=seed, group=group)]
+    wall = max(prep.limits[n] / config.family(n).share for n in names)
+    start, results = time.perf_counter(), []
+    for i, name in enumerate(names):
+        left = wall - (time.perf_counter() - start)
+        share = config.family(name).share / sum(config.family(n).share for n in names[i:])
+        # never less than a tenth of its own share: a family before it that ran over (the
+        # forests are not stopped by the clock) must not leave it nothing
+        seconds = max(left * share, 0.1 * prep.limits[name])
+        log.info("%s: %.0f s of the task's %.0f s left", name, seconds, max(left, 0.0))
+        results.append(
+            search_logged(
+                name=name, prep=prep, config=config, seed=seed, group=group, seconds=seconds
+            )
+        )
+    return results
 
 
 @dataclass
