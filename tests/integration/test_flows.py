@@ -101,6 +101,12 @@ def test_first_run_registers_and_promotes(first):
     else:
         assert not weights and chosen["ensemble_cv"] >= chosen["one_family_cv"]
     assert meta["search"]["folds"] == "2-fold" and set(meta["search"]["families"]) == set(ALL)
+    # a small table: the families searched in one task per core, every family once
+    tasks = list(first.run.run["search"].tasks())
+    searched = [s.label for t in tasks for s in t["scores"].data]
+    assert len(tasks) == min(len(ALL), len(os.sched_getaffinity(0))) and sorted(searched) == sorted(
+        ALL
+    )
 
 
 def test_every_candidate_and_the_selection_are_logged_offline_to_wandb(first):
