@@ -1094,3 +1094,24 @@ def test_a_group_gives_each_family_its_share_of_what_is_left(monkeypatch):
     assert given["extra_trees"] == pytest.approx(60 * 0.4 / 2.4)
     assert given["xgboost"] == pytest.approx((60 - 2) / 2)  # ET's unused time is shared on
     assert given["catboost"] == pytest.approx(60 - 2 - 30)
+
+
+def test_pruning_a_classifier_keeps_probabilities_that_rescaled_weights_push_past_one():
+    """Wine, multiclass: greedy weights 0.1/0.1/0.8 without the 0.8 member rescale (by
+    1 - 0.8) to a sum of 1 + 2e-16, a blend of certain probabilities went past 1 and
+    scikit-learn's log loss refused it: select failed. Rescaled by the others' own sum and
+    scored within [0, 1], the member is judged."""
+    from modelops.training.ensemble import _cheaper
+
+    classes = ["a", "b", "c"]
+    y = np.array(["a", "b", "c"] * 20, dtype=object)
+    certain = np.eye(3)[[0, 1, 2] * 20]
+    oof = {"m1": certain, "m2": certain.copy(), "m3": np.full((60, 3), 1 / 3)}
+    weights = {"m1": 0.1, "m2": 0.1, "m3": 0.8}
+
+    def choose(members):
+        return {n: 1 / len(members) for n in members}
+
+    costs = {"m1": 1.0, "m2": 1.0, "m3": 5.0}
+    kept = _cheaper(oof, weights, choose, y, "multiclass", "log_loss", classes, costs, 0.0, None)
+    assert "m3" not in kept  # the uninformative member goes: the blend improves

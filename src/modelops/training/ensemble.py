@@ -124,16 +124,24 @@ def _cheaper(
     must still be within `tolerance`. Choosing again for every candidate made `select` five
     times slower on a binary table (bagged greedy runs for each of seven members, per fold)."""
     sign = 1.0 if greater_is_better(task, metric) else -1.0
-    full = metric_of(task, y, blend(oof, weights), classes, metric)
+
+    def score(w: dict[str, float]) -> float:
+        pred = blend(oof, w)
+        # weights rescaled in floating point can sum to 1 + 1e-16: probabilities stay in [0, 1]
+        return metric_of(task, y, pred if task == "regression" else np.clip(pred, 0.0, 1.0),
+                         classes, metric)  # fmt: skip
+
+    full = score(weights)
 
     def loss(w: dict[str, float]) -> float:
-        return sign * (full - metric_of(task, y, blend(oof, w), classes, metric))
+        return sign * (full - score(w))
 
     while len(weights) > 1:
         over = limit is not None and sum(costs[n] for n in weights) > limit
         options = []
-        for name, weight in weights.items():
-            rest = {n: w / (1.0 - weight) for n, w in weights.items() if n != name}
+        for name in weights:
+            total = sum(w for n, w in weights.items() if n != name)
+            rest = {n: w / total for n, w in weights.items() if n != name}
             lost = loss(rest)
             if costs[name] > 0 and (over or lost <= tolerance):
                 options.append((lost / costs[name] if over else -costs[name], name))
