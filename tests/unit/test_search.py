@@ -1094,6 +1094,16 @@ def test_a_group_gives_each_family_its_share_of_what_is_left(monkeypatch):
     assert given["extra_trees"] == pytest.approx(60 * 0.4 / 2.4)
     assert given["xgboost"] == pytest.approx((60 - 2) / 2)  # ET's unused time is shared on
     assert given["catboost"] == pytest.approx(60 - 2 - 30)
+    # a family that ran over (a first trial may take twice its share) does not starve the
+    # next: it still gets its share of the task's wall, and the task runs longer
+    clock["now"], given = 0.0, {}
+    monkeypatch.setattr(
+        steps, "search_logged",
+        lambda *, name, seconds, **_: given.__setitem__(name, seconds)
+        or clock.__setitem__("now", clock["now"] + {"xgboost": 55.0}.get(name, 2.0)),
+    )  # fmt: skip
+    steps.search_group(names=names, prep=prep, config=config, seed=0, group="g")
+    assert given["catboost"] == pytest.approx(60 * 1 / 2.4)
 
 
 def test_pruning_a_classifier_keeps_probabilities_that_rescaled_weights_push_past_one():

@@ -480,18 +480,21 @@ def search_group(
     run. Alone, a family has its share of the budget; in a group (a small table) the task has
     the budget's wall and each family, when it starts, the share of what is left that its
     share is of the families left, so what a family that converged did not use goes to the
-    ones after it (the boosters come last)."""
+    ones after it (the boosters come last), and what one overran is not taken from the next."""
     if len(names) == 1:
         (name,) = names
         return [search_logged(name=name, prep=prep, config=config, seed=seed, group=group)]
     wall = max(prep.limits[n] / config.family(n).share for n in names)
+    shares = {n: config.family(n).share for n in names}
     start, results = time.perf_counter(), []
     for i, name in enumerate(names):
         left = wall - (time.perf_counter() - start)
-        share = config.family(name).share / sum(config.family(n).share for n in names[i:])
-        # never less than a tenth of its own share: a family before it that ran over (the
-        # forests are not stopped by the clock) must not leave it nothing
-        seconds = max(left * share, 0.1 * prep.limits[name])
+        share = shares[name] / sum(shares[n] for n in names[i:])
+        # never less than its share of the task's wall: a family before it that ran over (a
+        # first trial may take twice its time; the forests are not stopped by the clock)
+        # makes the task longer rather than leave the next one nothing (wine: CatBoost's
+        # first trial took 25 s of a 12 s share, and XGBoost was left 3 s for one trial)
+        seconds = max(left * share, wall * shares[name] / sum(shares.values()))
         log.info("%s: %.0f s of the task's %.0f s left", name, seconds, max(left, 0.0))
         results.append(
             search_logged(
