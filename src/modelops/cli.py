@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -282,37 +283,12 @@ def event(event_path: Path, retrain_data: str) -> None:
     prints it as JSON; on GitHub Actions writes action, model and data to the step output."""
     import os
 
-    from modelops.monitoring.policy import retrain_source
-    from modelops.registry.events import Route, read_event, route
+    from modelops.registry.events import publish, read_event, route, with_data
 
     found = read_event(event_path)
-    decision, data = route(found), ""
-    if decision.action == "retrain":
-        if retrain_data.strip():
-            data = retrain_source(retrain_data, datetime.now(UTC))
-            decision = Route("retrain", decision.model, f"{decision.reason}; retraining on {data}")
-        else:
-            decision = Route(
-                "none",
-                decision.model,
-                f"{decision.reason}; no RETRAIN_DATA is set: nothing to train on",
-            )
-    if out := os.environ.get("GITHUB_OUTPUT"):
-        with open(out, "a", encoding="utf-8") as f:
-            f.write(f"action={decision.action}\nmodel={decision.model}\ndata={data}\n")
-    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(summary, "a", encoding="utf-8") as f:
-            f.write(f"### W&B registry event\n\n{decision.reason}\n")
-    click.echo(
-        json.dumps(
-            {
-                "event": found.to_dict(),
-                "action": decision.action,
-                "data": data,
-                "reason": decision.reason,
-            }
-        )
-    )
+    decision = with_data(route(found), retrain_data, datetime.now(UTC))
+    publish(decision, os.environ)
+    click.echo(json.dumps({"event": found.to_dict()} | asdict(decision)))
 
 
 @main.group(cls=_Group)

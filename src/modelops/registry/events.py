@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,13 @@ class RegistryEvent:
 
 @dataclass(frozen=True)
 class Route:
-    """What the event starts: `score`, `retrain` or `none`, and why (for the job summary)."""
+    """What the event starts: `score`, `retrain` or `none`, why (for the job summary), and
+    for a retrain the data it trains on."""
 
     action: str
     model: str
     reason: str
+    data: str = ""
 
 
 def parse_event(event: Mapping[str, Any]) -> RegistryEvent:
@@ -107,6 +110,30 @@ def route(event: RegistryEvent) -> Route:
         return Route("retrain", event.model, f"{event.model}: '{RETRAIN_ALIAS}' added{who}")
     what = f"alias '{event.alias}' added" if event.alias else "new version linked"
     return Route("none", event.model, f"{event.model}: {what} ({event.version}); nothing to start")
+
+
+def with_data(found: Route, template: str, now: datetime) -> Route:
+    """A retrain with the data it trains on (`RETRAIN_DATA`, {date}/{month} of `now`), or
+    nothing started when no data is configured; other routes unchanged."""
+    from modelops.monitoring.policy import retrain_source
+
+    if found.action != "retrain":
+        return found
+    if not template.strip():
+        return replace(found, action="none", reason=f"{found.reason}; no RETRAIN_DATA is set: "
+                       "nothing to train on")  # fmt: skip
+    data = retrain_source(template, now)
+    return replace(found, data=data, reason=f"{found.reason}; retraining on {data}")
+
+
+def publish(found: Route, env: Mapping[str, str]) -> None:
+    """Write the route where GitHub Actions reads it (step output, job summary)."""
+    if out := env.get("GITHUB_OUTPUT"):
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(f"action={found.action}\nmodel={found.model}\ndata={found.data}\n")
+    if summary := env.get("GITHUB_STEP_SUMMARY"):
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(f"### W&B registry event\n\n{found.reason}\n")
 
 
 def read_event(path: Path) -> RegistryEvent:
