@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -404,13 +405,17 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(tmp_path):
         gh_output = state / f"{name}.gh_output"
         gh_output.write_text("")
         decided = subprocess.run(
-            [sys.executable, "-m", "modelops.monitoring.policy", "decide", "--drift", str(summary)],
+            [sys.executable, "-m", "modelops.monitoring.policy", "decide", "--drift", str(summary),
+             "--retrain-data", "s3://bucket/diamonds/{month}.csv"],
             env=os.environ | {"GITHUB_OUTPUT": str(gh_output)},
             capture_output=True,
             text=True,
             check=True,
-        )
-        assert gh_output.read_text() == f"retrain={expected}\n", decided.stdout
+        )  # fmt: skip
+        # a retrain trains on the drifted window's labelled rows, named in the output
+        month = datetime.now(UTC).strftime("%Y-%m")
+        data = f"s3://bucket/diamonds/{month}.csv" if expected == "true" else ""
+        assert gh_output.read_text() == f"retrain={expected}\ndata={data}\n", decided.stdout
 
 
 def test_a_table_with_an_id_and_a_date_goes_through_train_score_and_monitor(tmp_path):
