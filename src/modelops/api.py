@@ -36,6 +36,7 @@ from modelops.training.steps import (
     prepare_training,
     register_step,
     review_champion,
+    search_group,
     search_step,
     select,
 )
@@ -63,14 +64,24 @@ def _search(name: str, prep: Prepared, config: TrainConfig, seed: int) -> Candid
     return search_step(name=name, prep=prep, config=config, seed=seed)
 
 
+def _search_group(
+    names: list[str], prep: Prepared, config: TrainConfig, seed: int
+) -> list[CandidateResult]:
+    return search_group(
+        names=names, prep=prep, config=config, seed=seed, group="", search=search_step
+    )
+
+
 def _side_by_side(
     prep: Prepared, config: TrainConfig, seed: int, workers: int
 ) -> dict[str, CandidateResult]:
-    # spawned workers, as the flow's tasks are fresh processes (no OpenMP state forked)
+    # spawned workers, as the flow's tasks are fresh processes (no OpenMP state forked); the
+    # flow's groups: on a small table a worker per core, its families one after another
+    groups = prep.groups or [[n] for n in prep.candidates]
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = {n: pool.submit(_search, n, prep, config, seed) for n in prep.candidates}
-            return {n: f.result() for n, f in futures.items()}
+            futures = [pool.submit(_search_group, g, prep, config, seed) for g in groups]
+            return {r.label: r for f in futures for r in f.result()}
     except BrokenProcessPool as err:
         raise ModelOpsError(
             "the family searches run in worker processes, which import your script again: "

@@ -634,3 +634,43 @@ def test_an_infer_limit_keeps_slow_families_off_the_champion_and_says_so(tmp_pat
     )
     assert speed_pruning([good, fast], prep, off) == {}
     assert speed_pruning([good, fast], prep, off.with_infer_limit(5))["limit"] == 5
+
+
+def test_fit_searches_a_small_tables_families_in_the_flows_groups(frame, monkeypatch):
+    """`modelops.fit` with worker processes runs the flow's groups (a worker per core, its
+    families one after another, each with its share of what the worker has left), so a
+    notebook gets every family in about the flow's time, not the sum of the shares."""
+    from concurrent.futures import Future
+
+    import modelops
+    from modelops import api
+
+    submitted = []
+
+    class InProcess:  # records what goes to the workers, and runs it here
+        def __init__(self, **_):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            return False
+
+        def submit(self, fn, *args):
+            submitted.append((fn, args[0]))
+            done = Future()
+            done.set_result(fn(*args))
+            return done
+
+    monkeypatch.setattr(api, "ProcessPoolExecutor", InProcess)
+    result = modelops.fit(
+        frame(240), target="y", budget_minutes=0.2,
+        candidates="linear,random_forest,extra_trees", workers=2,
+    )  # fmt: skip
+    groups = result.prepared.groups
+    assert len(groups) == 2 and sorted(n for g in groups for n in g) == [
+        "extra_trees", "linear", "random_forest"
+    ]  # fmt: skip
+    assert submitted == [(api._search_group, g) for g in groups]
+    assert {"linear", "random_forest", "extra_trees"} <= set(result.leaderboard["candidate"])

@@ -474,16 +474,27 @@ def search_logged(
 
 
 def search_group(
-    *, names: list[str], prep: Prepared, config: TrainConfig, seed: int, group: str
+    *,
+    names: list[str],
+    prep: Prepared,
+    config: TrainConfig,
+    seed: int,
+    group: str,
+    search: Callable[..., CandidateResult] | None = None,
 ) -> list[CandidateResult]:
     """The families of one search task (the unit the flow's foreach runs), each in its W&B
     run. Alone, a family has its share of the budget; in a group (a small table) the task has
     the budget's wall and each family, when it starts, the share of what is left that its
     share is of the families left, so what a family that converged did not use goes to the
-    ones after it (the boosters come last), and what one overran is not taken from the next."""
+    ones after it (the boosters come last), and what one overran is not taken from the next.
+    `search` replaces `search_logged` (`modelops.fit` searches without W&B)."""
+
+    def run(name: str, seconds: float | None) -> CandidateResult:
+        kwargs = {"name": name, "prep": prep, "config": config, "seed": seed, "seconds": seconds}
+        return search(**kwargs) if search else search_logged(group=group, **kwargs)
+
     if len(names) == 1:
-        (name,) = names
-        return [search_logged(name=name, prep=prep, config=config, seed=seed, group=group)]
+        return [run(names[0], None)]
     wall = max(prep.limits[n] / config.family(n).share for n in names)
     shares = {n: config.family(n).share for n in names}
     start, results = time.perf_counter(), []
@@ -496,11 +507,7 @@ def search_group(
         # first trial took 25 s of a 12 s share, and XGBoost was left 3 s for one trial)
         seconds = max(left * share, wall * shares[name] / sum(shares.values()))
         log.info("%s: %.0f s of the task's %.0f s left", name, seconds, max(left, 0.0))
-        results.append(
-            search_logged(
-                name=name, prep=prep, config=config, seed=seed, group=group, seconds=seconds
-            )
-        )
+        results.append(run(name, seconds))
     return results
 
 
