@@ -112,8 +112,8 @@ def fit(
 ) -> FitResult:
     """Search every family within `budget_minutes` and pick the champion, as TrainFlow does;
     the parameters are TrainFlow's (`--help`). `data` is a DataFrame (named `name` in the
-    metadata) or a file path; `workers` processes search at once (default: one per core; on a small table each runs a group of families, as the flow's tasks do).
-    """
+    metadata) or a file path; `workers` processes search at once (default: one per core; on
+    a small table each runs a group of families, as the flow's tasks do)."""
     config = (config or load_config()).with_infer_limit(infer_limit)
     frame = data if isinstance(data, pd.DataFrame) else None
     prep = prepare_training(
