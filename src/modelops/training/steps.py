@@ -283,7 +283,8 @@ def prepare_training(
         notes.append(
             f"a small table: the {len(names)} families search in {len(groups)} tasks, one per "
             f"core, one family after another ({'; '.join(', '.join(g) for g in groups)}): "
-            "seven tasks starting at once on these cores took longer to start than to search"
+            f"a task per family, all starting at once on {cores()} cores, spent longer starting "
+            "than searching"
         )
     ref = parts.X_train.sample(min(config.reference_rows, len(parts.X_train)), random_state=seed)
     if not model_name:
