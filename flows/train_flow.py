@@ -183,7 +183,7 @@ class TrainFlow(FlowSpec):
         for note in p.notes:
             print(f"  note: {note}")
         self.families = p.candidates
-        self.groups = p.groups or [[name] for name in p.candidates]  # one search task each
+        self.groups = p.groups  # a search task per family, or per core on a small table
         print("search seconds per family:", {k: round(v) for k, v in p.limits.items()})
         self.next(self.search, foreach="groups")
 
@@ -222,11 +222,9 @@ class TrainFlow(FlowSpec):
         withhold_key()  # only `register` signs
         # the same objects in every branch (taken from one: their pickles may differ in caches)
         self.prepared, self.train_config = inputs[0].prepared, inputs[0].train_config
-        # a task's fitted pipelines are read only if the champion needs one of them
-        task_of = {s.label: i for i in inputs for s in i.scores}
         self.selection = steps.select(
             scores=[s for i in inputs for s in i.scores],
-            load=lambda label: next(r for r in task_of[label].results if r.label == label),
+            load=steps.result_loader(list(inputs)),
             prep=self.prepared,
             config=self.train_config,
             seed=self.seed,

@@ -77,10 +77,9 @@ def _side_by_side(
 ) -> dict[str, CandidateResult]:
     # spawned workers, as the flow's tasks are fresh processes (no OpenMP state forked); the
     # flow's groups: on a small table a worker per core, its families one after another
-    groups = prep.groups or [[n] for n in prep.candidates]
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_search_group, g, prep, config, seed) for g in groups]
+            futures = [pool.submit(_search_group, g, prep, config, seed) for g in prep.groups]
             return {r.label: r for f in futures for r in f.result()}
     except BrokenProcessPool as err:
         raise ModelOpsError(

@@ -674,3 +674,27 @@ def test_fit_searches_a_small_tables_families_in_the_flows_groups(frame, monkeyp
     ]  # fmt: skip
     assert submitted == [(api._search_group, g) for g in groups]
     assert {"linear", "random_forest", "extra_trees"} <= set(result.leaderboard["candidate"])
+
+
+def test_select_reads_only_the_search_tasks_whose_pipelines_the_champion_needs():
+    """On diamonds a forest's fitted pipeline is a hundred MB: `result_loader` reads a search
+    task's `results` only when a candidate it searched is loaded."""
+    from types import SimpleNamespace
+
+    from modelops.training.steps import result_loader
+
+    read = []
+
+    class Task:
+        def __init__(self, labels):
+            self.scores = [SimpleNamespace(label=x) for x in labels]
+            self._results = [SimpleNamespace(label=x, pipeline=f"fitted {x}") for x in labels]
+
+        @property
+        def results(self):  # as Metaflow loads an artifact: on access
+            read.append([r.label for r in self._results])
+            return self._results
+
+    load = result_loader([Task(["linear", "catboost"]), Task(["random_forest"])])
+    assert load("catboost").pipeline == "fitted catboost"
+    assert read == [["linear", "catboost"]]  # the forest's task was never read

@@ -124,12 +124,12 @@ def _cheaper(
     must still be within `tolerance`. Choosing again for every candidate made `select` five
     times slower on a binary table (bagged greedy runs for each of seven members, per fold)."""
     sign = 1.0 if greater_is_better(task, metric) else -1.0
+    # the greedy's own scorer: fast, and its log loss clips probabilities (weights rescaled in
+    # floating point can sum to 1 + 2e-16, which scikit-learn's log loss refuses)
+    scored = scorer(task, y, classes, metric)
 
     def score(w: dict[str, float]) -> float:
-        pred = blend(oof, w)
-        # weights rescaled in floating point can sum to 1 + 1e-16: probabilities stay in [0, 1]
-        return metric_of(task, y, pred if task == "regression" else np.clip(pred, 0.0, 1.0),
-                         classes, metric)  # fmt: skip
+        return scored(blend(oof, w))
 
     full = score(weights)
 

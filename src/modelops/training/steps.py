@@ -105,7 +105,7 @@ class Prepared:
     notes: list[str]  # what was decided about the data (for the card and the log)
     reference: pd.DataFrame = field(repr=False)
     # the families each search task runs (one each, or a group per core on a small table)
-    groups: list[list[str]] = field(default_factory=list)
+    groups: list[list[str]]
 
     @property
     def classes(self) -> list[Any]:
@@ -512,6 +512,14 @@ def search_group(
     return results
 
 
+def result_loader(tasks: list[Any]) -> Callable[[str], CandidateResult]:
+    """`select`'s `load` over the search tasks (anything with `scores` and `results`): a
+    candidate's fitted result from the task that searched it, reading that task's `results`
+    (its fitted pipelines) only when the champion needs one of them."""
+    task_of = {s.label: t for t in tasks for s in t.scores}
+    return lambda label: next(r for r in task_of[label].results if r.label == label)
+
+
 @dataclass
 class Selection:
     """The leaderboard and the champion; the losers' fitted pipelines are not carried on."""
@@ -612,7 +620,7 @@ def speed_pruning(
     if off or not all(math.isfinite(c) for c in costs.values()):
         return {}
     best = members[0]
-    error = best.cv_std.get(prep.metric, 0.0) / math.sqrt(prep.folds.n_folds * prep.folds.repeats)
+    error = best.cv_std.get(prep.metric, 0.0) / math.sqrt(len(prep.folds.splits))
     tolerance = config.ensemble.speed_tolerance * error
     return {"costs": costs, "tolerance": tolerance, "limit": config.infer_limit_ms}
 
