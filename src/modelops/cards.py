@@ -113,6 +113,91 @@ def search_figure(trials: dict[str, list[Any]], metric: str, higher: bool) -> Fi
     return fig
 
 
+def parameters_figure(trials: dict[str, list[Any]], metric: str, higher: bool) -> Figure | None:
+    """Per family, its completed trials as parallel coordinates: one axis per searched
+    parameter (scaled to the values tried; text choices in the order first tried), one line
+    per trial, coloured by its CV score, the best trial drawn thick. Where the good trials
+    agree on a value the search found it; where they spread, it did not matter. None when no
+    family completed two trials with a parameter."""
+    panels = []
+    for family, rows in trials.items():
+        done = [t for t in rows if t.value is not None and t.params]
+        names = [  # the parameters the search moved (not the fixed or clipped ones)
+            k
+            for k in dict.fromkeys(k for t in done for k in t.params)
+            if len({str(t.params.get(k)) for t in done}) > 1
+        ]
+        if len(done) >= 2 and names:
+            panels.append((family, done, names))
+    if not panels:
+        return None
+    fig = Figure(figsize=(7, 2.6 * len(panels)), dpi=100)
+    axes = np.atleast_1d(fig.subplots(len(panels), 1, squeeze=False)[:, 0])
+    for ax, (family, done, names) in zip(axes, panels, strict=True):
+        columns = [_axis_values([t.params.get(k) for t in done]) for k in names]
+        scores = np.array([t.value for t in done], dtype=float)
+        span = float(np.ptp(scores)) or 1.0
+        shade = (scores - scores.min()) / span if higher else (scores.max() - scores) / span
+        best = int(np.argmax(scores) if higher else np.argmin(scores))
+        x = np.arange(len(names))
+        for i in np.argsort(shade):  # the better trials drawn last, on top
+            ys = [c[i] for c in columns]
+            ax.plot(
+                x,
+                ys,
+                color=_viridis(shade[i]),
+                marker="o",
+                markersize=3,
+                linewidth=2.5 if i == best else 0.8,
+                alpha=1.0 if i == best else 0.6,
+            )
+        ax.set_xticks(x, [n.replace("_", " ") for n in names], fontsize=7, rotation=15)
+        ax.set_yticks([0, 1], ["lowest", "highest"], fontsize=7)
+        ax.set_title(
+            f"{family}: {len(done)} completed trials, the brighter the better cv {metric}",
+            fontsize=9,
+        )
+        for xi in x:
+            ax.axvline(xi, color="grey", linewidth=0.5)
+    fig.tight_layout()
+    return fig
+
+
+def _axis_values(values: list[Any]) -> np.ndarray:
+    """One parallel axis: numbers scaled to [0, 1] over the values tried (log-scaled when
+    they span more than a factor of 20), other values by the order first seen; a trial
+    without the parameter sits in the middle."""
+    numeric = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numeric) == len([v for v in values if v is not None]) and numeric:
+        arr = np.array([np.nan if v is None else float(v) for v in values])
+        if np.nanmin(arr) > 0 and np.nanmax(arr) / np.nanmin(arr) > 20:
+            arr = np.log(arr)
+    else:
+        order = {v: i for i, v in enumerate(dict.fromkeys(str(v) for v in values if v is not None))}
+        arr = np.array([np.nan if v is None else order[str(v)] for v in values], dtype=float)
+    low, high = np.nanmin(arr), np.nanmax(arr)
+    scaled = (arr - low) / (high - low) if high > low else np.full(len(arr), 0.5)
+    return np.where(np.isnan(scaled), 0.5, scaled)
+
+
+def _viridis(value: float) -> Any:
+    from matplotlib import colormaps
+
+    return colormaps["viridis"](float(value))
+
+
+def weights_figure(weights: dict[str, float]) -> Figure:
+    """The ensemble's members by weight: what the champion's predictions are made of."""
+    fig = Figure(figsize=(6, 0.45 * len(weights) + 1.0), dpi=100)
+    ax = fig.subplots()
+    members = sorted(weights, key=weights.__getitem__)
+    ax.barh(members, [weights[m] for m in members])
+    ax.set_xlabel("weight in the ensemble")
+    ax.set_xlim(0, 1)
+    fig.tight_layout()
+    return fig
+
+
 def full_table(frame: pd.DataFrame) -> Any:
     """Every row of `frame` as a card table (`Table.from_dataframe` shows only the first 5)."""
     from metaflow.cards import Table

@@ -316,6 +316,39 @@ def replay(root: Path | None) -> None:
         click.echo(line)
 
 
+@wandb.command()
+@click.argument("run_id")
+@click.option("--metric", default=None, help="Metric to compare by (default: the run's own).")
+@click.option("--model-name", default=None, help="Model name for the title (default: the run's).")
+@click.option("--entity", default=None, help="W&B entity (default: WANDB_ENTITY, else yours).")
+@click.option(
+    "--project", default=None, help="W&B project (default: WANDB_PROJECT, else modelops)."
+)
+def report(
+    run_id: str,
+    metric: str | None,
+    model_name: str | None,
+    entity: str | None,
+    project: str | None,
+) -> None:
+    """Save a W&B Report comparing TrainFlow run RUN_ID's candidates: CV against holdout and
+    trials over time per family, the parameters tried, the ensemble weights. Needs the W&B
+    server; the register step saves one itself when credentials exist."""
+    from modelops.reports import comparison_report, default_entity, run_facts, save_report
+
+    if metric is None or model_name is None:
+        facts = run_facts(run_id)
+        metric, model_name = metric or facts["metric"], model_name or facts["model_name"]
+    built = comparison_report(
+        group=run_id,
+        metric=metric,
+        model_name=model_name,
+        entity=entity or default_entity(),
+        project=project,
+    )
+    click.echo(save_report(built))
+
+
 @main.group(cls=_Group)
 def monitor() -> None:
     """The monitoring rule: retrain or not, from ScoreFlow's drift summary."""

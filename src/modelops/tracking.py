@@ -102,6 +102,23 @@ class Tracker:
 
         self._safe(f"bar {key}", _do)
 
+    def log_image(self, key: str, figure: Any) -> None:
+        """A matplotlib figure as a W&B image (what the card shows, in the run too)."""
+
+        def _do() -> None:
+            import io
+
+            import wandb
+            from PIL import Image
+
+            # rendered here: wandb.Image(figure) goes through pyplot, which cards never import
+            png = io.BytesIO()
+            figure.savefig(png, format="png")
+            png.seek(0)
+            self.run.log({key: wandb.Image(Image.open(png))})
+
+        self._safe(f"image {key}", _do)
+
     def log_predictions(self, key: str, sample: Any, task: str, title: str) -> None:
         """Interactive W&B chart from a holdout sample: predicted vs actual, ROC or confusion."""
 
@@ -319,10 +336,12 @@ def log_training(
     candidates: list[Any],
     weights: dict[str, float],
     comparison: dict[str, Any] | None = None,
+    figures: dict[str, Any] | None = None,
 ) -> None:
     """Into the training run: the data as a `dataset` artifact, the leaderboard table, each
-    candidate's holdout chart, the ensemble's weights (table and bar chart), the champion's
-    holdout metrics under `holdout/<metric>` and what decided between ensemble and family."""
+    candidate's holdout chart, the ensemble's weights (table and bar chart), the card's
+    `figures` as images under `charts/<key>`, the champion's holdout metrics under
+    `holdout/<metric>` and what decided between ensemble and family."""
     if Path(source).is_file():
         tracker.log_artifact(dataset, "dataset", {Path(source).name: Path(source)}, data_metadata)
     tracker.log_table("leaderboard", board.to_dict("records"))
@@ -333,6 +352,8 @@ def log_training(
         rows = [{"member": m, "weight": w} for m, w in weights.items()]
         tracker.log_table("ensemble_weights", rows)
         tracker.log_bar("ensemble_weights_chart", rows, "member", "weight", "ensemble weights")
+    for key, figure in (figures or {}).items():
+        tracker.log_image(f"charts/{key}", figure)
     champion = next(s for s in candidates if s.label == best)
     tracker.summary(
         {"best_candidate": best}

@@ -135,6 +135,22 @@ def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path, monke
     ):
         assert expected in record, expected
     assert list(train.rglob("*.table.json"))  # the leaderboard and the candidate's chart
+    # the saved W&B Report (online only) reads these runs: every key its panels name is one
+    # they logged, and its run sets are this Metaflow run's group
+    from modelops.reports import comparison_report
+
+    report = comparison_report(group="g", metric=prep.metric, model_name="m", entity="team")
+    panels = {"search": set(), "train": set()}
+    for block in report.blocks:
+        for rs in getattr(block, "runsets", []):
+            assert "Group = 'g'" in rs.filters
+            panels["search" if "'search'" in rs.filters else "train"] |= set(_keys(block.panels))
+    assert panels["search"] and panels["train"]
+    for kind, keys in panels.items():
+        logged = (search if kind == "search" else train).rglob("*")
+        text = b"".join(f.read_bytes() for f in logged if f.is_file())
+        for key in keys - {"ensemble_weights"}:  # a single family has no ensemble
+            assert key.encode() in text, (kind, key)
     assert b"local-v0" in record  # the model's local number is an alias, not W&B's `v0`
     # the next training is gated on v0: its train run journals that it used v0 (offline)
     register_step(
@@ -218,3 +234,43 @@ def test_lineage_refused_offline_is_journaled_in_the_run_and_replayed_once_onlin
     assert run.used == ["m:local-v3"] and run.finished
     assert lines == [f"{run_id}: use_artifact m:local-v3"]
     assert replay_lineage(tmp_path, fake)[0].endswith("already replayed") and len(fake.runs) == 1
+
+
+def _keys(panels: list) -> list[str]:
+    """The run keys W&B Report panels read (metrics, media, tables)."""
+    keys = []
+    for p in panels:
+        for name in ("metrics", "x", "y", "media_keys", "table_name"):
+            value = getattr(p, name, None) or []
+            for m in value if isinstance(value, list) else [value]:
+                keys.append(getattr(m, "name", m))
+    return keys
+
+
+def test_a_failed_report_save_is_a_warning_not_a_failed_registration(monkeypatch, caplog):
+    """Online, the register step saves the run's W&B Report; like every W&B call in training,
+    a failure is logged and the registration stands."""
+    from types import SimpleNamespace
+
+    from modelops import reports
+    from modelops.training import steps
+
+    def refuse(report):
+        raise ConnectionError("no route to api.wandb.ai")
+
+    monkeypatch.setattr(reports, "save_report", refuse)
+    monkeypatch.setenv("WANDB_ENTITY", "team")
+    prep = SimpleNamespace(metric="rmse", model_name="m")
+    assert steps.save_comparison(group="g", prep=prep) is None
+    assert "W&B report not saved (ConnectionError: no route" in caplog.text
+    monkeypatch.setattr(reports, "save_report", lambda report: f"url of {report.title}")
+    assert steps.save_comparison(group="g", prep=prep) == "url of m: TrainFlow run g"
+
+
+def test_report_names_the_run_it_cannot_find(tmp_path, monkeypatch):
+    from modelops.errors import ConfigError
+    from modelops.reports import run_facts
+
+    monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(tmp_path))
+    with pytest.raises(ConfigError, match="TrainFlow/404: no such run.*--metric and --model-name"):
+        run_facts("404")

@@ -45,3 +45,15 @@ def test_push_to_the_live_registry_maps_versions_moves_production_and_is_idempot
     assert remote[1].files == local.get(name, "v1").files
     assert target.find(name, PRODUCTION).version == remote[1].version
     assert not push(local, target, name).changed
+
+
+def test_the_comparison_report_saves_to_the_live_server():
+    """The report built offline (test_tracking.py checks its keys against the runs) is one
+    the server accepts: saved, it has an address."""
+    from modelops.reports import comparison_report, default_entity, save_report
+
+    report = comparison_report(
+        group=f"contract-{uuid.uuid4().hex[:10]}", metric="rmse", model_name="contract",
+        entity=default_entity(),
+    )  # fmt: skip
+    assert save_report(report).startswith("http")

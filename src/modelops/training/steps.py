@@ -716,7 +716,18 @@ def log_training(*, tracker: tracking.Tracker, prep: Prepared, sel: Selection) -
         candidates=sel.scores,
         weights=sel.ensemble,
         comparison=sel.comparison,
+        figures={"parameters": parameters_figure(sel, prep)} if tracker.active else None,
     )
+
+
+def parameters_figure(sel: Selection, prep: Prepared) -> Any:
+    """Each family's trials as parallel coordinates of its parameters (None: nothing to
+    draw), for the card and the W&B train run."""
+    from modelops.cards import parameters_figure as figure
+    from modelops.metrics import greater_is_better
+
+    trials = {s.label: s.trials for s in sel.scores if s.trials}
+    return figure(trials, prep.metric, greater_is_better(prep.task, prep.metric))
 
 
 @dataclass
@@ -923,7 +934,7 @@ def register_step(
                     outcome.model_name, "model", files, outcome.metadata, aliases, in_place=stored
                 )
 
-        return register_and_promote(
+        outcome = register_and_promote(
             registry=registry,
             prep=prep,
             sel=sel,
@@ -935,6 +946,26 @@ def register_step(
             resumed_from=resumed_from,
             review=review,
         )
+    if tracking.tracking_mode() == "online":
+        save_comparison(group=group, prep=prep)
+    return outcome
+
+
+def save_comparison(*, group: str, prep: Prepared) -> str | None:
+    """The run's W&B Report (`modelops.reports`), saved when W&B is online; a failure is a
+    warning, as every W&B call in training is: the model is registered either way."""
+    from modelops.reports import comparison_report, default_entity, save_report
+
+    try:
+        report = comparison_report(
+            group=group, metric=prep.metric, model_name=prep.model_name, entity=default_entity()
+        )
+        url = save_report(report)
+    except Exception as e:  # noqa: BLE001 - tracking never fails a registration
+        log.warning("W&B report not saved (%s: %s)", type(e).__name__, e)
+        return None
+    log.info("W&B report: %s", url)
+    return url
 
 
 @dataclass
@@ -966,6 +997,7 @@ def selection_card(
         leaderboard_figure,
         search_figure,
         selection_components,
+        weights_figure,
     )
     from modelops.metrics import greater_is_better
 
@@ -981,7 +1013,13 @@ def selection_card(
             best.pipeline, X, y, prep.task, best.label
         ),
         f"{best.label}: feature importance": importance_figure(review.importance),
+        "Parameters tried, by family (parallel coordinates, coloured by CV score)": (
+            parameters_figure(sel, prep)
+        ),
     }
+    if sel.ensemble:
+        figures["Ensemble weights"] = weights_figure(sel.ensemble)
+    figures = {title: fig for title, fig in figures.items() if fig is not None}
     return selection_components(
         sel.board,
         prep.metric,

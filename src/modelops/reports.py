@@ -1,0 +1,106 @@
+"""A saved W&B Report that compares one TrainFlow run's candidates (issue #29).
+
+A W&B user opens a project and wants the comparison already laid out: CV against holdout per
+family, each family's trials over time, what the search tried, and what the ensemble is made
+of. The report is built from W&B's own `wandb-workspaces` library over the runs TrainFlow
+logs (one `search` run per family and one `train` run, all in the Metaflow run's group), so
+it reads what the runs already hold; nothing is logged twice for it.
+
+Saving needs the W&B server: `modelops wandb report RUN_ID` does it, and so does the register
+step when credentials exist. Offline the card shows the same panels (its figures are the
+`charts/*` images of the train run).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from modelops import tracking
+from modelops.errors import ConfigError
+
+
+def comparison_report(
+    *,
+    group: str,
+    metric: str,
+    model_name: str,
+    entity: str,
+    project: str | None = None,
+) -> Any:
+    """The report's blocks for the runs of TrainFlow run `group` (unsaved: `save_report`)."""
+    import wandb_workspaces.reports.v2 as wr
+
+    project = project or tracking.project()
+
+    def runs(job_type: str, name: str) -> Any:
+        filters = f"Group = '{group}' and JobType = '{job_type}'"
+        return wr.Runset(entity=entity, project=project, name=name, filters=filters)
+
+    search, train = runs("search", "families (search runs)"), runs("train", "train run")
+    cv, holdout = wr.SummaryMetric(f"cv/{metric}"), wr.SummaryMetric(f"holdout/{metric}")
+    return wr.Report(
+        entity=entity,
+        project=project,
+        title=f"{model_name}: TrainFlow run {group}",
+        description=f"Candidates of TrainFlow/{group} compared by {metric}.",
+        blocks=[
+            wr.H2(f"Cross-validated against holdout {metric}, by family"),
+            wr.PanelGrid(
+                runsets=[search],
+                panels=[
+                    wr.BarPlot(title=f"{metric}: CV and holdout", metrics=[cv, holdout]),
+                    wr.ScatterPlot(title=f"holdout against CV {metric}", x=cv, y=holdout),
+                ],
+            ),
+            wr.H2("Trials over time, by family"),
+            wr.PanelGrid(
+                runsets=[search],
+                panels=[
+                    wr.LinePlot(title=f"cv {metric} per trial", x="trial", y=[f"cv/{metric}"]),
+                    wr.LinePlot(title="seconds per trial", x="trial", y=["seconds"]),
+                ],
+            ),
+            wr.H2("Parameters tried, and the ensemble"),
+            wr.PanelGrid(
+                runsets=[train],
+                panels=[
+                    wr.MediaBrowser(
+                        title="parameters by family (parallel coordinates)",
+                        media_keys=["charts/parameters"],
+                    ),
+                    wr.WeavePanelSummaryTable(table_name="ensemble_weights"),
+                    wr.WeavePanelSummaryTable(table_name="leaderboard"),
+                ],
+            ),
+        ],
+    )
+
+
+def save_report(report: Any) -> str:
+    """Save `report` to the W&B server (needs credentials) and return its address."""
+    report.save()
+    return str(report.url)
+
+
+def default_entity() -> str:
+    """WANDB_ENTITY, else the signed-in user's default entity (asks the server)."""
+    import wandb
+
+    return os.environ.get("WANDB_ENTITY") or wandb.Api().default_entity
+
+
+def run_facts(run_id: str) -> dict[str, str]:
+    """The metric and model name TrainFlow run `run_id` used, from its Metaflow artifacts."""
+    from metaflow import Run, namespace
+    from metaflow.exception import MetaflowNotFound
+
+    namespace(None)
+    try:
+        prep = Run(f"TrainFlow/{run_id}")["start"].task["prepared"].data
+    except (MetaflowNotFound, KeyError) as e:
+        raise ConfigError(
+            f"TrainFlow/{run_id}: no such run with a finished start step in this Metaflow "
+            f"datastore ({e}); pass --metric and --model-name"
+        ) from e
+    return {"metric": prep.metric, "model_name": prep.model_name}
