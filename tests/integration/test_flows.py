@@ -138,8 +138,12 @@ def test_selection_card_is_rendered(first):
     chosen = first.registry.get("diamonds-price", PRODUCTION).metadata["selection"]
     assert f"Champion: {chosen['chosen']}." in components
     assert f"one family {chosen['one_family_cv']:.5g}" in components
-    # leaderboard, search history, diagnostics, importance
-    assert components.count('"type": "image"') == 4
+    # leaderboard, search history, diagnostics, importance, the parameters each family tried,
+    # and the ensemble's weights when the champion is one
+    assert "Parameters tried, by family" in components
+    ensemble = chosen["chosen"] == "ensemble"
+    assert ("Ensemble weights" in components) == ensemble
+    assert components.count('"type": "image"') == 5 + ensemble
 
 
 def test_worse_challenger_does_not_take_production(first, challenger):
