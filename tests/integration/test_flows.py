@@ -142,7 +142,7 @@ def test_selection_card_is_rendered(first):
     # and the ensemble's weights when the champion is one
     assert "Parameters tried, by family" in components
     ensemble = chosen["chosen"] == "ensemble"
-    assert ("Ensemble weights" in components) == ensemble
+    assert ('"## Ensemble weights"' in components) == ensemble
     assert components.count('"type": "image"') == 5 + ensemble
 
 
