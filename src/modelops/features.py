@@ -114,7 +114,10 @@ def encoder(schema: Schema, encoding: Encoding) -> ColumnTransformer | str:
                 ),
                 ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
             ],
-            sparse_threshold=0.0,
+            # sparse where mostly zeros (scikit-learn's default rule): one-hot columns of a
+            # plane's tail number made flights' 261,876 training rows 3,690 dense columns,
+            # 7.7 GB per copy and a 41 s Ridge fit; sparse, 0.5 GB and 0.6 s, the same RMSE
+            sparse_threshold=0.3,
         )
     # Trees: categories to integer codes; unseen categories become NaN, which both
     # RandomForest and HistGradientBoosting route natively.

@@ -344,3 +344,35 @@ def test_names_a_chosen_booster_refuses_are_an_error_before_the_search(name):
     with pytest.raises(ConfigError, match=r"lightgbm refuses .*Rename those columns"):
         check_feature_names(["linear", "lightgbm"], ["carat", name])
     check_feature_names(["linear", "catboost"], ["carat", name.replace("\n", " ")])
+
+
+def test_a_linear_model_one_hot_encodes_many_levels_sparsely():
+    """Flights' tail numbers (about 4,000 levels) made the linear family's one-hot columns
+    dense: 7.7 GB per copy on 261,876 rows and the run's peak memory 15 GB. Mostly zeros, the
+    encoding is sparse, and the model fits as well as a dense fit of the same data."""
+    from scipy import sparse
+    from sklearn.linear_model import Ridge
+
+    from modelops.features import coercer, encoder
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    df = pd.DataFrame(
+        {
+            "tail": rng.choice([f"N{i}" for i in range(400)], n),
+            "distance": rng.uniform(100, 2000, n),
+        }
+    )
+    y = df["distance"] / 8 + rng.normal(size=n)
+    schema = infer_schema(df.assign(y=y), "y", "regression")
+    Z = coercer(schema).fit_transform(df)
+    onehot = encoder(schema, "onehot").fit(Z)
+    X = onehot.transform(Z)
+    assert sparse.issparse(X) and X.shape[1] > 300  # levels seen 5 times or more, and distance
+    dense = Ridge().fit(X.toarray(), y).predict(X.toarray())
+    fitted = Ridge().fit(X, y).predict(X)  # scikit-learn solves sparse data iteratively
+
+    def rmse(pred: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((pred - y) ** 2)))
+
+    assert rmse(fitted) == pytest.approx(rmse(dense), rel=0.01)
