@@ -98,6 +98,12 @@ def test_search_space_scales_with_the_data():
     typo = TrainConfig.from_mapping(raw)
     with pytest.raises(ConfigError, match="overrides.small.Cee: not in the space"):
         typo.space("linear", "binary", small)
+    # a tier may set a fixed parameter too: small tables' CatBoost grows at most 1,000 trees
+    assert config.space("catboost", "multiclass", small).fixed["iterations"] == 1000
+    assert config.space("catboost", "multiclass", large).fixed["iterations"] == 4000
+    raw["search"]["families"]["linear"]["overrides"] = {"small": {"C": {"value": 3}}}
+    with pytest.raises(ConfigError, match="overrides.small.C.value: C is not one of linear's"):
+        TrainConfig.from_mapping(raw).space("linear", "binary", small)
     # the first trial (the config's defaults) moves inside a tier's bounds too
     hgb = config.space("hist_gradient_boosting", "regression", small)
     assert hgb.defaults["max_leaf_nodes"] == hgb.space["max_leaf_nodes"].high == 16

@@ -63,11 +63,12 @@ class Space(_Strict):
 
 
 class Bounds(_Strict):
-    """A tier's change to a space: new bounds or choices."""
+    """A tier's change to a space (new bounds or choices), or to a fixed parameter (`value`)."""
 
     low: float | None = None
     high: float | None = None
     choices: list[Any] | None = None
+    value: Any = None
 
 
 class TaskBlock(_Strict):
@@ -287,11 +288,19 @@ class TrainConfig(_Strict):
     def space(self, name: str, task: Task, profile: DataProfile) -> TaskBlock:
         """The family's block for this task, its bounds moved by every tier the data is in."""
         block = self.family(name).for_task(task)
-        space = dict(block.space)
+        space, fixed = dict(block.space), dict(block.fixed)
         for tier, changes in self.family(name).overrides.items():
             if not self.search.tiers[tier].matches(profile):
                 continue
             for param, bounds in changes.items():
+                if bounds.value is not None:
+                    if param not in fixed:
+                        raise ConfigError(
+                            f"search.families.{name}.overrides.{tier}.{param}.value: "
+                            f"{param} is not one of {name}'s fixed parameters"
+                        )
+                    fixed[param] = bounds.value
+                    continue
                 if param not in space and param in self.family(name).searched():
                     continue  # the other task's parameter (the linear family's C or alpha)
                 if param not in space:
@@ -306,6 +315,7 @@ class TrainConfig(_Strict):
 
         return block.model_copy(
             update={
+                "fixed": fixed,
                 "space": space,
                 "defaults": inside(block.defaults),
                 "portfolio": [inside(entry) for entry in block.portfolio],
