@@ -14,7 +14,8 @@ paired bootstrap (90% interval: "better" or "worse" only when it excludes 0).
 AutoGluon runs in its own virtualenv (`benchmarks/.venv-autogluon`, created on first use from
 `benchmarks/peers/requirements-autogluon.txt` with this machine's pip configuration), never in
 Pipfile.lock: `medium_quality` with no time limit (what a user gets by default, typically a few
-seconds on these tables) and `best_quality` with the flow's own wall as its time limit.
+seconds on these tables) and `best_quality` with the flow's own wall as its time limit. CatBoost
+with its defaults, fitted here on the same rows, is the other bar issue #33 sets.
 """
 
 from __future__ import annotations
@@ -176,11 +177,47 @@ def main() -> None:
                     f"[{gap.low:+.4f}, {gap.high:+.4f}]",
                     flush=True,
                 )
+            # the issue's other bar: CatBoost with its defaults on the same rows
+            cb_pred, cb_wall = untuned_catboost(prep, seed)
+            score = metrics_of(prep.task, y_te, cb_pred, prep.classes)[prep.metric]
+            gap = promotion.paired_bootstrap(
+                prep.task, prep.metric, y_te, ours_pred, cb_pred, prep.classes,
+                resamples=2000, confidence=0.9, seed=seed,
+            )  # fmt: skip
+            verdict = "better" if gap.low > 0 else "worse" if gap.high < 0 else "level"
+            peers["catboost"] = (score, cb_wall, verdict)
+            print(
+                f"  CatBoost untuned: {cb_wall:.1f} s, {prep.metric} {score:.4f}; TrainFlow is "
+                f"{verdict} [{gap.low:+.4f}, {gap.high:+.4f}]",
+                flush=True,
+            )
             results.append(
                 Result(name, seed, len(df), prep.metric, ours, wall, meta["candidate"], peers)
             )
     print()
     print(report(results))
+
+
+def untuned_catboost(prep: object, seed: int) -> tuple[np.ndarray, float]:
+    """CatBoost with its defaults (every core, text columns as categories) fitted on the
+    flow's training rows: its holdout predictions (probabilities in `prep.classes` order)
+    and its wall."""
+    from catboost import CatBoostClassifier, CatBoostRegressor
+
+    X_tr, X_te = prep.split.X_train.copy(), prep.split.X_test.copy()
+    cats = [c for c in X_tr.columns if not pd.api.types.is_numeric_dtype(X_tr[c])]
+    for X in (X_tr, X_te):
+        X[cats] = X[cats].astype(str)
+    cls = CatBoostRegressor if prep.task == "regression" else CatBoostClassifier
+    model = cls(random_seed=seed, verbose=0, cat_features=cats, allow_writing_files=False)
+    t0 = time.perf_counter()
+    model.fit(X_tr, prep.split.y_train)
+    if prep.task == "regression":
+        pred = model.predict(X_te)
+    else:
+        order = [list(map(str, model.classes_)).index(str(c)) for c in prep.classes]
+        pred = model.predict_proba(X_te)[:, order]
+    return np.asarray(pred, dtype=float), time.perf_counter() - t0
 
 
 def _column(pred: pd.DataFrame, label: object) -> str:
@@ -196,12 +233,13 @@ def report(results: list[Result]) -> str:
     """One markdown row per table and seed; the ratio is our wall over AutoGluon medium's."""
     lines = [
         "| table | rows | seed | metric | TrainFlow | wall | AG medium | wall | ratio | vs medium "
-        "| AG best (same wall) | vs best |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---|",
+        "| AG best (same wall) | vs best | CatBoost untuned | vs CatBoost |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---|---:|---|",
     ]
     for r in results:
         med = r.peers.get("medium_quality")
         best = r.peers.get("best_quality")
+        cb = r.peers.get("catboost")
         lines.append(
             f"| {r.table} | {r.rows} | {r.seed} | {r.metric} | {r.ours:.4f} | {r.ours_wall:.0f} s "
             + (
@@ -209,7 +247,8 @@ def report(results: list[Result]) -> str:
                 if med
                 else "| | | | "
             )
-            + (f"| {best[0]:.4f} | {best[2]} |" if best else "| | |")
+            + (f"| {best[0]:.4f} | {best[2]} " if best else "| | ")
+            + (f"| {cb[0]:.4f} | {cb[2]} |" if cb else "| | |")
         )
     return "\n".join(lines)
 
