@@ -59,6 +59,8 @@ def comparison_report(
                 panels=[
                     wr.LinePlot(title=f"cv {metric} per trial", x="trial", y=[f"cv/{metric}"]),
                     wr.LinePlot(title="seconds per trial", x="trial", y=["seconds"]),
+                    # every trial's parameters and score, per family, to sort and filter
+                    wr.WeavePanelSummaryTable(table_name="trials"),
                 ],
             ),
             wr.H2("Parameters tried, and the ensemble"),
