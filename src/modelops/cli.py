@@ -334,8 +334,15 @@ def report(
     """Save a W&B Report comparing TrainFlow run RUN_ID's candidates: CV against holdout and
     trials over time per family, the parameters tried, the ensemble weights. Needs the W&B
     server; the register step saves one itself when credentials exist."""
-    from modelops.reports import comparison_report, default_entity, run_facts, save_report
+    from modelops.reports import (
+        comparison_report,
+        default_entity,
+        require_online,
+        run_facts,
+        save_report,
+    )
 
+    require_online()
     if metric is None or model_name is None:
         facts = run_facts(run_id)
         metric, model_name = metric or facts["metric"], model_name or facts["model_name"]

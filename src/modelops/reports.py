@@ -85,6 +85,21 @@ def save_report(report: Any) -> str:
     return str(report.url)
 
 
+def require_online() -> None:
+    """A clear error where a report cannot be saved: W&B offline, or no credentials."""
+    mode = tracking.tracking_mode()
+    if mode != "online":
+        raise ConfigError(
+            f"a W&B Report is saved on the W&B server, and W&B is {mode} here "
+            + (
+                f"(WANDB_MODE={os.environ['WANDB_MODE']})"
+                if os.environ.get("WANDB_MODE")
+                else "(no credentials: `wandb login` or WANDB_API_KEY)"
+            )
+            + "; after `wandb sync wandb/offline-run-*` run this where W&B is online"
+        )
+
+
 def default_entity() -> str:
     """WANDB_ENTITY, else the signed-in user's default entity (asks the server)."""
     import wandb

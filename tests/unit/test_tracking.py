@@ -274,3 +274,15 @@ def test_report_names_the_run_it_cannot_find(tmp_path, monkeypatch):
     monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(tmp_path))
     with pytest.raises(ConfigError, match="TrainFlow/404: no such run.*--metric and --model-name"):
         run_facts("404")
+
+
+def test_a_report_offline_says_it_needs_the_server(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from modelops.cli import main
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    out = CliRunner().invoke(main, ["wandb", "report", "1", "--metric", "rmse"])
+    assert out.exit_code != 0
+    assert "W&B is offline here (WANDB_MODE=offline)" in out.output
+    assert "wandb sync" in out.output
