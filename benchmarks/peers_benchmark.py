@@ -95,7 +95,6 @@ def main() -> None:
 
     from modelops.registry import LocalRegistry
     from modelops.registry.packaging import load_model
-    from modelops.training import promotion
     from modelops.training.config import load_config
     from modelops.training.fit import metrics_of, predict_aligned
     from modelops.training.steps import prepare_training
@@ -163,12 +162,7 @@ def main() -> None:
                     ag_pred = pred.iloc[:, 0].to_numpy(dtype=float)
                 else:  # AutoGluon's columns are its class labels, as text after the CSV
                     ag_pred = pred[[_column(pred, c) for c in prep.classes]].to_numpy(dtype=float)
-                score = metrics_of(prep.task, y_te, ag_pred, prep.classes)[prep.metric]
-                gap = promotion.paired_bootstrap(
-                    prep.task, prep.metric, y_te, ours_pred, ag_pred, prep.classes,
-                    resamples=2000, confidence=0.9, seed=seed,
-                )  # fmt: skip
-                verdict = "better" if gap.low > 0 else "worse" if gap.high < 0 else "level"
+                score, verdict, gap = against(prep, y_te, ours_pred, ag_pred, seed)
                 info = json.loads(done.stdout.strip().splitlines()[-1])
                 peers[preset] = (score, ag_wall, verdict)
                 print(
@@ -179,12 +173,7 @@ def main() -> None:
                 )
             # the issue's other bar: CatBoost with its defaults on the same rows
             cb_pred, cb_wall = untuned_catboost(prep, seed)
-            score = metrics_of(prep.task, y_te, cb_pred, prep.classes)[prep.metric]
-            gap = promotion.paired_bootstrap(
-                prep.task, prep.metric, y_te, ours_pred, cb_pred, prep.classes,
-                resamples=2000, confidence=0.9, seed=seed,
-            )  # fmt: skip
-            verdict = "better" if gap.low > 0 else "worse" if gap.high < 0 else "level"
+            score, verdict, gap = against(prep, y_te, ours_pred, cb_pred, seed)
             peers["catboost"] = (score, cb_wall, verdict)
             print(
                 f"  CatBoost untuned: {cb_wall:.1f} s, {prep.metric} {score:.4f}; TrainFlow is "
@@ -196,6 +185,22 @@ def main() -> None:
             )
     print()
     print(report(results))
+
+
+def against(
+    prep: object, y_te: object, ours: np.ndarray, pred: np.ndarray, seed: int
+) -> tuple[float, str, object]:
+    """A peer's holdout score, and ours against it (the promotion gate's paired bootstrap)."""
+    from modelops.training import promotion
+    from modelops.training.fit import metrics_of
+
+    score = metrics_of(prep.task, y_te, pred, prep.classes)[prep.metric]
+    gap = promotion.paired_bootstrap(
+        prep.task, prep.metric, y_te, ours, pred, prep.classes,
+        resamples=2000, confidence=0.9, seed=seed,
+    )  # fmt: skip
+    verdict = "better" if gap.low > 0 else "worse" if gap.high < 0 else "level"
+    return score, verdict, gap
 
 
 def untuned_catboost(prep: object, seed: int) -> tuple[np.ndarray, float]:
