@@ -77,11 +77,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", default="auto", help="--budget-minutes for the flow")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--config", help="a TrainFlow config to try instead of configs/train.json")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="big-table-"))
     csv = flights_csv(work / "flights.csv")
     cmd = [
-        sys.executable, str(ROOT / "flows" / "train_flow.py"), "run", "--data", str(csv),
+        sys.executable, str(ROOT / "flows" / "train_flow.py"),
+        *(["--config", "config", args.config] if args.config else []), "run", "--data", str(csv),
         "--target", "air_time", "--seed", str(args.seed), "--budget-minutes", args.budget,
     ]  # fmt: skip
     t0 = time.perf_counter()

@@ -110,11 +110,14 @@ def flow_env(work: Path) -> dict[str, str]:
     }
 
 
-def flow(sample_rows: int, cv_folds: int, seed: int, budget: str) -> tuple[float, str]:
+def flow(
+    sample_rows: int, cv_folds: int, seed: int, budget: str, config: str | None = None
+) -> tuple[float, str]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
     env = flow_env(tmp)
     cmd = [
-        sys.executable, str(ROOT / "flows" / "train_flow.py"), "run",
+        sys.executable, str(ROOT / "flows" / "train_flow.py"),
+        *(["--config", "config", config] if config else []), "run",
         "--sample-rows", str(sample_rows), "--cv-folds", str(cv_folds), "--seed", str(seed),
         "--budget-minutes", str(budget),
     ]  # fmt: skip
@@ -168,6 +171,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--budget", default="auto", help="--budget-minutes for both (auto or minutes)")
     ap.add_argument("--flow-only", action="store_true", help="skip the plain script")
+    ap.add_argument("--config", help="a TrainFlow config to try instead of configs/train.json")
     ap.add_argument(
         "--script-workers",
         type=int,
@@ -184,7 +188,7 @@ def main() -> None:
             args.sample_rows, args.cv_folds, args.seed, args.budget, workers
         )
         print(f"plain script : {script_s:7.1f} s   best {best} holdout {score:.1f}")
-    flow_s, verdict = flow(args.sample_rows, args.cv_folds, args.seed, args.budget)
+    flow_s, verdict = flow(args.sample_rows, args.cv_folds, args.seed, args.budget, args.config)
     print(f"TrainFlow    : {flow_s:7.1f} s   {verdict}")
     if not args.flow_only:
         print(f"flow/script  : {flow_s / script_s:.2f} ({workers} script worker(s))")
