@@ -340,7 +340,7 @@ def log_training(
 ) -> None:
     """Into the training run: the data as a `dataset` artifact, the leaderboard table, each
     candidate's holdout chart, the ensemble's weights (table and bar chart), the card's
-    `figures` as images under `charts/<key>`, the champion's holdout metrics under
+    `figures` as images under `charts/<key>` (None: skipped), the champion's holdout metrics under
     `holdout/<metric>` and what decided between ensemble and family."""
     if Path(source).is_file():
         tracker.log_artifact(dataset, "dataset", {Path(source).name: Path(source)}, data_metadata)
@@ -353,7 +353,8 @@ def log_training(
         tracker.log_table("ensemble_weights", rows)
         tracker.log_bar("ensemble_weights_chart", rows, "member", "weight", "ensemble weights")
     for key, figure in (figures or {}).items():
-        tracker.log_image(f"charts/{key}", figure)
+        if figure is not None:  # None: nothing to draw (no family with two trials)
+            tracker.log_image(f"charts/{key}", figure)
     champion = next(s for s in candidates if s.label == best)
     tracker.summary(
         {"best_candidate": best}

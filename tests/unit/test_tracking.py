@@ -286,3 +286,35 @@ def test_a_report_offline_says_it_needs_the_server(monkeypatch, tmp_path):
     assert out.exit_code != 0
     assert "W&B is offline here (WANDB_MODE=offline)" in out.output
     assert "wandb sync" in out.output
+
+
+def test_a_figure_with_nothing_to_draw_is_not_logged(tmp_path):
+    """On flights every family had one trial: no parameters figure (None), and W&B was
+    asked to log None as an image (a warning in the run). A None figure is skipped."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from modelops import tracking
+
+    class Recorder:
+        def __init__(self):
+            self.images = []
+
+        def log_image(self, key, figure):
+            self.images.append(key)
+
+        def __getattr__(self, name):  # every other logging call: accepted, not recorded
+            return lambda *args, **kwargs: None
+
+    board = pd.DataFrame({"candidate": ["linear"], "cv_rmse": [1.0]})
+    score = SimpleNamespace(label="linear", sample=None, holdout={"rmse": 1.0}, cv={"rmse": 1.0})
+    common = dict(
+        source=str(tmp_path / "absent.csv"), dataset="d", data_metadata={}, board=board,
+        metric="rmse", task="regression", best="linear", candidates=[score], weights={},
+    )  # fmt: skip
+    recorder = Recorder()
+    tracking.log_training(recorder, **common, figures={"parameters": None})
+    assert recorder.images == []
+    tracking.log_training(recorder, **common, figures={"parameters": object()})
+    assert recorder.images == ["charts/parameters"]

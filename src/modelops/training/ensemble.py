@@ -146,9 +146,9 @@ def _cheaper(
             members.add(removed.pop()[0])
             chosen = choose({n: oof[n] for n in oof if n in members})
             returned = True
-        if returned or set(chosen) == set(weights):
+        if returned:
             return chosen
-        weights = chosen
+        weights = chosen  # fewer members than before this pass: the loop ends
 
 
 def _rescaled_removals(

@@ -716,11 +716,7 @@ def log_training(*, tracker: tracking.Tracker, prep: Prepared, sel: Selection) -
         candidates=sel.scores,
         weights=sel.ensemble,
         comparison=sel.comparison,
-        figures=(
-            {k: f for k, f in {"parameters": parameters_figure(sel, prep)}.items() if f}
-            if tracker.active
-            else None
-        ),
+        figures={"parameters": parameters_figure(sel, prep)} if tracker.active else None,
     )
 
 
