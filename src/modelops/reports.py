@@ -13,11 +13,14 @@ step when credentials exist. Offline the card shows the same panels (its figures
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from modelops import tracking
 from modelops.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def comparison_report(
@@ -83,6 +86,24 @@ def save_report(report: Any) -> str:
     """Save `report` to the W&B server (needs credentials) and return its address."""
     report.save()
     return str(report.url)
+
+
+def save_run_report(*, group: str, metric: str, model_name: str) -> str | None:
+    """The register step's report: saved when W&B is online (its address), else None. A
+    failure is a warning, as every W&B call in training is: the model is registered either
+    way."""
+    if tracking.tracking_mode() != "online":
+        return None
+    try:
+        report = comparison_report(
+            group=group, metric=metric, model_name=model_name, entity=default_entity()
+        )
+        url = save_report(report)
+    except Exception as e:  # noqa: BLE001 - tracking never fails a registration
+        log.warning("W&B report not saved (%s: %s)", type(e).__name__, e)
+        return None
+    log.info("W&B report: %s", url)
+    return url
 
 
 def require_online() -> None:

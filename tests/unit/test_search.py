@@ -104,6 +104,13 @@ def test_search_space_scales_with_the_data():
     raw["search"]["families"]["linear"]["overrides"] = {"small": {"C": {"value": 3}}}
     with pytest.raises(ConfigError, match="overrides.small.C.value: C is not one of linear's"):
         TrainConfig.from_mapping(raw).space("linear", "binary", small)
+    # a parameter fixed for one task only: set there, passed by for the other task
+    cat = raw["search"]["families"]["catboost"]
+    cat["classification"]["fixed"] = {"border_count": 64}
+    cat["overrides"]["small"]["border_count"] = {"value": 32}
+    both = TrainConfig.from_mapping(raw)
+    assert both.space("catboost", "binary", small).fixed["border_count"] == 32
+    assert "border_count" not in both.space("catboost", "regression", small).fixed
     # the first trial (the config's defaults) moves inside a tier's bounds too
     hgb = config.space("hist_gradient_boosting", "regression", small)
     assert hgb.defaults["max_leaf_nodes"] == hgb.space["max_leaf_nodes"].high == 16

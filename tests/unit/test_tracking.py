@@ -147,10 +147,17 @@ def test_training_is_one_search_run_per_family_and_one_train_run(tmp_path, monke
             panels["search" if "'search'" in rs.filters else "train"] |= set(_keys(block.panels))
     assert panels["search"] and panels["train"]
     for kind, keys in panels.items():
-        logged = (search if kind == "search" else train).rglob("*")
-        text = b"".join(f.read_bytes() for f in logged if f.is_file())
-        for key in keys - {"ensemble_weights"}:  # a single family has no ensemble
-            assert key.encode() in text, (kind, key)
+        run = search if kind == "search" else train
+        text = b"".join(f.read_bytes() for f in run.rglob("*") if f.is_file())
+        for what, key in keys:
+            if key == "ensemble_weights":  # a single family has no ensemble
+                continue
+            if what == "table":  # a logged wandb.Table, not a summary key of that name
+                assert list(run.rglob(f"media/table/{key}_*.table.json")), (kind, key)
+            elif what == "media":  # the image itself
+                assert list(run.rglob(f"media/images/{key}_*.png")), (kind, key)
+            else:
+                assert key.encode() in text, (kind, key)
     assert b"local-v0" in record  # the model's local number is an alias, not W&B's `v0`
     # the next training is gated on v0: its train run journals that it used v0 (offline)
     register_step(
@@ -236,35 +243,40 @@ def test_lineage_refused_offline_is_journaled_in_the_run_and_replayed_once_onlin
     assert replay_lineage(tmp_path, fake)[0].endswith("already replayed") and len(fake.runs) == 1
 
 
-def _keys(panels: list) -> list[str]:
-    """The run keys W&B Report panels read (metrics, media, tables)."""
+def _keys(panels: list) -> list[tuple[str, str]]:
+    """What W&B Report panels read from the runs: ("metric", key), ("table", name) or
+    ("media", key)."""
     keys = []
     for p in panels:
-        for name in ("metrics", "x", "y", "media_keys", "table_name"):
+        for name, what in (
+            ("metrics", "metric"), ("x", "metric"), ("y", "metric"),
+            ("media_keys", "media"), ("table_name", "table"),
+        ):  # fmt: skip
             value = getattr(p, name, None) or []
             for m in value if isinstance(value, list) else [value]:
-                keys.append(getattr(m, "name", m))
+                keys.append((what, getattr(m, "name", m)))
     return keys
 
 
 def test_a_failed_report_save_is_a_warning_not_a_failed_registration(monkeypatch, caplog):
     """Online, the register step saves the run's W&B Report; like every W&B call in training,
-    a failure is logged and the registration stands."""
-    from types import SimpleNamespace
-
+    a failure is logged and the registration stands. Offline nothing is tried."""
     from modelops import reports
-    from modelops.training import steps
 
     def refuse(report):
         raise ConnectionError("no route to api.wandb.ai")
 
     monkeypatch.setattr(reports, "save_report", refuse)
     monkeypatch.setenv("WANDB_ENTITY", "team")
-    prep = SimpleNamespace(metric="rmse", model_name="m")
-    assert steps.save_comparison(group="g", prep=prep) is None
+    run = {"group": "g", "metric": "rmse", "model_name": "m"}
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert reports.save_run_report(**run) is None
+    assert "not saved" not in caplog.text  # offline: not even tried
+    monkeypatch.setenv("WANDB_MODE", "online")
+    assert reports.save_run_report(**run) is None
     assert "W&B report not saved (ConnectionError: no route" in caplog.text
     monkeypatch.setattr(reports, "save_report", lambda report: f"url of {report.title}")
-    assert steps.save_comparison(group="g", prep=prep) == "url of m: TrainFlow run g"
+    assert reports.save_run_report(**run) == "url of m: TrainFlow run g"
 
 
 def test_report_names_the_run_it_cannot_find(tmp_path, monkeypatch):

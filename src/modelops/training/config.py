@@ -110,8 +110,14 @@ class FamilySearch(TaskBlock):
 
     def searched(self) -> set[str]:
         """Every parameter this family searches, for either task."""
-        blocks = [self, self.regression or TaskBlock(), self.classification or TaskBlock()]
-        return {name for block in blocks for name in block.space}
+        return {name for block in self._blocks() for name in block.space}
+
+    def fixed_anywhere(self) -> set[str]:
+        """Every parameter this family fixes, for either task."""
+        return {name for block in self._blocks() for name in block.fixed}
+
+    def _blocks(self) -> list[TaskBlock]:
+        return [self, self.regression or TaskBlock(), self.classification or TaskBlock()]
 
     def for_task(self, task: Task) -> TaskBlock:
         """Shared block with the task family's block (`regression` / `classification`) on top."""
@@ -294,6 +300,8 @@ class TrainConfig(_Strict):
                 continue
             for param, bounds in changes.items():
                 if bounds.value is not None:
+                    if param not in fixed and param in self.family(name).fixed_anywhere():
+                        continue  # fixed for the other task only
                     if param not in fixed:
                         raise ConfigError(
                             f"search.families.{name}.overrides.{tier}.{param}.value: "

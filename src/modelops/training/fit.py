@@ -217,11 +217,11 @@ def scorer(task: Task, y: Any, classes: list[Any], metric: str) -> Callable[[np.
 def _roc_auc(score: np.ndarray, positive: np.ndarray, pairs: int) -> float:
     """The area under the ROC curve as the Mann-Whitney U: the (positive, negative) pairs
     ordered right, ties counting half. The negatives sorted once and the positives placed
-    among them: 1.65 times faster on 5,000 rows than ranking every row (the greedy ensemble
-    selection's 40,000 evaluations per `select` on a binary table)."""
-    negatives = np.sort(score[~positive])
-    below = np.searchsorted(negatives, score[positive], "left").sum()
-    not_above = np.searchsorted(negatives, score[positive], "right").sum()
+    among them: 1.3-1.65 times faster on 5,000 rows than ranking every row (the greedy
+    ensemble selection scores about 48,000 blends per `select` on a binary table)."""
+    negatives, positives = np.sort(score[~positive]), score[positive]
+    below = np.searchsorted(negatives, positives, "left").sum()
+    not_above = np.searchsorted(negatives, positives, "right").sum()
     return float((below + not_above) / (2 * pairs))
 
 

@@ -946,26 +946,10 @@ def register_step(
             resumed_from=resumed_from,
             review=review,
         )
-    if tracking.tracking_mode() == "online":
-        save_comparison(group=group, prep=prep)
+    from modelops.reports import save_run_report
+
+    save_run_report(group=group, metric=prep.metric, model_name=prep.model_name)
     return outcome
-
-
-def save_comparison(*, group: str, prep: Prepared) -> str | None:
-    """The run's W&B Report (`modelops.reports`), saved when W&B is online; a failure is a
-    warning, as every W&B call in training is: the model is registered either way."""
-    from modelops.reports import comparison_report, default_entity, save_report
-
-    try:
-        report = comparison_report(
-            group=group, metric=prep.metric, model_name=prep.model_name, entity=default_entity()
-        )
-        url = save_report(report)
-    except Exception as e:  # noqa: BLE001 - tracking never fails a registration
-        log.warning("W&B report not saved (%s: %s)", type(e).__name__, e)
-        return None
-    log.info("W&B report: %s", url)
-    return url
 
 
 @dataclass
