@@ -1174,3 +1174,28 @@ def test_pruning_chooses_the_weights_again_once_per_pass_not_once_per_member():
     # both members came back, the last taken out first, until the tolerance held again
     assert calls[0] == ["a", "d", "e", "f"] and calls[1] == ["a", "c", "d", "e", "f"]
     assert set(kept) == set(oof)
+
+
+@pytest.mark.parametrize(("seconds_a_timing", "timings"), [(0.01, 3), (0.8, 2), (1.5, 1)])
+def test_predict_cost_stops_timing_a_slow_model_after_a_second(
+    monkeypatch: pytest.MonkeyPatch, seconds_a_timing: float, timings: int
+) -> None:
+    """A fast model is timed three times (best of three); a slow one only until a second has
+    gone on timing it, so measuring never costs a search task seconds."""
+    from modelops.training import search
+
+    clock = {"now": 0.0, "calls": 0}
+
+    class Model:
+        def predict(self, X: pd.DataFrame) -> np.ndarray:
+            clock["now"] += seconds_a_timing * (0.5 if clock["calls"] else 1.0)
+            clock["calls"] += 1
+            return np.zeros(len(X))
+
+    monkeypatch.setattr(search.time, "process_time", lambda: clock["now"])
+    X = pd.DataFrame({"x": [1.0, 2.0]})
+    ms = search.predict_cost(Model(), X, "regression", [])
+    assert clock["calls"] == timings
+    # the best timing (every one after the first is half as long) per 1,000 of 10,000 rows
+    best = seconds_a_timing * (0.5 if timings > 1 else 1.0)
+    assert ms == pytest.approx(best * 1000 * 1000 / 10_000)
