@@ -40,6 +40,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -366,9 +367,30 @@ class Ensemble(BaseEstimator):
         self.labels = labels
         self.task = task
 
-    def fit(self, X: Any, y: Any = None) -> Ensemble:
-        """Members arrive fitted (each was refitted on every training row); nothing to fit."""
+    def fit(self, X: Any = None, y: Any = None) -> Ensemble:
+        """Members arrive fitted (each was refitted on every training row) and stay as they
+        are, as in scikit-learn's `FrozenEstimator`: `clone` keeps them too
+        (`__sklearn_clone__`), so `clone(model).fit(X, y)` predicts as `model` does and
+        tools that clone and fit (cross-validation, permutation importance) work on it.
+        What the members' steps share is worked out here, not on the first prediction."""
+        self._keys = self._shared_steps()
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted when it has members and every one of them is fitted."""
+        if not self.members:
+            return False
+        try:
+            for member in self.members:
+                check_is_fitted(member)
+        except NotFittedError:
+            return False
+        return True
+
+    def __sklearn_clone__(self) -> Ensemble:
+        """A new ensemble over the same fitted members (never refitted: see `fit`)."""
+        params = self.get_params(deep=False)
+        return type(self)(**{k: list(v) if isinstance(v, list) else v for k, v in params.items()})
 
     def _each(self, X: Any, method: str) -> list[np.ndarray]:
         """Every member's `method` on X, as its pipeline computes it, but each distinct
@@ -391,24 +413,31 @@ class Ensemble(BaseEstimator):
         return out
 
     def _step_keys(self) -> list[tuple[bytes, ...] | None]:
-        """Per member, one key per step before its estimator: equal keys, equal fitted steps
-        (their pickles; worked out once per loaded model). None: not a coerce-first pipeline."""
+        """The shared steps' keys: worked out when fitted or loaded, or now (not kept: a
+        prediction changes nothing in the model)."""
         keys = getattr(self, "_keys", None)
-        if keys is None:
-            keys = []
-            for member in self.members:
-                steps = getattr(member, "steps", None)
-                if not steps or not isinstance(steps[0][1], SchemaCoercer):
-                    keys.append(None)
-                    continue
-                keys.append(tuple(pickle.dumps(step) for _, step in steps[:-1]))
-            self._keys = keys
+        return keys if keys is not None else self._shared_steps()
+
+    def _shared_steps(self) -> list[tuple[bytes, ...] | None]:
+        """Per member, one key per step before its estimator: equal keys, equal fitted steps
+        (their pickles). None: not a coerce-first pipeline."""
+        keys: list[tuple[bytes, ...] | None] = []
+        for member in self.members or []:
+            steps = getattr(member, "steps", None)
+            if not steps or not isinstance(steps[0][1], SchemaCoercer):
+                keys.append(None)
+                continue
+            keys.append(tuple(pickle.dumps(step) for _, step in steps[:-1]))
         return keys
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
-        state.pop("_keys", None)  # derived: recomputed after loading
+        state.pop("_keys", None)  # derived: not stored in the model file, rebuilt on loading
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._keys = self._shared_steps()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         probas = self._each(X, "predict_proba")

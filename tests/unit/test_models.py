@@ -306,9 +306,45 @@ def test_ensemble_shares_alike_steps_and_predicts_as_its_members(frame):
     keys = model._step_keys()
     assert keys[0] == keys[1] and keys[2] == keys[3]  # shared encodings
     assert len({k[0] for k in keys}) == 1 and keys[0] != keys[2] != keys[4]
+    assert "_keys" not in vars(model)  # a prediction changes nothing in the model
+    model.fit()
+    assert "_keys" not in model.__getstate__()  # derived, not stored in the model file
     loaded = pickle.loads(pickle.dumps(model))
-    assert "_keys" not in vars(loaded)  # derived, not stored in the model file
+    assert loaded._keys == keys  # rebuilt on loading
     np.testing.assert_array_equal(loaded.predict(new), model.predict(new))
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_ensemble_keeps_scikit_learns_contract(frame, task):
+    """A fitted ensemble is fitted to `check_is_fitted`, `clone(model).fit(X, y)` predicts as
+    the model does (its fitted members kept, as `FrozenEstimator` keeps its estimator), and
+    one over an unfitted member is not fitted."""
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from modelops.estimators import EnsembleClassifier, EnsembleRegressor
+
+    df = frame(200)
+    if task != "regression":
+        df["y"] = np.where(df["y"] > df["y"].median(), "high", "low")
+    schema = infer_schema(df, "y", task)
+    X, y = df.drop(columns="y"), df["y"]
+    names = ["linear", "lightgbm"]
+    members = [make_pipeline(n, task, schema, FAST.get(n, {}), 0, 1).fit(X, y) for n in names]
+    cls = EnsembleRegressor if task == "regression" else EnsembleClassifier
+    model = cls(members=members, weights=[0.6, 0.4], labels=names, task=task).fit(X, y)
+    check_is_fitted(model)
+    copy = clone(model)
+    assert copy is not model and copy.members is not model.members
+    np.testing.assert_array_equal(copy.fit(X, y).predict(X), model.predict(X))
+    if task != "regression":
+        np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))
+    unfitted = make_pipeline("linear", task, schema, {}, 0, 1)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(cls(members=[unfitted], weights=[1.0], labels=["linear"], task=task))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(cls(members=[], weights=[], labels=[], task=task))
 
 
 def test_lightgbm_splits_on_a_category_in_a_small_table():

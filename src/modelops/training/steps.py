@@ -692,7 +692,7 @@ def select(
         weights=list(weights.values()),
         labels=list(weights),
         task=prep.task,
-    )
+    ).fit()  # its members are fitted: this works out what their encoders share
     # an ensemble predicts with every member: its cost is theirs, summed
     top.predict_ms = sum(m.predict_ms for m in members)
     best = CandidateResult(**vars(top), pipeline=model)
