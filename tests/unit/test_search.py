@@ -19,7 +19,13 @@ from modelops.training.candidates import FAMILIES, make_pipeline
 from modelops.training.config import DataProfile, TrainConfig, load_config
 from modelops.training.data import split
 from modelops.training.ensemble import greedy_selection, nested_scores
-from modelops.training.fit import CLOCKED_BOOSTERS, cross_validate, make_folds, refit
+from modelops.training.fit import (
+    CLOCKED_BOOSTERS,
+    HGB_FIRST_ROUND,
+    cross_validate,
+    make_folds,
+    refit,
+)
 from modelops.training.promotion import paired_bootstrap
 from modelops.training.search import search_family
 from tests.conftest import ROOT
@@ -581,8 +587,38 @@ def test_a_truncated_fold_keeps_its_booster_instead_of_failing(frame, family):
     model, best = fit_fold(pipe, family, X[:150], y[:150], X[150:], y[150:],
                            early_stopping_rounds=10, stop_at=time.perf_counter() - 1,
                            truncate=True)  # fmt: skip
-    assert 1 <= best <= 2
+    # HistGradientBoosting, which has no callback, stops after its first round of trees
+    assert 1 <= best <= (HGB_FIRST_ROUND if family == "hist_gradient_boosting" else 2)
     assert np.isfinite(model.predict(X[150:])).all()
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_hist_gradient_boosting_under_the_clock_grows_the_trees_of_one_fit(frame, task):
+    """Grown in rounds so that the clock can stop it, HistGradientBoosting early-stops where
+    one fit does and predicts the same; its settings are left as they were."""
+    from sklearn.base import clone
+
+    from modelops.training.fit import hist_gradient_boosting_until
+
+    df = frame(n=600)
+    if task != "regression":
+        df["y"] = np.where(df["y"] > df["y"].median(), "high", "low")
+    schema = infer_schema(df, "y", task)
+    X, y = df.drop(columns="y"), df["y"]
+    pipe = make_pipeline("hist_gradient_boosting", task, schema, {}, seed=0, n_jobs=1)
+    Z = Pipeline(pipe.steps[:-1]).fit_transform(X, y)
+    est = clone(pipe.steps[-1][1]).set_params(
+        max_iter=400, early_stopping=True, n_iter_no_change=10, learning_rate=0.05
+    )
+    one = clone(est).fit(Z[:450], y[:450], X_val=Z[450:], y_val=y[450:])
+    rounds = hist_gradient_boosting_until(
+        clone(est), Z[:450], y[:450], Z[450:], y[450:], time.perf_counter() + 600
+    )
+    assert HGB_FIRST_ROUND < one.n_iter_ < 400  # early stopping ended it, after a round
+    assert rounds.n_iter_ == one.n_iter_
+    method = "predict" if task == "regression" else "predict_proba"
+    np.testing.assert_allclose(getattr(rounds, method)(Z), getattr(one, method)(Z))
+    assert rounds.get_params() == est.get_params()
 
 
 def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, caplog):
