@@ -621,10 +621,12 @@ def test_hist_gradient_boosting_under_the_clock_grows_the_trees_of_one_fit(frame
     assert rounds.get_params() == est.get_params()
 
 
-def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, caplog):
+@pytest.mark.parametrize("grace", [1.0, 2.0])
+def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, caplog, grace):
     """The defaults' trial always finishes, but a slow one (CatBoost's MultiClass on 54
-    classes ran for minutes of a 90 s share) has its boosting stopped at twice the share, fold
-    by fold, and the family still returns a refitted model and says what happened."""
+    classes ran for minutes of a 90 s share) has its boosting stopped at `first_trial_grace`
+    times the share (twice by default), fold by fold, and the family still returns a refitted
+    model and says what happened."""
     df = frame(n=300)
     schema = infer_schema(df, "y", "regression")
     data = split(df, "y", "regression", 0.25, 0)
@@ -638,11 +640,12 @@ def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, cap
         result = search_family(
             name="catboost", block=block, task="regression", schema=schema, data=data,
             folds=folds, metric="rmse", seconds=1.0, seed=0, n_jobs=1, max_trials=1,
-            early_stopping_rounds=100_000,
+            early_stopping_rounds=100_000, first_trial_grace=grace,
         )  # fmt: skip
     assert result.pipeline is not None and result.trials[0].state == "complete"
     assert result.params["iterations"] < 100_000  # the refit learnt the truncated count
     assert "first trial's boosting was stopped in 2 of 2 folds" in caplog.text
+    assert f"at {grace:g} times its share" in caplog.text
 
 
 def test_deadline_callbacks_end_each_boosters_training():

@@ -187,6 +187,9 @@ class SearchConfig(_Strict):
     # a family stops once this many trials after its portfolio brought no improvement larger
     # than its CV's own noise (0: never stop early)
     patience: int = Field(default=12, ge=0)
+    # a family's first trial (which always gives a result) may run this many times its share
+    # before its boosters keep what they have learned
+    first_trial_grace: float = Field(default=2.0, ge=1.0)
     # tables below this many million cells (training rows x columns) search their families in
     # one task per core, one family after another, not one task per family (0: never)
     group_below_mcells: float = Field(default=0.0, ge=0.0)

@@ -145,6 +145,7 @@ def search_family(
     refit_seeds: int = 1,
     temperature: bool = False,
     patience: int = 0,
+    first_trial_grace: float = FIRST_TRIAL_GRACE,
     on_trial: Callable[[Trial], None] | None = None,
 ) -> CandidateResult:
     """Search `name`'s space for at most `seconds` (refit included); return the best, refitted
@@ -159,6 +160,9 @@ def search_family(
     `patience` > 0: the search also stops once that many trials after the portfolio brought
     no improvement larger than the CV's own noise (the best trial's fold-to-fold standard
     error): more trials are then unlikely to pay, and the time goes back to the user.
+
+    `first_trial_grace`: how many times its share the first trial's boosters may run before
+    they keep what they have learned (the first trial always gives a result).
     """
     import optuna
 
@@ -228,7 +232,7 @@ def search_family(
                 name,
                 result.truncated,
                 len(folds.splits),
-                FIRST_TRIAL_GRACE,
+                first_trial_grace,
                 seconds,
                 name,
             )
@@ -242,9 +246,9 @@ def search_family(
 
     def first_fold_deadline(i: int) -> float:
         """Fold i of the first trial ends by its equal part of the time left until
-        FIRST_TRIAL_GRACE times the family's share (the refit counted as one more part)."""
+        `first_trial_grace` times the family's share (the refit counted as one more part)."""
         now, parts = time.perf_counter(), len(folds.splits) - i + 1
-        late = t_start + FIRST_TRIAL_GRACE * seconds
+        late = t_start + first_trial_grace * seconds
         return now + max((late - now) / parts, seconds / (len(folds.splits) + 1))
 
     def refit_reserve() -> float:

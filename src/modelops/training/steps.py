@@ -439,6 +439,7 @@ def search_step(
         refit_seeds=config.family(name).refit_seeds,
         temperature=config.search.temperature,
         patience=config.search.patience,
+        first_trial_grace=config.search.first_trial_grace,
         on_trial=on_trial,
     )
 
