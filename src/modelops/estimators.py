@@ -370,8 +370,8 @@ class Ensemble(BaseEstimator):
     def fit(self, X: Any = None, y: Any = None) -> Ensemble:
         """Members arrive fitted (each was refitted on every training row) and stay as they
         are, as in scikit-learn's `FrozenEstimator`: `clone` keeps them too
-        (`__sklearn_clone__`), so `clone(model).fit(X, y)` predicts as `model` does and
-        tools that clone and fit (cross-validation, permutation importance) work on it.
+        (`__sklearn_clone__`), so `clone(model).fit(X, y)` predicts as `model` does (a
+        cross-validation of it scores these members, never refitted ones).
         What the members' steps share is worked out here, not on the first prediction."""
         self._keys = self._shared_steps()
         return self

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from modelops.metrics import greater_is_better
 from modelops.schema import Schema, Task
 from modelops.training.candidates import make_pipeline
-from modelops.training.config import Space, TaskBlock
+from modelops.training.config import FIRST_TRIAL_GRACE, Space, TaskBlock
 from modelops.training.data import Split
 from modelops.training.fit import (
     Folds,
@@ -119,13 +119,6 @@ def suggest(trial: Any, space: dict[str, Space]) -> dict[str, Any]:
         else:
             out[name] = trial.suggest_float(name, float(s.low), float(s.high), log=s.log)
     return out
-
-
-# How far past its share a family's first trial may run before its boosters stop at their best
-# iteration so far. The first trial always finishes, so that every family has a result; on
-# diamonds CatBoost's takes 71 of its 90 s and the refit runs past, which is fine, but on a
-# 54-class table its MultiClass fit ran for more than ten minutes of a 90 s share.
-FIRST_TRIAL_GRACE = 2.0
 
 
 def search_family(
