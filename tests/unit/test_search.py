@@ -120,6 +120,23 @@ def test_search_space_scales_with_the_data():
     # the first trial (the config's defaults) moves inside a tier's bounds too
     hgb = config.space("hist_gradient_boosting", "regression", small)
     assert hgb.defaults["max_leaf_nodes"] == hgb.space["max_leaf_nodes"].high == 16
+    # a tier may set the first trial's value: large tables start with more leaves, learning faster
+    big = config.space("hist_gradient_boosting", "regression", large)
+    assert big.defaults["max_leaf_nodes"] == 127 and big.defaults["learning_rate"] == 0.15
+    assert big.space["max_leaf_nodes"].high == 512  # the bound moves as before
+    plain = config.space(
+        "hist_gradient_boosting",
+        "regression",
+        DataProfile(rows=40_000, columns=8, max_cardinality=5),
+    )
+    assert plain.defaults["max_leaf_nodes"] == 31 and plain.defaults["learning_rate"] == 0.1
+    # a tier's default outside the bounds is clipped like any first trial
+    raw = json.loads((ROOT / "configs" / "train.json").read_text())
+    raw["search"]["families"]["hist_gradient_boosting"]["overrides"]["large"] = {
+        "max_leaf_nodes": {"default": 4000}
+    }
+    clipped = TrainConfig.from_mapping(raw).space("hist_gradient_boosting", "regression", large)
+    assert clipped.defaults["max_leaf_nodes"] == clipped.space["max_leaf_nodes"].high == 128
 
 
 def test_portfolio_runs_after_the_defaults_in_order_inside_the_tier_bounds(frame):

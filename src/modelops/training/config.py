@@ -63,12 +63,14 @@ class Space(_Strict):
 
 
 class Bounds(_Strict):
-    """A tier's change to a space (new bounds or choices), or to a fixed parameter (`value`)."""
+    """A tier's change to a space (new bounds or choices, and `default`, the first trial's
+    value on such tables), or to a fixed parameter (`value`)."""
 
     low: float | None = None
     high: float | None = None
     choices: list[Any] | None = None
     value: Any = None
+    default: Any = None
 
 
 class TaskBlock(_Strict):
@@ -303,6 +305,7 @@ class TrainConfig(_Strict):
         """The family's block for this task, its bounds moved by every tier the data is in."""
         block = self.family(name).for_task(task)
         space, fixed = dict(block.space), dict(block.fixed)
+        defaults = dict(block.defaults)
         for tier, changes in self.family(name).overrides.items():
             if not self.search.tiers[tier].matches(profile):
                 continue
@@ -323,7 +326,10 @@ class TrainConfig(_Strict):
                     raise ConfigError(
                         f"search.families.{name}.overrides.{tier}.{param}: not in the space"
                     )
-                space[param] = space[param].model_copy(update=bounds.model_dump(exclude_none=True))
+                change = bounds.model_dump(exclude_none=True, exclude={"default"})
+                space[param] = space[param].model_copy(update=change)
+                if bounds.default is not None:
+                    defaults[param] = bounds.default
 
         # the first trials stay inside the moved bounds (a small table's default depth too)
         def inside(params: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +339,7 @@ class TrainConfig(_Strict):
             update={
                 "fixed": fixed,
                 "space": space,
-                "defaults": inside(block.defaults),
+                "defaults": inside(defaults),
                 "portfolio": [inside(entry) for entry in block.portfolio],
             }
         )
