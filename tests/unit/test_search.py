@@ -642,7 +642,7 @@ def test_hist_gradient_boosting_under_the_clock_grows_the_trees_of_one_fit(frame
 def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, caplog, grace):
     """The defaults' trial always finishes, but a slow one (CatBoost's MultiClass on 54
     classes ran for minutes of a 90 s share) has its boosting stopped at `first_trial_grace`
-    times the share (twice by default), fold by fold, and the family still returns a refitted
+    times the share (once by default), fold by fold, and the family still returns a refitted
     model and says what happened."""
     df = frame(n=300)
     schema = infer_schema(df, "y", "regression")
