@@ -23,6 +23,11 @@ class ConfigError(ModelOpsError):
     """A setting is unknown or out of range (for example an unknown candidate name)."""
 
 
+class TrainingError(ModelOpsError):
+    """No candidate could be trained: the message lists each family's failure (its search
+    task's log has the traceback). Not a configuration problem: often the data is."""
+
+
 class RegistryError(ModelOpsError):
     """A model, version or alias cannot be found, or a stored file fails its digest check."""
 

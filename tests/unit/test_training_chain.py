@@ -698,3 +698,34 @@ def test_select_reads_only_the_search_tasks_whose_pipelines_the_champion_needs()
     load = result_loader([Task(["linear", "catboost"]), Task(["random_forest"])])
     assert load("catboost").pipeline == "fitted catboost"
     assert read == [["linear", "catboost"]]  # the forest's task was never read
+
+
+def test_select_says_what_every_failed_family_failed_on(tmp_path, frame):
+    """A run where no family trained ends with each family's failure, as a training error
+    (a configuration was valid here: the data or the estimator refused)."""
+    import json
+
+    from modelops.errors import TrainingError
+    from modelops.training.config import TrainConfig
+
+    csv = tmp_path / "table.csv"
+    frame(n=200).to_csv(csv, index=False)
+    raw = json.loads(FAST.read_text())
+    for family in ("random_forest", "extra_trees"):  # scikit-learn refuses -3 trees on fit
+        raw["search"]["families"][family]["fixed"] = {"n_estimators": -3}
+    config = TrainConfig.from_mapping(raw)
+    prep = _prepare(csv, "random_forest,extra_trees", config)
+    results = {n: search_step(name=n, prep=prep, config=config, seed=3) for n in prep.candidates}
+    with pytest.raises(TrainingError) as err:
+        select(
+            scores=[r.score() for r in results.values()],
+            load=results.__getitem__,
+            prep=prep,
+            config=config,
+            seed=3,
+        )
+    message = str(err.value)
+    assert "every candidate family failed" in message
+    assert "random_forest: " in message and "extra_trees: " in message
+    assert message.count("n_estimators") >= 2  # each family's own reason
+    assert not isinstance(err.value, ConfigError)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from modelops import tracking
-from modelops.errors import ConfigError, DataError
+from modelops.errors import ConfigError, DataError, TrainingError
 from modelops.metrics import is_better, resolve_metric
 from modelops.registry import PRODUCTION, ModelVersion, Registry, signing
 from modelops.registry.packaging import (
@@ -658,8 +658,8 @@ def select(
     """Rank families on CV; the ensemble is the champion when its nested CV beats choosing one
     family by CV scored the same way; load only the pipelines the champion needs."""
     if all(s.failed for s in scores):
-        raise ConfigError(
-            "every candidate family failed: "
+        raise TrainingError(
+            "every candidate family failed (each search task's log has the traceback): "
             + "; ".join(f"{s.label}: {s.failed}" for s in scores if s.failed)
         )
     fast = within_limit(scores, config.infer_limit_ms)
