@@ -29,6 +29,7 @@ class TrainFlow(FlowSpec):
         default=os.path.join(HERE, "..", "configs", "train.json"),
         help="JSON file with each family's search space and budget share, validation "
         "thresholds and the promotion rule (configs/train.json).",
+        parser="modelops.training.config.parse_flow_config",  # validated on load, deploys too
     )
     data = Parameter(
         "data",

@@ -281,6 +281,27 @@ def test_train_flow_rejects_unknown_candidate(tmp_path):
     assert not r.ok and "unknown candidate(s) ['svm']" in r.output
 
 
+@pytest.mark.parametrize("command", [["show"], ["argo-workflows", "create", "--only-json"]])
+def test_a_bad_config_is_refused_when_the_flow_loads(tmp_path, command):
+    """Not only `run`: a deploy command refuses the config before it deploys anything."""
+    raw = json.loads((ROOT / "configs" / "train.json").read_text())
+    raw["search"]["families"]["catboost"]["share"] = -1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(raw))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "flows" / "train_flow.py"), "--config", "config", str(bad)]
+        + command,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=os.environ | {"METAFLOW_USER": "test"},
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "error: config: search.families.catboost.share" in output
+    assert "Traceback" not in output
+
+
 def test_score_flow_keeps_rejects_and_accounts_for_every_row(first, tmp_path):
     state = tmp_path
     src = state / "dirty.csv"

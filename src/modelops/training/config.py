@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelops import paths
-from modelops.errors import ConfigError
+from modelops.errors import ConfigError, user_errors
 from modelops.metrics import METRICS
 from modelops.schema import Schema, Task
 from modelops.training.candidates import FAMILIES, parameter_names
@@ -430,6 +430,22 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [_plain(v) for v in obj]
     return obj
+
+
+def validated_json(text: str) -> dict[str, Any]:
+    """A config file's JSON, refused with a ConfigError unless it validates as a TrainConfig."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"config: not valid JSON: {err}") from None
+    TrainConfig.from_mapping(raw)
+    return raw
+
+
+# TrainFlow's `Config(parser=...)`: the config is validated when the flow is loaded, so
+# `argo-workflows create` refuses a bad config as `run` does, before anything is deployed;
+# the user sees `error: config: ...`, not Metaflow's traceback.
+parse_flow_config = user_errors(validated_json)
 
 
 def load_config(path: Path | str | None = None) -> TrainConfig:
