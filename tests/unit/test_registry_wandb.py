@@ -8,6 +8,8 @@ that it maps W&B's answers onto the same semantics as the local backend. Marked
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from modelops.errors import RegistryError
@@ -57,6 +59,7 @@ class FakeRun:
     def link_artifact(self, art, target, aliases):
         self.calls.append(("link_artifact", target, tuple(aliases)))
         art.version = f"v{len(FakeWandb.collection)}"
+        art.created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # W&B's format
         art.aliases = [*aliases, art.version, "latest"]
         for other in FakeWandb.collection:
             other.aliases = [a for a in other.aliases if a not in aliases and a != "latest"]
@@ -157,3 +160,38 @@ def test_update_metadata_merges_and_keeps_the_file_digests(tmp_path, wb, backend
     assert after.metadata == {"task": "regression", "decision": {"promote": False}}
     assert after.files == before.files
     reg.download(after, tmp_path / "dl")  # digests still verify
+
+
+@pytest.mark.parametrize("backend", ["wandb", "local"])
+def test_both_backends_keep_the_audit_trail_rollback_reads(tmp_path, wb, backend, monkeypatch):
+    """History belongs to the interface: `registry history` and rollback without --to work the
+    same whichever backend holds the model."""
+    from modelops.registry import LocalRegistry
+    from modelops.registry.history import rollback
+
+    monkeypatch.setenv("METAFLOW_USER", "ana")
+    reg = WandbRegistry(wb) if backend == "wandb" else LocalRegistry(tmp_path / "reg")
+    for c in "abc":
+        reg.register("m", _file(tmp_path, c), {"metaflow_run": f"TrainFlow/{c}"})
+    reg.set_alias("m", PRODUCTION, 0, expected=None, reason="first")
+    reg.set_alias("m", PRODUCTION, 2, expected=0, reason="better")
+    reg.set_alias("m", PRODUCTION, 2, reason="again")  # the holder: not a move
+    assert rollback(reg, "m") == (2, 0)
+    assert reg.get("m", PRODUCTION).version == 0
+
+    trail = [e for e in reg.events("m") if e["kind"] in ("register", "alias")]
+    assert [(e["kind"], e["version"]) for e in trail] == [
+        ("register", 0),
+        ("register", 1),
+        ("register", 2),
+        ("alias", 0),
+        ("alias", 2),
+        ("alias", 0),
+    ]
+    moves = trail[3:]
+    assert [m["previous"] for m in moves] == [None, 0, 2]
+    assert [m["reason"] for m in moves] == ["first", "better", "rollback from v2"]
+    assert {m["user"] for m in moves} == {"ana"} and all(m["at"] for m in moves)
+    assert trail[0].get("run") == "TrainFlow/a"
+    # the trail is not user metadata
+    assert all("alias_moves" not in mv.metadata for mv in reg.versions("m"))

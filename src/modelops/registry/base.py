@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -135,6 +137,13 @@ class Registry(ABC):
     def download(self, mv: ModelVersion, dest: Path) -> Path:
         """Copy the version's files into `dest`, verified against their digests."""
 
+    @abstractmethod
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The audit trail of `name`, oldest first: `register` events (version, at, user, run)
+        and `alias` moves (alias, version, previous holder or None, at, user, reason); what
+        `modelops registry history` shows and rollback reads. Re-pointing an alias at the
+        version that holds it is not a move."""
+
     def missing_hint(self) -> str:
         """What to do when a model is not found (backends know where they looked)."""
         return ""
@@ -232,6 +241,14 @@ class Registry(ABC):
             return self.get(name, ref)
         except RegistryError:
             return None
+
+
+def change_user() -> str:
+    """Who made a change, for the audit trail: the Metaflow user, else the login name."""
+    try:
+        return os.environ.get("METAFLOW_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"uid {os.getuid()}"
 
 
 class AliasConflict(RegistryError):

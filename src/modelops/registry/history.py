@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from modelops.errors import ModelOpsError
 from modelops.registry.base import PRODUCTION, Registry
-from modelops.registry.local import LocalRegistry
 
 
 def previous_production(registry: Registry, name: str) -> int:
-    """The version that held production before the current holder (local audit trail)."""
-    if not isinstance(registry, LocalRegistry):
-        raise ModelOpsError("rollback without --to needs the local registry's audit trail")
+    """The version that held production before the current holder (the audit trail)."""
     moves = [
         e
         for e in registry.events(name)

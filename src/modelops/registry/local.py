@@ -15,7 +15,6 @@ one version.
 from __future__ import annotations
 
 import fcntl
-import getpass
 import json
 import logging
 import os
@@ -34,6 +33,7 @@ from modelops.registry.base import (
     AliasConflict,
     ModelVersion,
     Registry,
+    change_user,
     check_file_name,
     sha256_file,
     verify_files,
@@ -119,7 +119,7 @@ class LocalRegistry(Registry):
 
     def _event(self, d: Path, **event: Any) -> None:
         event["at"] = datetime.now(UTC).isoformat()
-        event["user"] = _user()
+        event["user"] = change_user()
         fd = _open_own(d / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(json.dumps(event, default=str) + "\n")
@@ -234,7 +234,7 @@ class LocalRegistry(Registry):
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        """The audit trail: every registration and alias move, oldest first."""
+        """Every registration, alias move and metadata change (`events.jsonl`), oldest first."""
         p = self._dir(name) / "events.jsonl"
         if not p.exists():
             return []
@@ -270,14 +270,6 @@ class LocalRegistry(Registry):
             shutil.copyfile(src / fname, dest / fname)
         verify_files(mv, dest)
         return dest
-
-
-def _user() -> str:
-    """Who made a change, for the audit trail: the Metaflow user, else the login name."""
-    try:
-        return os.environ.get("METAFLOW_USER") or getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return f"uid {os.getuid()}"
 
 
 def _open_own(path: Path, flags: int) -> int:

@@ -402,14 +402,12 @@ def left_out_columns(
 
 
 def check_registry(*, registry: Registry, model_name: str) -> None:
-    """Read the model's versions (and the local audit trail) before any fitting, so an invalid
-    model name, a damaged registry file or a too-short signing key fails in `start`, not after
-    every family trained."""
+    """Read the model's versions and audit trail before any fitting, so an invalid model name,
+    a damaged registry file or a too-short signing key fails in `start`, not after every
+    family trained."""
     signing.signing_key()
     registry.versions(model_name)
-    events = getattr(registry, "events", None)
-    if events is not None:
-        events(model_name)
+    registry.events(model_name)
 
 
 def search_step(
