@@ -60,7 +60,7 @@ monitor: $(STAMP) ## Score INPUT with MODEL, report drift, decide on a retrain (
 	@mkdir -p $(dir $(MONITOR_OUT))
 	$(PY) flows/score_flow.py run --input "$$INPUT" --model-name "$$MODEL" \
 		--output $(MONITOR_OUT) --overwrite True
-	$(PY) -m modelops.monitoring.policy decide --drift $(MONITOR_OUT:.csv=.drift.json) \
+	$(PY) -m modelops.monitoring decide --drift $(MONITOR_OUT:.csv=.drift.json) \
 		--mode "$$MODE" --cooldown-hours "$$COOLDOWN_HOURS" --last-retrain "$$LAST_RETRAIN" \
 		--retrain-data "$$RETRAIN_DATA"
 

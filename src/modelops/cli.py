@@ -12,7 +12,7 @@
     modelops monitor decide --drift X.drift.json [--mode auto] [--cooldown-hours 72]
     modelops serve [--model-name NAME] [--model production] [--port 8000]
 
-`python -m modelops.registry ...` and `python -m modelops.monitoring.policy decide ...` are
+`python -m modelops.registry ...` and `python -m modelops.monitoring decide ...` are
 aliases. User errors exit 1 with one line on stderr; the flows are run with `python flows/...`.
 """
 
@@ -493,8 +493,8 @@ def registry_main(argv: list[str] | None = None) -> int:
 
 
 def monitor_main(argv: list[str] | None = None) -> int:
-    """`python -m modelops.monitoring.policy` (an alias of `modelops monitor`)."""
-    return _run(monitor, "python -m modelops.monitoring.policy", argv)
+    """`python -m modelops.monitoring` (an alias of `modelops monitor`)."""
+    return _run(monitor, "python -m modelops.monitoring", argv)
 
 
 def entry() -> int:

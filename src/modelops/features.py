@@ -2,7 +2,8 @@
 
 Every candidate pipeline starts with `SchemaCoercer`, which selects the schema's columns (extra
 columns such as ids are ignored), coerces numbers and fills missing categories. After it comes
-a family-specific encoder; unseen categories and missing values never raise at scoring time.
+a family-specific encoder (`modelops.pipelines` composes them); unseen categories and missing
+values never raise at scoring time.
 """
 
 from __future__ import annotations
@@ -12,10 +13,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelops.schema import DATE_PARTS, Schema, parse_datetimes
 
@@ -91,39 +88,6 @@ def coercer(schema: Schema) -> SchemaCoercer:
     )
 
 
-def encoder(schema: Schema, encoding: Encoding) -> ColumnTransformer | str:
-    """The encoder for a model family: one-hot for linear models, ordinal for trees.
-
-    'native' means the estimator takes the coerced frame as it is (CatBoost); 'category'
-    gives pandas categories with the training category list (LightGBM, XGBoost).
-    """
-    cat, num = list(schema.categorical), list(schema.numeric) + schema.date_parts
-    if encoding == "native":
-        return "passthrough"
-    if encoding == "category":
-        from modelops.estimators import CategoryDtypes
-
-        return CategoryDtypes(tuple(cat))
-    if encoding == "onehot":
-        return ColumnTransformer(
-            [
-                (
-                    "cat",
-                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5),
-                    cat,
-                ),
-                ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
-            ],
-            # sparse where mostly zeros (scikit-learn's default rule): one-hot columns of a
-            # plane's tail number made flights' 261,876 training rows 3,690 dense columns,
-            # 7.7 GB per copy and a 41 s Ridge fit; sparse, 0.5 GB and 0.6 s, the same RMSE
-            sparse_threshold=0.3,
-        )
-    # Trees: categories to integer codes; unseen categories become NaN, which both
-    # RandomForest and HistGradientBoosting route natively.
-    return OrdinalCodes(tuple(cat), tuple(num))
-
-
 class OrdinalCodes(TransformerMixin, BaseEstimator):
     """Categorical columns -> their position in the sorted training categories (unseen: NaN),
     then the numeric columns as they are, as one float array.
@@ -158,10 +122,3 @@ class OrdinalCodes(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray(list(self.categorical) + list(self.numeric), dtype=object)
-
-
-def build_pipeline(schema: Schema, encoding: Encoding, estimator: BaseEstimator) -> Pipeline:
-    """coerce -> encode -> estimate: the whole model, fitted once and used unchanged for scoring."""
-    return Pipeline(
-        [("coerce", coercer(schema)), ("encode", encoder(schema, encoding)), ("model", estimator)]
-    )

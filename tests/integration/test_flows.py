@@ -430,7 +430,7 @@ def test_drift_is_reported_and_can_fail_the_run_after_writing(tmp_path):
         gh_output = state / f"{name}.gh_output"
         gh_output.write_text("")
         decided = subprocess.run(
-            [sys.executable, "-m", "modelops.monitoring.policy", "decide", "--drift", str(summary),
+            [sys.executable, "-m", "modelops.monitoring", "decide", "--drift", str(summary),
              "--retrain-data", "s3://bucket/diamonds/{month}.csv"],
             env=os.environ | {"GITHUB_OUTPUT": str(gh_output)},
             capture_output=True,
@@ -494,7 +494,7 @@ def test_a_table_with_an_id_and_a_date_goes_through_train_score_and_monitor(tmp_
     drift = s.run.data.drift_result
     assert "customer_id" not in drift.columns and not drift.drifted
     decided = subprocess.run(
-        [sys.executable, "-m", "modelops.monitoring.policy", "decide", "--drift",
+        [sys.executable, "-m", "modelops.monitoring", "decide", "--drift",
          str(tmp_path / "churn_2024-07.predictions.drift.json")],
         capture_output=True, text=True, check=True,
     )  # fmt: skip

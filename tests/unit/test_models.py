@@ -389,7 +389,8 @@ def test_a_linear_model_one_hot_encodes_many_levels_sparsely():
     from scipy import sparse
     from sklearn.linear_model import Ridge
 
-    from modelops.features import coercer, encoder
+    from modelops.features import coercer
+    from modelops.pipelines import encoder
 
     rng = np.random.default_rng(0)
     n = 3000

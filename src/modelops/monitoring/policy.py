@@ -3,7 +3,7 @@
 The monitor workflow and `make retrain-demo` both ask `retrain_decision`, so the rule a user
 reads in the README is the rule that runs on GitHub:
 
-    python -m modelops.monitoring.policy decide --drift out.predictions.drift.json \
+    python -m modelops.monitoring decide --drift out.predictions.drift.json \
         --mode auto --cooldown-hours 72 --last-retrain 2026-11-20T06:17:00Z
 
 prints the decision as JSON and, on GitHub Actions, writes `retrain=true|false` to
@@ -200,9 +200,5 @@ def drift_gate(result: DriftResult, fail_on_drift: bool) -> None:
         )
 
 
-if (
-    __name__ == "__main__"
-):  # `python -m modelops.monitoring.policy decide ...` = `modelops monitor decide`
-    from modelops.cli import monitor_main
-
-    sys.exit(monitor_main())
+if __name__ == "__main__":  # the command moved: say where, never exit 0 without a decision
+    sys.exit("error: run `python -m modelops.monitoring decide ...` (or `modelops monitor decide`)")

@@ -17,7 +17,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
 from modelops.errors import ConfigError
-from modelops.features import Encoding, build_pipeline
+from modelops.features import Encoding
+from modelops.pipelines import build_pipeline
 from modelops.schema import Schema, Task
 
 # HistGradientBoosting treats a column as categorical only below its bin count.
