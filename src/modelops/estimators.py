@@ -42,7 +42,10 @@ from sklearn.ensemble import (
 )
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from modelops.features import MISSING, SchemaCoercer
 
@@ -168,13 +171,45 @@ class CodedHistGradientBoostingClassifier(_CodesPassThrough, HistGradientBoostin
     """HistGradientBoostingClassifier without the per-predict re-encoding of `OrdinalCodes`."""
 
 
-class EncodedLabels(ClassifierMixin, BaseEstimator):
+class _Wraps:
+    """What every wrapper of one estimator owes scikit-learn's contract: the input tags of the
+    estimator it wraps (sparse, missing values), `n_features_in_` once fitted, and
+    `NotFittedError` (not an AttributeError) when asked to predict before `fit`."""
+
+    def _inner(self) -> Any:
+        """The fitted estimator the wrapper delegates to."""
+        return self.estimator_
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:
+            inner = get_tags(self.estimator).input_tags
+            tags.input_tags.sparse = inner.sparse
+            tags.input_tags.allow_nan = inner.allow_nan
+        return tags
+
+    @property
+    def n_features_in_(self) -> int:
+        try:
+            return self._inner().n_features_in_
+        except Exception:  # unfitted, or an inner estimator that does not count
+            raise AttributeError("n_features_in_") from None
+
+    def _check_fitted(self) -> None:
+        try:
+            self._inner()
+        except AttributeError:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet") from None
+
+
+class EncodedLabels(_Wraps, ClassifierMixin, BaseEstimator):
     """A classifier trained on label codes 0..K-1 that answers in the original labels."""
 
     def __init__(self, estimator: Any = None):
         self.estimator = estimator
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> EncodedLabels:
+        check_classification_targets(y)
         self.encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.encoder_.classes_
         if "eval_set" in fit_params:  # early stopping: encode the validation labels too
@@ -185,16 +220,18 @@ class EncodedLabels(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        self._check_fitted()
         return self.estimator_.predict_proba(X)
 
     def predict(self, X: Any) -> np.ndarray:
+        self._check_fitted()
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 TARGET_TRANSFORMS = ("none", "sqrt")
 
 
-class TargetTransform(RegressorMixin, BaseEstimator):
+class TargetTransform(_Wraps, RegressorMixin, BaseEstimator):
     """A regressor fitted on a transformed target, answering the mean on the original scale.
 
     `sqrt` is the signed square root, sign(y) * sqrt(|y|), so any target can take it: on a
@@ -207,24 +244,35 @@ class TargetTransform(RegressorMixin, BaseEstimator):
     validation target through `forward`, since only the caller knows where a booster takes it.
     """
 
-    def __init__(self, estimator: Any = None, transform: str = "sqrt"):
+    def __init__(self, estimator: Any = None, target_transform: str = "sqrt"):
         self.estimator = estimator
-        self.transform = transform
+        self.target_transform = target_transform
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models registered before the parameter's rename called it `transform`, an attribute
+        # that made scikit-learn (and a Pipeline ending here) take a regressor for a transformer.
+        if "transform" in state:
+            state["target_transform"] = state.pop("transform")
+        super().__setstate__(state)
 
     def forward(self, y: Any) -> np.ndarray:
         y = np.asarray(y, dtype=float)
-        if self.transform == "sqrt":
+        if self.target_transform == "sqrt":
             return np.sign(y) * np.sqrt(np.abs(y))
-        if self.transform == "none":
+        if self.target_transform == "none":
             return y
-        raise ValueError(f"target_transform {self.transform!r}; known: {TARGET_TRANSFORMS}")
+        raise ValueError(f"target_transform {self.target_transform!r}; known: {TARGET_TRANSFORMS}")
 
     def inverse(self, z: Any) -> np.ndarray:
         z = np.asarray(z, dtype=float)
-        return np.sign(z) * z * z if self.transform == "sqrt" else z
+        return np.sign(z) * z * z if self.target_transform == "sqrt" else z
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> TargetTransform:
-        z = self.forward(y)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        z = self.forward(column_or_1d(y, warn=True))
         return self.fitted(clone(self.estimator).fit(X, z, **fit_params), X, z)
 
     def fitted(self, estimator: Any, X: Any, z: Any) -> TargetTransform:
@@ -237,6 +285,7 @@ class TargetTransform(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X: Any) -> np.ndarray:
+        self._check_fitted()
         z = np.asarray(self.estimator_.predict(X), dtype=float)
         q = getattr(self, "residual_quantiles_", None)
         if q is None:
@@ -255,7 +304,7 @@ def reseeded(estimator: Any, seed: int) -> Any:
     return est.set_params(**{k: seed for k in keys})
 
 
-class SeedBag(BaseEstimator):
+class SeedBag(_Wraps, BaseEstimator):
     """`estimator` fitted once per seed in `seeds`; predictions (or probabilities) averaged.
 
     A booster that grows its trees on random row weights (CatBoost's Bayesian bootstrap and
@@ -270,6 +319,9 @@ class SeedBag(BaseEstimator):
         self.estimator = estimator
         self.seeds = seeds
 
+    def _inner(self) -> Any:
+        return self.estimators_[0]
+
     def fit(self, X: Any, y: Any, **fit_params: Any) -> SeedBag:
         if not self.seeds:
             raise ValueError("SeedBag needs at least one seed")
@@ -282,6 +334,7 @@ class SeedBag(BaseEstimator):
         check_is_fitted(self, "estimators_")
         return np.mean([np.asarray(e.predict(X), dtype=float) for e in self.estimators_], axis=0)
 
+    @available_if(lambda self: hasattr(self.estimator, "predict_proba"))  # not on regressors
     def predict_proba(self, X: Any) -> np.ndarray:
         """The members' probabilities, averaged (fitted on the same labels: the same columns)."""
         check_is_fitted(self, "estimators_")
@@ -297,6 +350,7 @@ class SeedBagClassifier(ClassifierMixin, SeedBag):
 
     @property
     def classes_(self) -> np.ndarray:
+        self._check_fitted()
         return np.asarray(self.estimators_[0].classes_)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -313,7 +367,7 @@ def temper(proba: Any, temperature: float) -> np.ndarray:
     return out / out.sum(axis=-1, keepdims=True)
 
 
-class Tempered(ClassifierMixin, BaseEstimator):
+class Tempered(_Wraps, ClassifierMixin, BaseEstimator):
     """A classifier whose probabilities are rescaled by one temperature (Guo et al. 2017).
 
     The temperature is fitted on the family's out-of-fold probabilities, so what a model says
@@ -338,10 +392,11 @@ class Tempered(ClassifierMixin, BaseEstimator):
 
     @property
     def classes_(self) -> np.ndarray:
+        self._check_fitted()
         return np.asarray(self.estimator_.classes_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
+        self._check_fitted()
         return temper(self.estimator_.predict_proba(X), self.temperature)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -439,6 +494,7 @@ class Ensemble(BaseEstimator):
         super().__setstate__(state)
         self._keys = self._shared_steps()
 
+    @available_if(lambda self: self.task != "regression")  # a regressor has no probabilities
     def predict_proba(self, X: Any) -> np.ndarray:
         probas = self._each(X, "predict_proba")
         total = 0.0
