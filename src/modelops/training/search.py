@@ -121,6 +121,175 @@ def suggest(trial: Any, space: dict[str, Space]) -> dict[str, Any]:
     return out
 
 
+@dataclass
+class _Search:
+    """One family's search in progress: its settings, its clock and what its trials found.
+
+    Optuna calls `objective` for each trial and `report` and `stop_when_out_of_time` after
+    each; the rules of the search's clock (`refit_reserve`, `first_fold_deadline`) and its
+    convergence stop (`converged`) read the trials recorded here.
+    """
+
+    name: str
+    block: TaskBlock
+    task: Task
+    schema: Schema
+    X: pd.DataFrame
+    y: pd.Series
+    folds: Folds
+    metric: str
+    seconds: float
+    seed: int
+    n_jobs: int
+    max_trials: int
+    early_stopping_rounds: int
+    refit_seeds: int
+    patience: int
+    first_trial_grace: float
+    on_trial: Callable[[Trial], None] | None
+    t_start: float = field(default_factory=time.perf_counter)
+    trials: list[Trial] = field(default_factory=list)
+    cv_results: dict[int, Any] = field(default_factory=dict)  # number -> (params, cv, seconds)
+    stopped: str = "budget"  # why the search ended: budget, trial cap or converged
+
+    def __post_init__(self) -> None:
+        self.higher = greater_is_better(self.task, self.metric)
+        self.deadline = self.t_start + self.seconds
+        self.first_trials = len(self.block.first_trials())
+
+    def objective(self, trial: Any) -> float:
+        """One trial: its folds cross-validated, stopped when the pruner or the clock says so."""
+        import optuna
+
+        # a portfolio entry's parameters outside the space hold for its own trial only
+        params = self.block.fixed | suggest(trial, self.block.space)
+        params |= trial.user_attrs.get("extra", {})
+        t0 = time.perf_counter()
+        folds_seen: list[float] = []
+        record = Trial(trial.number, params, "complete", None, folds_seen, 0.0, t0 - self.t_start)
+        self.trials.append(record)
+
+        def after_fold(i: int, running: float) -> None:
+            folds_seen.append(running)
+            trial.report(running, i)
+            if trial.number == 0:  # the config's defaults always finish: a family has a result
+                return
+            # stop a trial that cannot finish its folds and leave time for the refit
+            now = time.perf_counter()
+            left = (now - t0) / (i + 1) * (len(self.folds.splits) - i - 1)
+            if trial.should_prune() or now + left + self.refit_reserve() > self.deadline:
+                raise optuna.TrialPruned()
+
+        # the folds must end in time for the refit; the defaults' trial always finishes, its
+        # boosters stopped only far past the share (first_fold_deadline)
+        stop_at = None if trial.number == 0 else self.deadline - self.refit_reserve()
+        first = self.first_fold_deadline if trial.number == 0 else None
+        try:
+            pipe = make_pipeline(self.name, self.task, self.schema, params, self.seed, self.n_jobs)
+            result = cross_validate(
+                pipe,
+                self.name,
+                self.X,
+                self.y,
+                self.task,
+                self.folds,
+                metric=self.metric,
+                early_stopping_rounds=self.early_stopping_rounds,
+                after_fold=after_fold,
+                stop_at=stop_at,
+                truncate_at=first,
+            )
+        except optuna.TrialPruned:
+            record.state = "pruned"
+            raise
+        except OutOfTime:
+            record.state = "pruned"
+            raise optuna.TrialPruned() from None
+        except Exception as err:  # a bad parameter combination: recorded, the search goes on
+            record.state, record.error = "failed", f"{type(err).__name__}: {err}"
+            log.warning("%s trial %d failed: %s", self.name, trial.number, record.error)
+            raise
+        finally:
+            record.seconds = time.perf_counter() - t0
+        if result.truncated:
+            log.warning(
+                "%s: its first trial's boosting was stopped in %d of %d folds at %g times its "
+                "share of the budget (%.0f s), with fewer trees than early stopping would "
+                "choose; a larger --budget-minutes or search.families.%s.share gives it more",
+                self.name,
+                result.truncated,
+                len(self.folds.splits),
+                self.first_trial_grace,
+                self.seconds,
+                self.name,
+            )
+        value = result.cv[self.metric]
+        if math.isnan(value):
+            record.state, record.error = "failed", f"cv {self.metric} is NaN"
+            raise ValueError(record.error)
+        record.value = value
+        self.cv_results[trial.number] = (params, result, record.seconds)
+        return value
+
+    def first_fold_deadline(self, i: int) -> float:
+        """Fold i of the first trial ends by its equal part of the time left until
+        `first_trial_grace` times the family's share (the refit counted as one more part)."""
+        now, parts = time.perf_counter(), len(self.folds.splits) - i + 1
+        late = self.t_start + self.first_trial_grace * self.seconds
+        return now + max((late - now) / parts, self.seconds / (len(self.folds.splits) + 1))
+
+    def refit_reserve(self) -> float:
+        """Time to refit the best trial so far on every row (k/(k-1) of a fold's rows), once
+        per refit seed."""
+        if not self.cv_results:
+            return 0.0
+        _, best, _ = self.cv_results[self.best_number()]
+        k = self.folds.n_folds
+        return float(np.mean(best.fold_seconds)) * k / max(k - 1, 1) * self.refit_seeds
+
+    def best_number(self) -> int:
+        return _best_number(self.cv_results, self.metric, self.higher)
+
+    def converged(self) -> bool:
+        """`patience` trials after the portfolio without a gain beyond the CV's noise."""
+        if self.patience <= 0 or len(self.trials) < self.first_trials + self.patience:
+            return False
+        best, noise, since = None, 0.0, 0
+        for t in self.trials:
+            gain = None if t.value is None or best is None else t.value - best
+            if t.value is not None and (best is None or (gain if self.higher else -gain) > noise):
+                best, since = t.value, 0
+                std = self.cv_results[t.number][1].cv_std.get(self.metric, 0.0)
+                noise = std / math.sqrt(len(self.folds.splits))
+            elif t.number >= self.first_trials:
+                since += 1
+        return since >= self.patience
+
+    def report(self, _: Any, frozen: Any) -> None:
+        """Optuna's callback: the trial's final record to `on_trial` (W&B logs it live)."""
+        record = next((t for t in self.trials if t.number == frozen.number), None)
+        if self.on_trial is None or record is None:
+            return
+        try:
+            self.on_trial(record)
+        except Exception as err:  # an observer must not end the search
+            log.warning("%s: reporting trial %d failed: %s", self.name, record.number, err)
+
+    def stop_when_out_of_time(self, study: Any, _: Any) -> None:
+        """Optuna's callback: no new trial past the trial cap, once converged, or unless even
+        the quickest trial so far could finish before the refit must start."""
+        quickest = min((t.seconds for t in self.trials if t.state == "complete"), default=0.0)
+        left = self.deadline - time.perf_counter()
+        if len(self.trials) >= self.max_trials:
+            self.stopped = "trial cap"
+            study.stop()
+        elif self.converged():
+            self.stopped = "converged"
+            study.stop()
+        elif left < self.refit_reserve() + quickest:
+            study.stop()
+
+
 def search_family(
     *,
     name: str,
@@ -160,140 +329,27 @@ def search_family(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    X, y = data.X_train, data.y_train
-    higher = greater_is_better(task, metric)
-    t_start = time.perf_counter()
-    deadline = t_start + seconds
-    trials: list[Trial] = []
-    cv_results: dict[int, Any] = {}
-
-    def objective(trial: optuna.Trial) -> float:
-        # a portfolio entry's parameters outside the space hold for its own trial only
-        params = block.fixed | suggest(trial, block.space) | trial.user_attrs.get("extra", {})
-        t0 = time.perf_counter()
-        folds_seen: list[float] = []
-        record = Trial(trial.number, params, "complete", None, folds_seen, 0.0, t0 - t_start)
-        trials.append(record)
-
-        def after_fold(i: int, running: float) -> None:
-            folds_seen.append(running)
-            trial.report(running, i)
-            if trial.number == 0:  # the config's defaults always finish: a family has a result
-                return
-            # stop a trial that cannot finish its folds and leave time for the refit
-            now = time.perf_counter()
-            finish = now + (now - t0) / (i + 1) * (len(folds.splits) - i - 1) + refit_reserve()
-            if trial.should_prune() or finish > deadline:
-                raise optuna.TrialPruned()
-
-        # the folds must end in time for the refit; the defaults' trial always finishes, its
-        # boosters stopped only far past the share (first_fold_deadline)
-        stop_at = None if trial.number == 0 else deadline - refit_reserve()
-        first = first_fold_deadline if trial.number == 0 else None
-        try:
-            pipe = make_pipeline(name, task, schema, params, seed, n_jobs)
-            result = cross_validate(
-                pipe,
-                name,
-                X,
-                y,
-                task,
-                folds,
-                metric=metric,
-                early_stopping_rounds=early_stopping_rounds,
-                after_fold=after_fold,
-                stop_at=stop_at,
-                truncate_at=first,
-            )
-        except optuna.TrialPruned:
-            record.state = "pruned"
-            raise
-        except OutOfTime:
-            record.state = "pruned"
-            raise optuna.TrialPruned() from None
-        except Exception as err:  # a bad parameter combination: recorded, the search goes on
-            record.state, record.error = "failed", f"{type(err).__name__}: {err}"
-            log.warning("%s trial %d failed: %s", name, trial.number, record.error)
-            raise
-        finally:
-            record.seconds = time.perf_counter() - t0
-        if result.truncated:
-            log.warning(
-                "%s: its first trial's boosting was stopped in %d of %d folds at %g times its "
-                "share of the budget (%.0f s), with fewer trees than early stopping would "
-                "choose; a larger --budget-minutes or search.families.%s.share gives it more",
-                name,
-                result.truncated,
-                len(folds.splits),
-                first_trial_grace,
-                seconds,
-                name,
-            )
-        value = result.cv[metric]
-        if math.isnan(value):
-            record.state, record.error = "failed", f"cv {metric} is NaN"
-            raise ValueError(record.error)
-        record.value = value
-        cv_results[trial.number] = (params, result, record.seconds)
-        return value
-
-    def first_fold_deadline(i: int) -> float:
-        """Fold i of the first trial ends by its equal part of the time left until
-        `first_trial_grace` times the family's share (the refit counted as one more part)."""
-        now, parts = time.perf_counter(), len(folds.splits) - i + 1
-        late = t_start + first_trial_grace * seconds
-        return now + max((late - now) / parts, seconds / (len(folds.splits) + 1))
-
-    def refit_reserve() -> float:
-        """Time to refit the best trial so far on every row (k/(k-1) of a fold's rows), once
-        per refit seed."""
-        if not cv_results:
-            return 0.0
-        _, best, _ = cv_results[_best_number(cv_results, metric, higher)]
-        one = float(np.mean(best.fold_seconds)) * folds.n_folds / max(folds.n_folds - 1, 1)
-        return one * refit_seeds
-
-    first_trials = len(block.first_trials())
-    stopped = {"why": "budget"}
-
-    def converged() -> bool:
-        if patience <= 0 or len(trials) < first_trials + patience:
-            return False
-        best, noise, since = None, 0.0, 0
-        for t in trials:
-            gain = None if t.value is None or best is None else t.value - best
-            if t.value is not None and (best is None or (gain if higher else -gain) > noise):
-                best, since = t.value, 0
-                std = cv_results[t.number][1].cv_std.get(metric, 0.0)
-                noise = std / math.sqrt(len(folds.splits))
-            elif t.number >= first_trials:
-                since += 1
-        return since >= patience
-
-    def report(_: optuna.Study, frozen: Any) -> None:
-        record = next((t for t in trials if t.number == frozen.number), None)
-        if on_trial is None or record is None:
-            return
-        try:
-            on_trial(record)
-        except Exception as err:  # an observer must not end the search
-            log.warning("%s: reporting trial %d failed: %s", name, record.number, err)
-
-    def stop_when_out_of_time(study: optuna.Study, _: Any) -> None:
-        # no new trial unless even the quickest so far could finish before the refit must start
-        quickest = min((t.seconds for t in trials if t.state == "complete"), default=0.0)
-        left = deadline - time.perf_counter()
-        if len(trials) >= max_trials:
-            stopped["why"] = "trial cap"
-            study.stop()
-        elif converged():
-            stopped["why"] = "converged"
-            study.stop()
-        elif left < refit_reserve() + quickest:
-            study.stop()
-
+    search = _Search(
+        name=name,
+        block=block,
+        task=task,
+        schema=schema,
+        X=data.X_train,
+        y=data.y_train,
+        folds=folds,
+        metric=metric,
+        seconds=seconds,
+        seed=seed,
+        n_jobs=n_jobs,
+        max_trials=max_trials,
+        early_stopping_rounds=early_stopping_rounds,
+        refit_seeds=refit_seeds,
+        patience=patience,
+        first_trial_grace=first_trial_grace,
+        on_trial=on_trial,
+    )
     study = optuna.create_study(
-        direction="maximize" if higher else "minimize",
+        direction="maximize" if search.higher else "minimize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
     )
@@ -304,15 +360,15 @@ def search_family(
         )
     with threadpool_limits(limits=n_jobs if n_jobs > 0 else None):
         study.optimize(
-            objective,
+            search.objective,
             timeout=max(seconds, 1.0),
             n_trials=max_trials,
             catch=(Exception,),
-            callbacks=[report, stop_when_out_of_time],
+            callbacks=[search.report, search.stop_when_out_of_time],
         )
-        search_seconds = time.perf_counter() - t_start
-        if not cv_results:
-            reasons = sorted({t.error for t in trials if t.error}) or ["no trial finished"]
+        search_seconds = time.perf_counter() - search.t_start
+        if not search.cv_results:
+            reasons = sorted({t.error for t in search.trials if t.error}) or ["no trial finished"]
             return CandidateResult(
                 name,
                 name,
@@ -322,33 +378,42 @@ def search_family(
                 {},
                 0.0,
                 search_seconds,
-                trials=trials,
+                trials=search.trials,
                 failed="; ".join(reasons)[:500],
             )
-        best_number = _best_number(cv_results, metric, higher)
-        params, result, _ = cv_results[best_number]
-        t0 = time.perf_counter()
-        pipe = make_pipeline(name, task, schema, params, seed, n_jobs)
-        # The trials stopped in time for every seed's refit; only the defaults' trial, which
-        # always finishes, can end past the deadline, and then one fit is all there is time for.
-        in_time = time.perf_counter() < deadline
-        seeds = tuple(seed + i for i in range(refit_seeds)) if in_time else ()
-        pipe, learned = refit_pipeline(pipe, name, X, y, result.iterations, seeds=seeds)
-        classes = classes_of(y) if task != "regression" else []
-        if temperature and task != "regression" and metric == "log_loss":
-            pipe, result, scale = calibrate(pipe, result, y, task, classes, folds)
-            learned["temperature"] = round(scale, 4)
-        fit_seconds = time.perf_counter() - t0
-        holdout_pred = predict_aligned(pipe, data.X_test, task, classes)
+        return _refit_best(search, data, temperature, search_seconds)
+
+
+def _refit_best(
+    search: _Search, data: Split, temperature: bool, search_seconds: float
+) -> CandidateResult:
+    """The best trial refitted on every training row (a seed bag when there is time for every
+    seed), calibrated when asked, scored on the holdout and timed to predict."""
+    name, task, metric, seed = search.name, search.task, search.metric, search.seed
+    best_number = search.best_number()
+    params, result, _ = search.cv_results[best_number]
+    t0 = time.perf_counter()
+    pipe = make_pipeline(name, task, search.schema, params, seed, search.n_jobs)
+    # The trials stopped in time for every seed's refit; only the defaults' trial, which
+    # always finishes, can end past the deadline, and then one fit is all there is time for.
+    in_time = time.perf_counter() < search.deadline
+    seeds = tuple(seed + i for i in range(search.refit_seeds)) if in_time else ()
+    pipe, learned = refit_pipeline(pipe, name, search.X, search.y, result.iterations, seeds=seeds)
+    classes = classes_of(search.y) if task != "regression" else []
+    if temperature and task != "regression" and metric == "log_loss":
+        pipe, result, scale = calibrate(pipe, result, search.y, task, classes, search.folds)
+        learned["temperature"] = round(scale, 4)
+    fit_seconds = time.perf_counter() - t0
+    holdout_pred = predict_aligned(pipe, data.X_test, task, classes)
     holdout = metrics_of(task, data.y_test, holdout_pred, classes)
-    done = [t for t in trials if t.state == "complete"]
+    done = [t for t in search.trials if t.state == "complete"]
     log.info(
         "%s: %d trials (%d complete) in %.0fs, stopped: %s; best #%d cv %s=%.4g, holdout %.4g",
         name,
-        len(trials),
+        len(search.trials),
         len(done),
         search_seconds,
-        stopped["why"],
+        search.stopped,
         best_number,
         metric,
         result.cv[metric],
@@ -366,11 +431,11 @@ def search_family(
         oof=result.oof,
         oof_by_repeat=result.oof_by_repeat,
         holdout_pred=holdout_pred,
-        trials=trials,
-        folds=folds.description,
+        trials=search.trials,
+        folds=search.folds.description,
         sample=holdout_sample(data, task, holdout_pred, classes, seed),
         pipeline=pipe,
-        stopped=stopped["why"],
+        stopped=search.stopped,
         predict_ms=predict_cost(pipe, data.X_test, task, classes),
     )
 
