@@ -741,32 +741,14 @@ class Outcome:
     metadata: dict[str, Any]
 
 
-def register_and_promote(
-    *,
-    registry: Registry,
-    prep: Prepared,
-    sel: Selection,
-    policy: str,
-    config: TrainConfig,
-    run_pathspec: str,
-    seed: int,
-    on_registered: Callable[[Outcome, dict[str, Path], bool], None] | None = None,
-    resumed_from: str | None = None,
-    review: Review | None = None,
-) -> Outcome:
-    """Register the challenger as a new version, then promote it if the policy says so.
-
-    With `review`, the version records the champion's permutation importance (the drift
-    verdict weighs drifted columns by it) and any leak warning.
-
-    `on_registered(outcome, files, stored)` runs while the model files still exist (W&B
-    logging); `stored`: the files are the registry's own copies, which are never rewritten.
-    `resumed_from` ('TrainFlow/<run id>') is the run a `resume` continues: a version that run
-    already registered is reused (and promoted if it was not yet), never registered twice.
-    """
-    policy_ = promotion.check_policy(policy)
+def version_metadata(
+    *, prep: Prepared, sel: Selection, run_pathspec: str, review: Review | None
+) -> dict[str, Any]:
+    """What a registered version records beside its files: the model's contract (schema,
+    metric, data digest, run), the leaderboard, what the champion relies on, the ensemble and
+    the search that found it."""
     best = sel.best
-    metadata = model_metadata(
+    return model_metadata(
         schema=prep.schema,
         metric=prep.metric,
         candidate=best.label,
@@ -799,48 +781,106 @@ def register_and_promote(
             },
         },
     }
-    resampling = config.promotion
 
-    def bootstrap(champion_pred: Any) -> promotion.Interval:
+
+@dataclass
+class Gate:
+    """The promotion gate for one challenger: production rescored on the same holdout rows,
+    the paired bootstrap between them, and the trivial model (mean or class prior) both must
+    beat. `compare` is called again when a concurrent promotion moved production meanwhile."""
+
+    registry: Registry
+    prep: Prepared
+    challenger: CandidateResult
+    policy: promotion.Policy
+    config: TrainConfig
+    seed: int
+
+    def __post_init__(self) -> None:
+        prep = self.prep
+        metrics, pred = promotion.baseline(
+            prep.task, prep.split.y_train, prep.split.y_test, prep.classes
+        )
+        self.trivial = promotion.Champion(None, metrics, pred=pred)
+
+    def bootstrap(self, champion_pred: Any) -> promotion.Interval:
+        """The challenger's gain over the champion on the holdout rows, resampled in pairs."""
+        prep, resampling = self.prep, self.config.promotion
         return promotion.paired_bootstrap(
             prep.task,
             prep.metric,
             prep.split.y_test,
-            best.holdout_pred,
+            self.challenger.holdout_pred,
             champion_pred,
             prep.classes,
             resamples=resampling.bootstrap_resamples,
             confidence=resampling.confidence,
-            seed=seed,
+            seed=self.seed,
         )
 
-    def load(mv: ModelVersion) -> Any:
-        return load_model(registry, prep.model_name, mv.version).pipeline
+    def load(self, mv: ModelVersion) -> Any:
+        return load_model(self.registry, self.prep.model_name, mv.version).pipeline
 
-    trivial_metrics, trivial_pred = promotion.baseline(
-        prep.task, prep.split.y_train, prep.split.y_test, prep.classes
-    )
-    trivial = promotion.Champion(None, trivial_metrics, pred=trivial_pred)
-
-    def compare() -> tuple[promotion.Champion, promotion.Decision]:
+    def compare(self) -> tuple[promotion.Champion, promotion.Decision]:
+        """Production as it is now, rescored, and the decision against it."""
+        prep, resampling = self.prep, self.config.promotion
         champ = promotion.rescore_champion(
-            registry, prep.model_name, prep.schema, prep.split.X_test, prep.split.y_test, load
+            self.registry,
+            prep.model_name,
+            prep.schema,
+            prep.split.X_test,
+            prep.split.y_test,
+            self.load,
         )
         decision = promotion.decide(
-            policy=policy_,
+            policy=self.policy,
             task=prep.task,
             metric=prep.metric,
-            challenger=best.holdout,
-            thresholds=config.task_thresholds(prep.task),
+            challenger=self.challenger.holdout,
+            thresholds=self.config.task_thresholds(prep.task),
             champion=champ,
             min_improvement=resampling.min_improvement,
-            bootstrap=bootstrap if resampling.bootstrap_resamples > 0 else None,
-            trivial=trivial,
+            bootstrap=self.bootstrap if resampling.bootstrap_resamples > 0 else None,
+            trivial=self.trivial,
         )
         return champ, decision
 
+
+def register_and_promote(
+    *,
+    registry: Registry,
+    prep: Prepared,
+    sel: Selection,
+    policy: str,
+    config: TrainConfig,
+    run_pathspec: str,
+    seed: int,
+    on_registered: Callable[[Outcome, dict[str, Path], bool], None] | None = None,
+    resumed_from: str | None = None,
+    review: Review | None = None,
+) -> Outcome:
+    """Register the challenger as a new version, then promote it if the policy says so.
+
+    With `review`, the version records the champion's permutation importance (the drift
+    verdict weighs drifted columns by it) and any leak warning.
+
+    `on_registered(outcome, files, stored)` runs while the model files still exist (W&B
+    logging); `stored`: the files are the registry's own copies, which are never rewritten.
+    `resumed_from` ('TrainFlow/<run id>') is the run a `resume` continues: a version that run
+    already registered is reused (and promoted if it was not yet), never registered twice.
+    """
+    best = sel.best
+    metadata = version_metadata(prep=prep, sel=sel, run_pathspec=run_pathspec, review=review)
+    gate = Gate(
+        registry=registry,
+        prep=prep,
+        challenger=best,
+        policy=promotion.check_policy(policy),
+        config=config,
+        seed=seed,
+    )
     earlier = registered_by(registry, prep.model_name, resumed_from) if resumed_from else None
-    _, decision = compare()
+    _, decision = gate.compare()
     with tempfile.TemporaryDirectory(prefix="modelops-register-") as tmp:
         files = write_model_files(best.pipeline, prep.reference, Path(tmp))
         if earlier is not None and PRODUCTION in earlier.aliases:
@@ -852,7 +892,9 @@ def register_and_promote(
                 signed(prep.model_name, files, metadata | {"decision": decision.to_dict()}),
             )
             first = decision.to_dict()
-            decision = promotion.promote(registry, prep.model_name, mv.version, decision, compare)
+            decision = promotion.promote(
+                registry, prep.model_name, mv.version, decision, gate.compare
+            )
             if decision.to_dict() != first:  # re-decided (a concurrent promotion, a resume)
                 registry.update_metadata(
                     prep.model_name, mv.version, {"decision": decision.to_dict()}
