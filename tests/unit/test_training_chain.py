@@ -344,7 +344,7 @@ def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame)
     """Small tables repeat the CV; the ensemble's nested score must be per repeat and fold, as
     each family's CV is. Scored on the OOF averaged over repeats (a bag of three fits), an
     ensemble that is just its best member looked better than that member and was chosen."""
-    from modelops.training.steps import build_ensemble
+    from modelops.training.ensemble import build_ensemble
 
     prep, config = _small(tmp_path, frame)
     assert prep.folds.repeats == 3
@@ -366,7 +366,7 @@ def test_min_weight_prunes_the_ensemble_and_its_nested_score_unless_cv_is_repeat
     the ensemble is chosen, so the pruned ensemble is what is scored. Where the CV is repeated
     (a small table: the ranking is noise), a light member is the bagged selection's hedge and
     stays."""
-    from modelops.training.steps import build_ensemble
+    from modelops.training.ensemble import build_ensemble
 
     csv = tmp_path / "small.csv"
     frame(n=200).to_csv(csv, index=False)
@@ -627,7 +627,7 @@ def test_an_infer_limit_keeps_slow_families_off_the_champion_and_says_so(tmp_pat
     with pytest.raises(ConfigError, match="--infer-limit -1"):
         config.with_infer_limit(-1)
     # speed_tolerance 0 and no limit: pruning for speed is off, not "remove what costs nothing"
-    from modelops.training.steps import speed_pruning
+    from modelops.training.ensemble import speed_pruning
 
     off = config.model_copy(
         update={"ensemble": config.ensemble.model_copy(update={"speed_tolerance": 0.0})}

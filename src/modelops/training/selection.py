@@ -96,3 +96,31 @@ def leakage_warning(holdout: dict[str, float], importance: pd.Series) -> str | N
         "identifier or is only known after the outcome, retrain with --ignore-columns "
         f"{top}"
     )
+
+
+def describe_choice(comparison: dict[str, Any]) -> str:
+    """How the ensemble and the best single family were weighed, for the card and the log."""
+    if not comparison:
+        return ""
+    c = comparison
+    return (
+        f"Champion: {c['chosen']}. The ensemble against choosing one family by CV, both "
+        f"scored on folds their choice never saw (weights, or the family, chosen on the other "
+        f"folds' rows): ensemble {c['metric']} {c['ensemble_cv']:.5g}, one family "
+        f"{c['one_family_cv']:.5g}. A family's own CV is the best of its trials, so it is "
+        f"optimistic against both. Ensemble weights: the mean of {c['bags']} greedy runs on "
+        f"bootstrap resamples of the OOF rows."
+        + (
+            f" Taken out for speed (the rest, reweighted, within the CV's noise"
+            f"{' and the infer limit' if c.get('infer_limit_ms') else ''}): "
+            f"{', '.join(c['pruned_for_speed'])}."
+            if c.get("pruned_for_speed")
+            else ""
+        )
+        + (
+            f" Over --infer-limit {c['infer_limit_ms']:g} ms per 1,000 rows, not chosen: "
+            f"{', '.join(c['over_infer_limit'])}."
+            if c.get("over_infer_limit")
+            else ""
+        )
+    )

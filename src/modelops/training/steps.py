@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from modelops import tracking
 from modelops.errors import ConfigError, DataError, TrainingError
-from modelops.metrics import is_better, resolve_metric
+from modelops.metrics import resolve_metric
 from modelops.registry import PRODUCTION, ModelVersion, Registry, signing
 from modelops.registry.packaging import (
     class_path,
@@ -31,7 +30,7 @@ from modelops.registry.packaging import (
     signed,
     write_model_files,
 )
-from modelops.schema import DATE_PARTS, Schema, Task, id_columns, infer_schema
+from modelops.schema import DATE_PARTS, id_columns, infer_schema
 from modelops.training import promotion
 from modelops.training.candidates import check_feature_names, parse_candidates
 from modelops.training.config import DataProfile, TrainConfig
@@ -45,16 +44,12 @@ from modelops.training.data import (
     split,
     validate_training_data,
 )
-from modelops.training.ensemble import (
-    blend,
-    cores,
-    greedy_selection,
-    nested_scores,
-    side_by_side,
-)
-from modelops.training.fit import Folds, make_folds, metrics_of
+from modelops.training.ensemble import build_ensemble, cores
+from modelops.training.fit import Folds, make_folds
+from modelops.training.prepared import Prepared
 from modelops.training.search import CandidateResult, CandidateScore, search_family
 from modelops.training.selection import (
+    describe_choice,
     leaderboard,
     leakage_warning,
     rank,
@@ -83,33 +78,6 @@ def default_model_name(source: str, target: str) -> str:
     while (shorter := _VARIANT.sub("", stem)) and shorter != stem:
         stem = shorter
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stem}-{target}").strip("-")[:128]
-
-
-@dataclass
-class Prepared:
-    """Validated, split training data and everything decided about the run before fitting."""
-
-    source: str
-    target: str
-    task: Task
-    metric: str
-    schema: Schema
-    split: Split
-    candidates: list[str]
-    limits: dict[str, float]  # seconds each family may search (refit included)
-    folds: Folds = field(repr=False)
-    profile: DataProfile
-    data_digest: str
-    model_name: str
-    n_rows: int
-    notes: list[str]  # what was decided about the data (for the card and the log)
-    reference: pd.DataFrame = field(repr=False)
-    # the families each search task runs (one each, or a group per core on a small table)
-    groups: list[list[str]]
-
-    @property
-    def classes(self) -> list[Any]:
-        return list(self.schema.classes) if self.task != "regression" else []
 
 
 def prepare_training(
@@ -530,98 +498,6 @@ class Selection:
     # the ensemble against choosing one family by CV, both scored on folds their choice never
     # saw ({} when no ensemble was built): what decided between them
     comparison: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class EnsembleChoice:
-    """The ensemble's leaderboard row and the honest score of the alternative to it."""
-
-    score: CandidateScore  # its CV: weights chosen without each fold scored
-    one_family_cv: float  # choosing one family by CV, scored the same way
-    pruned: list[str] = field(default_factory=list)  # members taken out for speed
-
-    def wins(self, task: Task, metric: str) -> bool:
-        """Better than picking the best family, like for like (ties keep the simpler model)."""
-        return is_better(task, metric, self.score.cv[metric], self.one_family_cv)
-
-
-def build_ensemble(
-    scores: list[CandidateScore], prep: Prepared, config: TrainConfig, *, seed: int
-) -> EnsembleChoice | None:
-    """Bagged greedy ensemble selection over the families' OOF predictions (ranked order).
-
-    Its CV is nested (weights chosen on the other folds' rows), and so is the score it is
-    compared with: picking the family with the best OOF score on the other folds' rows. A
-    family's own CV is the best of its trials, and the best family's the best of six of those,
-    so against it an honest ensemble score lost on small tables even where it was better on
-    new rows (wine, ten splits: mean holdout log loss 0.092 before, 0.069 with this choice).
-    """
-    members = [s for s in rank(scores, prep.task, prep.metric) if s.oof is not None]
-    if not config.ensemble.enabled or len(members) < 2:
-        return None
-    # OOF rows: all of them, but for forward-chaining folds (the first block is never validated)
-    rows = prep.folds.scored
-    y, classes, bags = prep.split.y_train.iloc[rows], prep.classes, config.ensemble.bags
-    oofs = {m.label: m.oof[rows] for m in members}
-    # Where the CV is repeated because the ranking is noise, a light member is the bagged
-    # selection's hedge, and its model is small: it stays. Wine, every row held out once over
-    # two seeds' five folds: pruned at 5%, log loss 0.094 against 0.074 on one seed.
-    min_weight = config.ensemble.min_weight if prep.folds.repeats == 1 else 0.0
-    # The weights on every scored row, then per repeat and fold the nested scores, each on
-    # that repeat's own OOF predictions, as each family's CV is: the OOF averaged over repeats
-    # is a bag of several fits, which would flatter the ensemble. Independent greedy runs, run
-    # side by side on the cores this task has (the same numbers as one after another).
-    greedy = {"iterations": config.ensemble.iterations, "bags": bags, "min_weight": min_weight}
-    greedy |= speed_pruning(members, prep, config)
-    n, ensemble_jobs, one_family_jobs = prep.folds.n_folds, [], []
-    for r in range(prep.folds.repeats):
-        oof_r = {m.label: m.oof_by_repeat[r][rows] for m in members}
-        for _, va in prep.folds.splits[r * n : (r + 1) * n]:
-            args = (oof_r, y, prep.task, prep.metric, classes, [np.searchsorted(rows, va)])
-            ensemble_jobs.append((nested_scores, args, greedy | {"seed": seed + r}))
-            one_family_jobs.append((nested_scores, args, {"iterations": 1}))
-    main_job = (
-        greedy_selection,
-        (oofs, y, prep.task, prep.metric, classes),
-        greedy | {"seed": seed},
-    )
-    chosen, *nested = side_by_side([main_job, *ensemble_jobs, *one_family_jobs])
-    ensemble_folds = [row for rows_ in nested[: len(ensemble_jobs)] for row in rows_]
-    one_family_folds = [row for rows_ in nested[len(ensemble_jobs) :] for row in rows_]
-    oof = blend({m.label: m.oof for m in members}, chosen.weights)
-    holdout_pred = blend({m.label: m.holdout_pred for m in members}, chosen.weights)
-    per_fold = pd.DataFrame(ensemble_folds)
-    score = CandidateScore(
-        name="ensemble",
-        label="ensemble",
-        params={"weights": chosen.weights},
-        cv=per_fold.mean().to_dict(),
-        cv_std=per_fold.std(ddof=0).fillna(0.0).to_dict(),
-        holdout=metrics_of(prep.task, prep.split.y_test, holdout_pred, classes),
-        fit_seconds=sum(m.fit_seconds for m in members if m.label in chosen.weights),
-        cv_seconds=0.0,
-        oof=oof,
-        holdout_pred=holdout_pred,
-        folds=prep.folds.description,
-    )
-    one_family = float(pd.DataFrame(one_family_folds)[prep.metric].mean())
-    return EnsembleChoice(score, one_family, list(chosen.pruned))
-
-
-def speed_pruning(
-    members: list[CandidateScore], prep: Prepared, config: TrainConfig
-) -> dict[str, Any]:
-    """The greedy selection's pruning settings: each member's cost, how much of the OOF metric
-    a cheaper blend may lose (a share of the best member's CV standard error: what the CV
-    cannot tell apart), and the user's limit. None where a cost was not measured."""
-    costs = {m.label: m.predict_ms for m in members}
-    off = config.ensemble.speed_tolerance == 0 and config.infer_limit_ms is None
-    if off or not all(math.isfinite(c) for c in costs.values()):
-        return {}
-    best = members[0]
-    error = best.cv_std.get(prep.metric, 0.0) / math.sqrt(len(prep.folds.splits))
-    tolerance = config.ensemble.speed_tolerance * error
-    return {"costs": costs, "tolerance": tolerance, "limit": config.infer_limit_ms}
 
 
 def within_limit(scores: list[CandidateScore], limit: float | None) -> list[CandidateScore]:
@@ -1059,32 +935,4 @@ def selection_card(
         ensemble=sel.ensemble,
         choice=describe_choice(sel.comparison),
         warning=review.warning,
-    )
-
-
-def describe_choice(comparison: dict[str, Any]) -> str:
-    """How the ensemble and the best single family were weighed, for the card and the log."""
-    if not comparison:
-        return ""
-    c = comparison
-    return (
-        f"Champion: {c['chosen']}. The ensemble against choosing one family by CV, both "
-        f"scored on folds their choice never saw (weights, or the family, chosen on the other "
-        f"folds' rows): ensemble {c['metric']} {c['ensemble_cv']:.5g}, one family "
-        f"{c['one_family_cv']:.5g}. A family's own CV is the best of its trials, so it is "
-        f"optimistic against both. Ensemble weights: the mean of {c['bags']} greedy runs on "
-        f"bootstrap resamples of the OOF rows."
-        + (
-            f" Taken out for speed (the rest, reweighted, within the CV's noise"
-            f"{' and the infer limit' if c.get('infer_limit_ms') else ''}): "
-            f"{', '.join(c['pruned_for_speed'])}."
-            if c.get("pruned_for_speed")
-            else ""
-        )
-        + (
-            f" Over --infer-limit {c['infer_limit_ms']:g} ms per 1,000 rows, not chosen: "
-            f"{', '.join(c['over_infer_limit'])}."
-            if c.get("over_infer_limit")
-            else ""
-        )
     )
