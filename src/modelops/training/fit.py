@@ -490,7 +490,13 @@ def cross_validate(
 
 def fit_temperature(oof_by_repeat: np.ndarray, y: pd.Series, classes: list[Any]) -> float:
     """The temperature that minimises the log loss of every repeat's OOF probabilities (one
-    parameter fitted on all the family's validation rows: too few to overfit)."""
+    parameter fitted on all the family's validation rows: too few to overfit).
+
+    Not scikit-learn's `CalibratedClassifierCV(method="temperature")`: it fits the classifier
+    again for each of its folds (or takes one held-out set), where these OOF probabilities
+    already exist from the search's folds, and it searches the inverse temperature on
+    log(p + eps) logits, which gives other temperatures than this bounded search on the
+    clipped probabilities (registered models' probabilities would move)."""
     from scipy.optimize import minimize_scalar
 
     proba = oof_by_repeat.reshape(-1, oof_by_repeat.shape[-1])
