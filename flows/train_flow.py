@@ -47,9 +47,10 @@ class TrainFlow(FlowSpec):
     )
     candidates = Parameter(
         "candidates",
-        default="linear,random_forest,extra_trees,hist_gradient_boosting,catboost,lightgbm,xgboost",
-        help="Comma-separated model families, each searched in its own task: linear, "
-        "random_forest, extra_trees, hist_gradient_boosting, catboost, lightgbm, xgboost.",
+        default="all",
+        help="Comma-separated model families, each searched in its own task, or all (the "
+        "default): every family in modelops.training.families, today linear, random_forest, "
+        "extra_trees, hist_gradient_boosting, catboost, lightgbm, xgboost.",
     )
     budget_minutes = Parameter(
         "budget-minutes",

@@ -19,13 +19,9 @@ from modelops.training.candidates import FAMILIES, make_pipeline
 from modelops.training.config import DataProfile, TrainConfig, load_config
 from modelops.training.data import split
 from modelops.training.ensemble import greedy_selection, nested_scores
-from modelops.training.fit import (
-    CLOCKED_BOOSTERS,
-    HGB_FIRST_ROUND,
-    cross_validate,
-    make_folds,
-    refit,
-)
+from modelops.training.families import CLOCKED as CLOCKED_BOOSTERS
+from modelops.training.families.hist_gradient_boosting import HGB_FIRST_ROUND
+from modelops.training.fit import cross_validate, make_folds, refit
 from modelops.training.promotion import paired_bootstrap
 from modelops.training.search import search_family
 from tests.conftest import ROOT
@@ -576,7 +572,8 @@ def test_square_root_target_answers_the_mean_not_the_squared_mean_root():
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"])
 def test_a_fold_past_the_search_deadline_is_stopped(frame, family):
-    from modelops.training.fit import OutOfTime, fit_fold
+    from modelops.training.clock import OutOfTime
+    from modelops.training.fit import fit_fold
 
     df = frame(n=200)
     schema = infer_schema(df, "y", "regression")
@@ -615,7 +612,7 @@ def test_hist_gradient_boosting_under_the_clock_grows_the_trees_of_one_fit(frame
     one fit does and predicts the same; its settings are left as they were."""
     from sklearn.base import clone
 
-    from modelops.training.fit import hist_gradient_boosting_until
+    from modelops.training.families.hist_gradient_boosting import hist_gradient_boosting_until
 
     df = frame(n=600)
     if task != "regression":
@@ -671,12 +668,10 @@ def test_deadline_callbacks_end_each_boosters_training():
     import lightgbm
     import xgboost
 
-    from modelops.training.fit import (
-        CatBoostDeadline,
-        LightGBMDeadline,
-        OutOfTime,
-        xgboost_deadline,
-    )
+    from modelops.training.clock import OutOfTime
+    from modelops.training.families.catboost import CatBoostDeadline
+    from modelops.training.families.lightgbm import LightGBMDeadline
+    from modelops.training.families.xgboost import xgboost_deadline
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(200, 3)), rng.normal(size=200)

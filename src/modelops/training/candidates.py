@@ -1,137 +1,27 @@
-"""Model families: a name -> an unfitted scikit-learn Pipeline for a schema, task and parameters.
+"""Candidates: a family's name -> an unfitted scikit-learn Pipeline for a schema, task and
+parameters, and the checks on the names a user gives.
 
 What is searched (spaces, defaults, shares of the budget) lives in the versioned config file
-(configs/train.json), not here; this module knows how to build each family and how to give a
-booster a validation set for early stopping.
+(configs/train.json); each family's estimator and early stopping in `training.families`.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sklearn.base import BaseEstimator
-from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
 from modelops.errors import ConfigError
-from modelops.features import Encoding
 from modelops.pipelines import build_pipeline
 from modelops.schema import Schema, Task
+from modelops.training.families import FAMILIES, Family
 
-# HistGradientBoosting treats a column as categorical only below its bin count.
-_HGB_MAX_CATEGORIES = 250
-# How a family learns its iteration count from a validation fold (None: it has none).
-Boosting = Literal["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"] | None
+__all__ = ["FAMILIES", "Family", "TARGET_TRANSFORM", "make_pipeline", "parse_candidates"]
+
 # A parameter of every regressor that is not the estimator's: the target it learns.
 TARGET_TRANSFORM = "target_transform"
-
-
-def _linear(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    if task == "regression":
-        return Ridge()
-    return LogisticRegression(max_iter=2000)
-
-
-def _random_forest(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    from modelops.estimators import SerialRandomForestClassifier, SerialRandomForestRegressor
-
-    cls = SerialRandomForestRegressor if task == "regression" else SerialRandomForestClassifier
-    return cls(random_state=seed, n_jobs=n_jobs)
-
-
-def _extra_trees(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    from modelops.estimators import SerialExtraTreesClassifier, SerialExtraTreesRegressor
-
-    cls = SerialExtraTreesRegressor if task == "regression" else SerialExtraTreesClassifier
-    return cls(random_state=seed, n_jobs=n_jobs)
-
-
-def _hist_gb(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    # Threads: capped by the search's threadpool_limits (HGB uses OpenMP).
-    # The ordinal encoder puts categorical columns first, in schema order.
-    mask = [
-        len(c.categories) <= _HGB_MAX_CATEGORIES for c in schema.columns if c.kind == "categorical"
-    ]
-    mask += [False] * (len(schema.numeric) + len(schema.date_parts))
-    from modelops.estimators import (
-        CodedHistGradientBoostingClassifier,
-        CodedHistGradientBoostingRegressor,
-    )
-
-    reg = task == "regression"
-    cls = CodedHistGradientBoostingRegressor if reg else CodedHistGradientBoostingClassifier
-    return cls(random_state=seed, categorical_features=mask if any(mask) else None)
-
-
-def _catboost(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    from catboost import CatBoostClassifier, CatBoostRegressor
-
-    # A tuple, not a list: scikit-learn >= 1.9 clone() rejects CatBoost's list parameters.
-    common = dict(
-        cat_features=tuple(schema.categorical),
-        random_seed=seed,
-        thread_count=n_jobs,
-        verbose=0,
-        allow_writing_files=False,
-    )
-    if task == "regression":
-        return CatBoostRegressor(**common)
-    loss = "Logloss" if task == "binary" else "MultiClass"
-    return CatBoostClassifier(loss_function=loss, **common)
-
-
-def _lightgbm(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    from modelops.boosters import CodesLGBMClassifier, CodesLGBMRegressor
-
-    cls = CodesLGBMRegressor if task == "regression" else CodesLGBMClassifier
-    return cls(random_state=seed, n_jobs=n_jobs, verbose=-1)
-
-
-def _xgboost(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
-    from modelops.boosters import CodesXGBClassifier, CodesXGBRegressor
-
-    common = dict(tree_method="hist", enable_categorical=True, random_state=seed, n_jobs=n_jobs)
-    if task == "regression":
-        return CodesXGBRegressor(**common)
-    return CodesXGBClassifier(**common)
-
-
-@dataclass(frozen=True)
-class Family:
-    """How to build one model family: its encoder, its estimator, its early-stopping kind."""
-
-    encoding: Encoding
-    factory: Callable[[Task, Schema, int, int], BaseEstimator]
-    boosting: Boosting = None
-    iterations: str = ""  # the parameter early stopping learns ("n_estimators", ...)
-    # parameters the estimator takes through **kwargs, so not in its signature
-    kwargs_parameters: frozenset[str] = frozenset()
-    # characters its library refuses in a feature name (every trial would fail on them)
-    forbidden: str = ""
-
-
-FAMILIES: dict[str, Family] = {
-    "linear": Family("onehot", _linear),
-    "random_forest": Family("ordinal", _random_forest),
-    "extra_trees": Family("ordinal", _extra_trees),
-    "hist_gradient_boosting": Family("ordinal", _hist_gb, "hist_gradient_boosting", "max_iter"),
-    "catboost": Family("native", _catboost, "catboost", "iterations"),
-    "lightgbm": Family(
-        "category",
-        _lightgbm,
-        "lightgbm",
-        "n_estimators",
-        # booster parameters of the categorical splits and extremely randomised trees
-        frozenset(
-            {"min_data_per_group", "cat_smooth", "cat_l2", "max_cat_threshold", "extra_trees"}
-        ),
-        forbidden='",:[]{}',  # "special JSON characters in feature name"
-    ),
-    "xgboost": Family("category", _xgboost, "xgboost", "n_estimators", forbidden="[]<"),
-}
 
 
 def check_feature_names(names: list[str], columns: list[str]) -> None:
@@ -151,7 +41,10 @@ def check_feature_names(names: list[str], columns: list[str]) -> None:
 
 
 def parse_candidates(spec: str) -> list[str]:
-    """'linear, catboost' -> ['linear', 'catboost'], rejecting unknown and duplicate names."""
+    """'linear, catboost' -> ['linear', 'catboost'], rejecting unknown and duplicate names;
+    'all' -> every registered family, in the registry's order."""
+    if spec.strip() == "all":
+        return list(FAMILIES)
     names = [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in FAMILIES]
     if unknown:
@@ -177,7 +70,7 @@ def estimator(
             f"{TARGET_TRANSFORM} {transform!r}: regression only, one of {TARGET_TRANSFORMS}"
         )
     est = FAMILIES[name].factory(task, schema, seed, n_jobs).set_params(**params)
-    if name == "xgboost" and task != "regression":
+    if FAMILIES[name].label_codes and task != "regression":
         return EncodedLabels(est)
     return est if transform == "none" else TargetTransform(est, transform)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,8 @@ from sklearn.pipeline import Pipeline
 from modelops.estimators import TargetTransform, temper
 from modelops.metrics import class_positions, score_metric, score_predictions
 from modelops.schema import Task
-from modelops.training.candidates import FAMILIES
+from modelops.training.clock import check_time
+from modelops.training.families import FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -262,158 +262,26 @@ def fit_fold(
     if wrapper is not None:  # the booster early-stops on the transformed validation target
         est = clone(wrapper.estimator)
         y_tr, y_va = wrapper.forward(y_tr), wrapper.forward(y_va)
-    kind = FAMILIES[family].boosting
-    best = 0
-    if kind == "lightgbm":
-        import lightgbm
-
-        stop = lightgbm.early_stopping(early_stopping_rounds, verbose=False)
-        callbacks = [stop]
-        if stop_at is not None:
-            callbacks.append(LightGBMDeadline(stop_at, stop if truncate else None))
-        with warnings.catch_warnings():
-            # 4.7 prefers eval_X/eval_y, which do not label-encode string classes as eval_set does
-            warnings.simplefilter("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
-            est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], callbacks=callbacks)
-        best = int(est.best_iteration_ or est.n_estimators)
-    elif kind == "xgboost":
-        inner = getattr(est, "estimator", est)  # classifiers are wrapped by EncodedLabels
-        inner.set_params(early_stopping_rounds=early_stopping_rounds)
-        if stop_at is not None:
-            inner.set_params(callbacks=[xgboost_deadline(stop_at)])
-        est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], verbose=False)
-        fitted = getattr(est, "estimator_", est)
-        fitted.set_params(callbacks=None)  # the fold's clock is not part of a model
-        if not truncate:
-            _check_time(stop_at)  # a stopped trial is pruned
-        try:
-            best = int(fitted.best_iteration) + 1
-        except AttributeError:  # stopped by the clock before early stopping kept a best
-            best = int(fitted.get_booster().num_boosted_rounds())
-    elif kind == "catboost":
-        callbacks = [CatBoostDeadline(stop_at)] if stop_at is not None else None
-        est.fit(
+    stopping = FAMILIES[family].fit_stopping
+    if stopping is None:
+        est.fit(Z_tr, y_tr)
+        best = 0
+    else:
+        best = stopping(
+            est,
             Z_tr,
             y_tr,
-            eval_set=(Z_va, y_va),
+            Z_va,
+            y_va,
             early_stopping_rounds=early_stopping_rounds,
-            callbacks=callbacks,
+            stop_at=stop_at,
+            truncate=truncate,
         )
-        best = int(est.get_best_iteration()) + 1
-    elif kind == "hist_gradient_boosting":
-        est.set_params(early_stopping=True, n_iter_no_change=max(early_stopping_rounds // 5, 10))
-        if stop_at is None:
-            est.fit(Z_tr, y_tr, X_val=Z_va, y_val=y_va)
-        else:
-            hist_gradient_boosting_until(est, Z_tr, y_tr, Z_va, y_va, stop_at, truncate=truncate)
-        best = int(est.n_iter_)
-    else:
-        est.fit(Z_tr, y_tr)
     if not truncate:
-        _check_time(stop_at)
+        check_time(stop_at)
     if wrapper is not None:
         est = wrapper.fitted(est, Z_tr, y_tr)
     return Pipeline(prep.steps + [("model", est)]), best
-
-
-# The boosters whose training the clock ends (a deadline callback, or for HistGradientBoosting
-# rounds of trees, below); the other families' fits run to their end, and only the check after
-# the fit can prune them.
-CLOCKED_BOOSTERS = frozenset({"lightgbm", "xgboost", "catboost", "hist_gradient_boosting"})
-
-# HistGradientBoosting's first round of trees under the clock; each round after it doubles
-# the trees (so re-reading the trees grown before a round costs at most as much again).
-HGB_FIRST_ROUND = 16
-
-
-def hist_gradient_boosting_until(
-    est: Any,
-    X: Any,
-    y: Any,
-    X_val: Any,
-    y_val: Any,
-    stop_at: float,
-    *,
-    truncate: bool = False,
-) -> Any:
-    """Fit a HistGradientBoosting model (early stopping on `X_val`) that stops at `stop_at`.
-
-    It has no callback to stop it, so it grows its trees in rounds with `warm_start`, each as
-    many again as it has, until early stopping ends it, `max_iter` is reached or the clock has
-    run out: then `OutOfTime`, or with `truncate` the trees grown so far (a family's first
-    trial, which must give a result: on a 262k-row table HGB's ran 142 s of a 90 s share). The
-    trees and early stopping are those of one fit (its scores go on across rounds), but for
-    one more tree when early stopping ends a round exactly on its last tree.
-    """
-    limit = int(est.max_iter)
-    est.set_params(warm_start=True, max_iter=min(limit, HGB_FIRST_ROUND))
-    try:
-        while True:
-            est.fit(X, y, X_val=X_val, y_val=y_val)
-            if est.n_iter_ < est.max_iter or est.max_iter >= limit:
-                break  # early stopping ended it, or every tree it may have is grown
-            if time.perf_counter() > stop_at:
-                if not truncate:
-                    raise OutOfTime()
-                break
-            est.set_params(max_iter=min(limit, 2 * est.max_iter))
-    finally:
-        est.set_params(warm_start=False, max_iter=limit)  # a clone refits from scratch
-    return est
-
-
-class OutOfTime(Exception):
-    """A fit was stopped at its deadline (the search prunes that trial)."""
-
-
-def _check_time(stop_at: float | None) -> None:
-    if stop_at is not None and time.perf_counter() > stop_at:
-        raise OutOfTime("the fold ran past the search's deadline")
-
-
-class LightGBMDeadline:
-    """LightGBM callback: stop training at `stop_at` (exceptions leave `lightgbm.train`).
-
-    Given the early-stopping callback, it ends training as early stopping does, at the best
-    iteration so far (the model is kept); without, with `OutOfTime` (the trial is pruned).
-    """
-
-    order = 40  # after early stopping's own check (order 30)
-
-    def __init__(self, stop_at: float, early_stopping: Any = None):
-        self.stop_at = stop_at
-        self.early_stopping = early_stopping
-
-    def __call__(self, env: Any) -> None:
-        if self.early_stopping is None:
-            _check_time(self.stop_at)
-        elif time.perf_counter() > self.stop_at and self.early_stopping.best_iter:
-            from lightgbm.callback import EarlyStopException
-
-            es = self.early_stopping
-            raise EarlyStopException(es.best_iter[0], es.best_score_list[0])
-
-
-class CatBoostDeadline:
-    """CatBoost callback: `after_iteration` returning False ends training."""
-
-    def __init__(self, stop_at: float):
-        self.stop_at = stop_at
-
-    def after_iteration(self, info: Any) -> bool:
-        return time.perf_counter() <= self.stop_at
-
-
-def xgboost_deadline(stop_at: float) -> Any:
-    """XGBoost callback: `after_iteration` returning True ends training."""
-    from xgboost.callback import TrainingCallback
-
-    class Deadline(TrainingCallback):
-        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            return time.perf_counter() > stop_at
-
-    return Deadline()
 
 
 def cross_validate(
@@ -447,7 +315,7 @@ def cross_validate(
     iterations, seconds, truncated = [], [], 0
     # boosters stop on rows set aside from the fold's training rows (small tables)
     set_aside = FAMILIES[family].boosting is not None and bool(folds.stopping)
-    clocked = FAMILIES[family].boosting in CLOCKED_BOOSTERS
+    clocked = FAMILIES[family].clocked
     for i, (tr, va) in enumerate(folds.splits):
         t0 = time.perf_counter()
         until = truncate_at(i) if truncate_at is not None else stop_at
@@ -576,8 +444,8 @@ def refit(
         learned[fam.iterations] = max(1, round(float(np.mean(iterations)) * 1.1))
         target = getattr(est, "estimator", est)
         target.set_params(**learned)
-        if fam.boosting == "hist_gradient_boosting":
-            target.set_params(early_stopping=False)
+        if fam.refit_fixed:
+            target.set_params(**dict(fam.refit_fixed))
     if len(seeds) > 1:
         bag = SeedBagClassifier if is_classifier(est) else SeedBagRegressor
         model.steps[-1] = (model.steps[-1][0], bag(est, tuple(seeds)))

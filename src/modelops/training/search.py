@@ -25,11 +25,11 @@ from threadpoolctl import threadpool_limits
 from modelops.metrics import greater_is_better
 from modelops.schema import Schema, Task
 from modelops.training.candidates import make_pipeline
+from modelops.training.clock import OutOfTime
 from modelops.training.config import FIRST_TRIAL_GRACE, Space, TaskBlock
 from modelops.training.data import Split
 from modelops.training.fit import (
     Folds,
-    OutOfTime,
     calibrate,
     classes_of,
     cross_validate,

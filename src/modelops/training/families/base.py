@@ -1,0 +1,65 @@
+"""What a model family is: how to build its estimator, encode its input and early-stop it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from sklearn.base import BaseEstimator
+
+from modelops.features import Encoding
+from modelops.schema import Schema, Task
+
+# How a family learns its iteration count from a validation fold (None: it has none).
+Boosting = Literal["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"] | None
+
+
+class FitStopping(Protocol):
+    """Fit `est` on the encoded training rows, early-stopping on the validation rows; return
+    the iteration count it learned. `stop_at` ends the fit with `OutOfTime` (or, with
+    `truncate`, keeps the best iteration so far: a family's first trial must give a result)."""
+
+    def __call__(
+        self,
+        est: Any,
+        Z_tr: Any,
+        y_tr: Any,
+        Z_va: Any,
+        y_va: Any,
+        *,
+        early_stopping_rounds: int,
+        stop_at: float | None,
+        truncate: bool,
+    ) -> int: ...
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family: its encoder, its estimator, and for a booster how it early-stops.
+
+    `factory(task, schema, seed, n_jobs)` builds the unfitted estimator; `fit_stopping` fits a
+    booster with early stopping and the search's clock (None: a plain `fit`, which only the
+    check after it can prune). The classes a registered model pickles are never defined in a
+    family's module (they live in `modelops.estimators` and `modelops.boosters`), so a family
+    can move or change without a registered model failing to load.
+    """
+
+    encoding: Encoding
+    factory: Callable[[Task, Schema, int, int], BaseEstimator]
+    boosting: Boosting = None
+    iterations: str = ""  # the parameter early stopping learns ("n_estimators", ...)
+    # parameters the estimator takes through **kwargs, so not in its signature
+    kwargs_parameters: frozenset[str] = frozenset()
+    # characters its library refuses in a feature name (every trial would fail on them)
+    forbidden: str = ""
+    fit_stopping: FitStopping | None = None
+    # set with the learned iteration count when the best trial is refitted on every row
+    refit_fixed: tuple[tuple[str, Any], ...] = ()
+    # classifiers learn on label codes 0..K-1 (`EncodedLabels` answers in the labels)
+    label_codes: bool = False
+
+    @property
+    def clocked(self) -> bool:
+        """Whether the clock can stop its training (a deadline callback, or rounds of trees)."""
+        return self.fit_stopping is not None

@@ -1,0 +1,69 @@
+"""XGBoost on pandas categories (`enable_categorical`), classifiers on label codes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sklearn.base import BaseEstimator
+
+from modelops.schema import Schema, Task
+from modelops.training.clock import check_time
+from modelops.training.families.base import Family
+
+
+def estimator(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
+    from modelops.boosters import CodesXGBClassifier, CodesXGBRegressor
+
+    common = dict(tree_method="hist", enable_categorical=True, random_state=seed, n_jobs=n_jobs)
+    if task == "regression":
+        return CodesXGBRegressor(**common)
+    return CodesXGBClassifier(**common)
+
+
+def xgboost_deadline(stop_at: float) -> Any:
+    """XGBoost callback: `after_iteration` returning True ends training."""
+    from xgboost.callback import TrainingCallback
+
+    class Deadline(TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            return time.perf_counter() > stop_at
+
+    return Deadline()
+
+
+def fit_stopping(
+    est: Any,
+    Z_tr: Any,
+    y_tr: Any,
+    Z_va: Any,
+    y_va: Any,
+    *,
+    early_stopping_rounds: int,
+    stop_at: float | None,
+    truncate: bool,
+) -> int:
+    inner = getattr(est, "estimator", est)  # classifiers are wrapped by EncodedLabels
+    inner.set_params(early_stopping_rounds=early_stopping_rounds)
+    if stop_at is not None:
+        inner.set_params(callbacks=[xgboost_deadline(stop_at)])
+    est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], verbose=False)
+    fitted = getattr(est, "estimator_", est)
+    fitted.set_params(callbacks=None)  # the fold's clock is not part of a model
+    if not truncate:
+        check_time(stop_at)  # a stopped trial is pruned
+    try:
+        return int(fitted.best_iteration) + 1
+    except AttributeError:  # stopped by the clock before early stopping kept a best
+        return int(fitted.get_booster().num_boosted_rounds())
+
+
+FAMILY = Family(
+    "category",
+    estimator,
+    "xgboost",
+    "n_estimators",
+    forbidden="[]<",
+    fit_stopping=fit_stopping,
+    label_codes=True,  # XGBoost classifiers refuse labels other than 0..K-1
+)
