@@ -29,7 +29,7 @@ from modelops.estimators import TargetTransform, temper
 from modelops.metrics import class_positions, score_metric, score_predictions
 from modelops.schema import Task
 from modelops.training.clock import check_time
-from modelops.training.families import FAMILIES
+from modelops.training.families import FAMILIES, Fold, Stopping
 
 log = logging.getLogger(__name__)
 
@@ -267,16 +267,8 @@ def fit_fold(
         est.fit(Z_tr, y_tr)
         best = 0
     else:
-        best = stopping(
-            est,
-            Z_tr,
-            y_tr,
-            Z_va,
-            y_va,
-            early_stopping_rounds=early_stopping_rounds,
-            stop_at=stop_at,
-            truncate=truncate,
-        )
+        fold = Fold(Z_tr, y_tr, Z_va, y_va)
+        best = stopping(est, fold, Stopping(early_stopping_rounds, stop_at, truncate))
     if not truncate:
         check_time(stop_at)
     if wrapper is not None:

@@ -16,7 +16,7 @@ from modelops.training.families import (
     linear,
     xgboost,
 )
-from modelops.training.families.base import Boosting, Family, FitStopping
+from modelops.training.families.base import Boosting, Family, FitStopping, Fold, Stopping
 
 # The order `--candidates all` gives them in.
 FAMILIES: dict[str, Family] = {
@@ -34,4 +34,4 @@ FAMILIES: dict[str, Family] = {
 # prune them.
 CLOCKED = frozenset(name for name, family in FAMILIES.items() if family.clocked)
 
-__all__ = ["CLOCKED", "FAMILIES", "Boosting", "Family", "FitStopping"]
+__all__ = ["CLOCKED", "FAMILIES", "Boosting", "Family", "FitStopping", "Fold", "Stopping"]

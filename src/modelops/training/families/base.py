@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from sklearn.base import BaseEstimator
 
@@ -15,23 +15,31 @@ from modelops.schema import Schema, Task
 Boosting = Literal["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"] | None
 
 
-class FitStopping(Protocol):
-    """Fit `est` on the encoded training rows, early-stopping on the validation rows; return
-    the iteration count it learned. `stop_at` ends the fit with `OutOfTime` (or, with
-    `truncate`, keeps the best iteration so far: a family's first trial must give a result)."""
+@dataclass(frozen=True)
+class Fold:
+    """One fold's rows, encoded by the pipeline's fitted steps: what a booster fits on and
+    early-stops on."""
 
-    def __call__(
-        self,
-        est: Any,
-        Z_tr: Any,
-        y_tr: Any,
-        Z_va: Any,
-        y_va: Any,
-        *,
-        early_stopping_rounds: int,
-        stop_at: float | None,
-        truncate: bool,
-    ) -> int: ...
+    Z_tr: Any
+    y_tr: Any
+    Z_va: Any
+    y_va: Any
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """How a booster's fit ends: early stopping after `rounds` without gain on the validation
+    rows, and the search's clock: at `stop_at` (a `time.perf_counter()` value, None: no
+    clock) with `OutOfTime`, or with `truncate` keeping its best iteration so far (a family's
+    first trial must give a result)."""
+
+    rounds: int
+    stop_at: float | None = None
+    truncate: bool = False
+
+
+# Fit the estimator on `fold` as `stopping` says; return the iteration count it learned.
+FitStopping = Callable[[Any, Fold, Stopping], int]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 
 from modelops.schema import Schema, Task
-from modelops.training.families.base import Family
+from modelops.training.families.base import Family, Fold, Stopping
 
 
 def estimator(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
@@ -38,23 +38,13 @@ class CatBoostDeadline:
         return time.perf_counter() <= self.stop_at
 
 
-def fit_stopping(
-    est: Any,
-    Z_tr: Any,
-    y_tr: Any,
-    Z_va: Any,
-    y_va: Any,
-    *,
-    early_stopping_rounds: int,
-    stop_at: float | None,
-    truncate: bool,
-) -> int:
-    callbacks = [CatBoostDeadline(stop_at)] if stop_at is not None else None
+def fit_stopping(est: Any, fold: Fold, stopping: Stopping) -> int:
+    callbacks = [CatBoostDeadline(stopping.stop_at)] if stopping.stop_at is not None else None
     est.fit(
-        Z_tr,
-        y_tr,
-        eval_set=(Z_va, y_va),
-        early_stopping_rounds=early_stopping_rounds,
+        fold.Z_tr,
+        fold.y_tr,
+        eval_set=(fold.Z_va, fold.y_va),
+        early_stopping_rounds=stopping.rounds,
         callbacks=callbacks,
     )
     return int(est.get_best_iteration()) + 1

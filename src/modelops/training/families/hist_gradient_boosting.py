@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 
 from modelops.schema import Schema, Task
 from modelops.training.clock import OutOfTime
-from modelops.training.families.base import Family
+from modelops.training.families.base import Family, Fold, Stopping
 
 # HistGradientBoosting treats a column as categorical only below its bin count.
 _HGB_MAX_CATEGORIES = 250
@@ -36,22 +36,20 @@ def estimator(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimat
     return cls(random_state=seed, categorical_features=mask if any(mask) else None)
 
 
-def fit_stopping(
-    est: Any,
-    Z_tr: Any,
-    y_tr: Any,
-    Z_va: Any,
-    y_va: Any,
-    *,
-    early_stopping_rounds: int,
-    stop_at: float | None,
-    truncate: bool,
-) -> int:
-    est.set_params(early_stopping=True, n_iter_no_change=max(early_stopping_rounds // 5, 10))
-    if stop_at is None:
-        est.fit(Z_tr, y_tr, X_val=Z_va, y_val=y_va)
+def fit_stopping(est: Any, fold: Fold, stopping: Stopping) -> int:
+    est.set_params(early_stopping=True, n_iter_no_change=max(stopping.rounds // 5, 10))
+    if stopping.stop_at is None:
+        est.fit(fold.Z_tr, fold.y_tr, X_val=fold.Z_va, y_val=fold.y_va)
     else:
-        hist_gradient_boosting_until(est, Z_tr, y_tr, Z_va, y_va, stop_at, truncate=truncate)
+        hist_gradient_boosting_until(
+            est,
+            fold.Z_tr,
+            fold.y_tr,
+            fold.Z_va,
+            fold.y_va,
+            stopping.stop_at,
+            truncate=stopping.truncate,
+        )
     return int(est.n_iter_)
 
 

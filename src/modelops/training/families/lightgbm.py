@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator
 
 from modelops.schema import Schema, Task
 from modelops.training.clock import check_time
-from modelops.training.families.base import Family
+from modelops.training.families.base import Family, Fold, Stopping
 
 
 def estimator(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
@@ -43,28 +43,18 @@ class LightGBMDeadline:
             raise EarlyStopException(es.best_iter[0], es.best_score_list[0])
 
 
-def fit_stopping(
-    est: Any,
-    Z_tr: Any,
-    y_tr: Any,
-    Z_va: Any,
-    y_va: Any,
-    *,
-    early_stopping_rounds: int,
-    stop_at: float | None,
-    truncate: bool,
-) -> int:
+def fit_stopping(est: Any, fold: Fold, stopping: Stopping) -> int:
     import lightgbm
 
-    stop = lightgbm.early_stopping(early_stopping_rounds, verbose=False)
+    stop = lightgbm.early_stopping(stopping.rounds, verbose=False)
     callbacks = [stop]
-    if stop_at is not None:
-        callbacks.append(LightGBMDeadline(stop_at, stop if truncate else None))
+    if stopping.stop_at is not None:
+        callbacks.append(LightGBMDeadline(stopping.stop_at, stop if stopping.truncate else None))
     with warnings.catch_warnings():
         # 4.7 prefers eval_X/eval_y, which do not label-encode string classes as eval_set does
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
-        est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], callbacks=callbacks)
+        est.fit(fold.Z_tr, fold.y_tr, eval_set=[(fold.Z_va, fold.y_va)], callbacks=callbacks)
     return int(est.best_iteration_ or est.n_estimators)
 
 

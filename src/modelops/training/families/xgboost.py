@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 
 from modelops.schema import Schema, Task
 from modelops.training.clock import check_time
-from modelops.training.families.base import Family
+from modelops.training.families.base import Family, Fold, Stopping
 
 
 def estimator(task: Task, schema: Schema, seed: int, n_jobs: int) -> BaseEstimator:
@@ -32,26 +32,16 @@ def xgboost_deadline(stop_at: float) -> Any:
     return Deadline()
 
 
-def fit_stopping(
-    est: Any,
-    Z_tr: Any,
-    y_tr: Any,
-    Z_va: Any,
-    y_va: Any,
-    *,
-    early_stopping_rounds: int,
-    stop_at: float | None,
-    truncate: bool,
-) -> int:
+def fit_stopping(est: Any, fold: Fold, stopping: Stopping) -> int:
     inner = getattr(est, "estimator", est)  # classifiers are wrapped by EncodedLabels
-    inner.set_params(early_stopping_rounds=early_stopping_rounds)
-    if stop_at is not None:
-        inner.set_params(callbacks=[xgboost_deadline(stop_at)])
-    est.fit(Z_tr, y_tr, eval_set=[(Z_va, y_va)], verbose=False)
+    inner.set_params(early_stopping_rounds=stopping.rounds)
+    if stopping.stop_at is not None:
+        inner.set_params(callbacks=[xgboost_deadline(stopping.stop_at)])
+    est.fit(fold.Z_tr, fold.y_tr, eval_set=[(fold.Z_va, fold.y_va)], verbose=False)
     fitted = getattr(est, "estimator_", est)
     fitted.set_params(callbacks=None)  # the fold's clock is not part of a model
-    if not truncate:
-        check_time(stop_at)  # a stopped trial is pruned
+    if not stopping.truncate:
+        check_time(stopping.stop_at)  # a stopped trial is pruned
     try:
         return int(fitted.best_iteration) + 1
     except AttributeError:  # stopped by the clock before early stopping kept a best
