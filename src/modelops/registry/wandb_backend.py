@@ -85,6 +85,8 @@ class WandbRegistry(Registry):
             for fname, path in files.items():
                 art.add_file(str(path), name=fname)
             run.log_artifact(art)
+            # aliases given here are W&B's link aliases, not moves in `events()`: TrainFlow
+            # and `registry push` register without any and move aliases with `set_alias`
             run.link_artifact(art, self._path(name), aliases=list(aliases))
         finally:
             if owns_run:
