@@ -68,7 +68,7 @@ def main() -> None:
     from modelops.training.fit import metrics_of, predict_aligned
     from modelops.training.search import predict_cost
     from modelops.training.selection import rank
-    from modelops.training.steps import speed_pruning
+    from modelops.training.ensemble import speed_pruning
 
     namespace(None)
     run = Run(pathspec)
@@ -102,9 +102,7 @@ def main() -> None:
         g = greedy_selection(
             oofs,
             y,
-            prep.task,
-            prep.metric,
-            classes,
+            prep.problem,
             iterations=config.ensemble.iterations,
             bags=config.ensemble.bags,
             seed=42,
