@@ -14,6 +14,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 
 from modelops.errors import ConfigError, DataError
+from modelops.problem import Problem
 from modelops.schema import infer_schema
 from modelops.training.candidates import FAMILIES, make_pipeline
 from modelops.training.config import DataProfile, TrainConfig, load_config
@@ -25,6 +26,8 @@ from modelops.training.fit import cross_validate, make_folds, refit
 from modelops.training.promotion import paired_bootstrap
 from modelops.training.search import search_family
 from tests.conftest import ROOT
+
+RMSE = Problem("regression", "rmse")
 
 FAST = json.loads((ROOT / "tests" / "integration" / "fast_config.json").read_text())
 
@@ -735,13 +738,13 @@ def test_greedy_ensemble_weights_and_never_worse_than_its_best_member():
     a = y + rng.normal(scale=1.0, size=500)  # independent errors: averaging helps
     b = y + rng.normal(scale=1.0, size=500)
     bad = y + rng.normal(scale=5.0, size=500)
-    chosen = greedy_selection({"a": a, "b": b, "bad": bad}, y, "regression", "rmse", [])
+    chosen = greedy_selection({"a": a, "b": b, "bad": bad}, y, RMSE)
     assert set(chosen.weights) == {"a", "b"} and sum(chosen.weights.values()) == pytest.approx(1)
     assert 0.3 <= chosen.weights["a"] <= 0.7
     best_single = min(np.sqrt(np.mean((p - y) ** 2)) for p in (a, b, bad))
     assert chosen.score <= best_single
     # identical members: the tie goes to the first (better-ranked) one, alone
-    tie = greedy_selection({"first": a, "second": a.copy()}, y, "regression", "rmse", [])
+    tie = greedy_selection({"first": a, "second": a.copy()}, y, RMSE)
     assert tie.weights == {"first": 1.0}
 
 
@@ -750,7 +753,7 @@ def test_greedy_ensemble_averages_probabilities_for_classifiers():
     good = np.where(y == "yes", 0.8, 0.2)
     noisy = np.clip(good + np.random.default_rng(1).normal(scale=0.3, size=200), 0.01, 0.99)
     oof = {m: np.column_stack([1 - p, p]) for m, p in (("good", good), ("noisy", noisy))}
-    chosen = greedy_selection(oof, y, "binary", "log_loss", ["no", "yes"])
+    chosen = greedy_selection(oof, y, Problem("binary", "log_loss", ("no", "yes")))
     assert chosen.weights["good"] >= 0.5
     blended = sum(w * oof[m] for m, w in chosen.weights.items())
     assert chosen.score == pytest.approx(log_loss(y, blended[:, 1], labels=["no", "yes"]))
@@ -767,15 +770,15 @@ def test_members_below_min_weight_are_dropped_and_the_weights_chosen_again():
         "b": y + rng.normal(size=400),
         "c": y + rng.normal(scale=2.5, size=400),
     }
-    free = greedy_selection(oof, y, "regression", "rmse", [], bags=10, seed=0)
+    free = greedy_selection(oof, y, RMSE, bags=10, seed=0)
     assert 0 < min(free.weights.values()) < 0.15  # the case exists: a light member
-    pruned = greedy_selection(oof, y, "regression", "rmse", [], bags=10, seed=0, min_weight=0.15)
+    pruned = greedy_selection(oof, y, RMSE, bags=10, seed=0, min_weight=0.15)
     assert min(pruned.weights.values()) >= 0.15
     assert sum(pruned.weights.values()) == pytest.approx(1.0)
     kept = {m: oof[m] for m in pruned.weights}
-    assert pruned == greedy_selection(kept, y, "regression", "rmse", [], bags=10, seed=0)
+    assert pruned == greedy_selection(kept, y, RMSE, bags=10, seed=0)
     # a bar no member reaches keeps the heaviest alone, never none
-    alone = greedy_selection(oof, y, "regression", "rmse", [], bags=10, seed=0, min_weight=0.9)
+    alone = greedy_selection(oof, y, RMSE, bags=10, seed=0, min_weight=0.9)
     assert alone.weights == {max(free.weights, key=free.weights.__getitem__): 1.0}
 
 
@@ -794,8 +797,8 @@ def test_bagged_selection_hedges_where_one_run_follows_noise():
     y = rng.normal(size=200)
     a = y + rng.normal(size=200)
     oof = {"a": a, "b": a + rng.normal(scale=0.01, size=200)}
-    one = greedy_selection(oof, y, "regression", "rmse", [])
-    bagged = greedy_selection(oof, y, "regression", "rmse", [], bags=40, seed=1)
+    one = greedy_selection(oof, y, RMSE)
+    bagged = greedy_selection(oof, y, RMSE, bags=40, seed=1)
     assert len(one.weights) == 1
     assert sum(bagged.weights.values()) == pytest.approx(1.0)
     assert min(bagged.weights.get(m, 0.0) for m in oof) > 0.2
@@ -805,8 +808,8 @@ def test_bagged_selection_is_one_run_where_the_ranking_is_clear():
     rng = np.random.default_rng(0)
     y = rng.normal(size=5000)
     oof = {"good": y + rng.normal(scale=0.5, size=5000), "bad": y + rng.normal(size=5000) * 3}
-    bagged = greedy_selection(oof, y, "regression", "rmse", [], bags=10, seed=0)
-    one = greedy_selection(oof, y, "regression", "rmse", [])
+    bagged = greedy_selection(oof, y, RMSE, bags=10, seed=0)
+    one = greedy_selection(oof, y, RMSE)
     assert set(bagged.weights) == set(one.weights)
     assert bagged.weights == pytest.approx(one.weights, abs=0.01)
     assert bagged.weights["good"] > 0.9
@@ -814,7 +817,7 @@ def test_bagged_selection_is_one_run_where_the_ranking_is_clear():
 
 def test_bagged_selection_is_seeded():
     oof, y = _level_pair(60, 2)
-    runs = [greedy_selection(oof, y, "regression", "rmse", [], bags=8, seed=s) for s in (5, 5, 6)]
+    runs = [greedy_selection(oof, y, RMSE, bags=8, seed=s) for s in (5, 5, 6)]
     assert runs[0] == runs[1]
     assert runs[0].weights != runs[2].weights
 
@@ -825,7 +828,7 @@ def test_one_greedy_step_scores_picking_the_best_member_on_the_other_folds():
     y = rng.normal(size=90)
     oof = {m: y + rng.normal(scale=s, size=90) for m, s in (("a", 1.0), ("b", 1.05), ("c", 3))}
     validation = [va for _, va in KFold(3, shuffle=True, random_state=0).split(y)]
-    nested = nested_scores(oof, y, "regression", "rmse", [], validation, iterations=1)
+    nested = nested_scores(oof, y, RMSE, validation, iterations=1)
     for va, got in zip(validation, nested, strict=True):
         rest = np.setdiff1d(np.arange(90), va)
         pick = min(oof, key=lambda m: np.sqrt(np.mean((oof[m][rest] - y[rest]) ** 2)))
@@ -904,11 +907,11 @@ def test_nested_ensemble_score_sees_through_weights_fitted_to_noise(seed):
     good = y + rng.normal(size=60)
     oof = {"good": good} | {f"copy{i}": good + rng.normal(scale=0.5, size=60) for i in range(6)}
     validation = [va for _, va in KFold(3, shuffle=True, random_state=0).split(y)]
-    in_sample = greedy_selection(oof, y, "regression", "rmse", [])
+    in_sample = greedy_selection(oof, y, RMSE)
     fitted = sum(w * oof[n] for n, w in in_sample.weights.items())
     single = _rmse_by_fold(good, y, validation)
     assert _rmse_by_fold(fitted, y, validation) < single  # the optimism the nested score removes
-    nested = nested_scores(oof, y, "regression", "rmse", [], validation)
+    nested = nested_scores(oof, y, RMSE, validation)
     assert len(nested) == 3 and np.mean([s["rmse"] for s in nested]) > single
 
 
@@ -917,9 +920,7 @@ def test_nested_ensemble_score_keeps_a_real_gain():
     y = rng.normal(size=300)
     oof = {m: y + rng.normal(size=300) for m in ("a", "b", "c")}  # independent errors
     validation = [va for _, va in KFold(3, shuffle=True, random_state=0).split(y)]
-    nested = np.mean(
-        [s["rmse"] for s in nested_scores(oof, y, "regression", "rmse", [], validation)]
-    )
+    nested = np.mean([s["rmse"] for s in nested_scores(oof, y, RMSE, validation)])
     assert nested < min(_rmse_by_fold(p, y, validation) for p in oof.values()) * 0.9
 
 
@@ -1050,10 +1051,7 @@ def test_side_by_side_returns_what_one_after_another_does(monkeypatch):
     rng = np.random.default_rng(1)
     y = rng.normal(size=300)
     oof = {f"m{i}": y + rng.normal(scale=1 + i, size=300) for i in range(4)}
-    jobs = [
-        (greedy_selection, (oof, y, "regression", "rmse", []), {"bags": 5, "seed": s})
-        for s in range(5)
-    ]
+    jobs = [(greedy_selection, (oof, y, RMSE), {"bags": 5, "seed": s}) for s in range(5)]
     monkeypatch.setattr(ensemble, "cores", lambda: 2)
     parallel = side_by_side(jobs)
     monkeypatch.setattr(ensemble, "cores", lambda: 1)
@@ -1075,12 +1073,12 @@ def test_members_are_pruned_for_speed_while_the_blend_stays_within_the_tolerance
     stops before it adds up; with no tolerance a member that helps is never dropped."""
     oof, y = _three_alike()
     costs = {"a": 1.0, "b": 5.0, "c": 2.0}
-    full = greedy_selection(oof, y, "regression", "rmse", [])
+    full = greedy_selection(oof, y, RMSE)
     assert set(full.weights) == {"a", "b", "c"}
-    assert greedy_selection(oof, y, "regression", "rmse", [], costs=costs) == full
-    pruned = greedy_selection(oof, y, "regression", "rmse", [], costs=costs, tolerance=0.2)
+    assert greedy_selection(oof, y, RMSE, costs=costs) == full
+    pruned = greedy_selection(oof, y, RMSE, costs=costs, tolerance=0.2)
     assert set(pruned.weights) == {"a", "c"}  # b was the dearest; one more would lose ~0.4
-    again = greedy_selection({m: oof[m] for m in ("a", "c")}, y, "regression", "rmse", [])
+    again = greedy_selection({m: oof[m] for m in ("a", "c")}, y, RMSE)
     assert (pruned.weights, pruned.score) == (again.weights, again.score)
     assert 0 < pruned.score - full.score <= 0.2
 
@@ -1092,11 +1090,11 @@ def test_an_infer_limit_prunes_until_the_members_cost_fits_losing_least_per_ms()
     oof, y = _three_alike()
     costs = {"a": 1.0, "b": 5.0, "c": 2.0}
     kwargs = {"costs": costs, "limit": 2.5}
-    assert greedy_selection(oof, y, "regression", "rmse", [], **kwargs).weights == {"a": 1.0}
-    within = greedy_selection(oof, y, "regression", "rmse", [], costs=costs, limit=3.0)
+    assert greedy_selection(oof, y, RMSE, **kwargs).weights == {"a": 1.0}
+    within = greedy_selection(oof, y, RMSE, costs=costs, limit=3.0)
     assert set(within.weights) == {"a", "c"}
     validation = [np.arange(0, 1000), np.arange(1000, 2000)]
-    nested = nested_scores(oof, y, "regression", "rmse", [], validation, **kwargs)
+    nested = nested_scores(oof, y, RMSE, validation, **kwargs)
     alone = [np.sqrt(np.mean((oof["a"][va] - y[va]) ** 2)) for va in validation]
     assert [s["rmse"] for s in nested] == pytest.approx(alone)
 
@@ -1104,9 +1102,9 @@ def test_an_infer_limit_prunes_until_the_members_cost_fits_losing_least_per_ms()
 def test_the_selection_says_which_members_pruning_took_out():
     oof, y = _three_alike()
     costs = {"a": 1.0, "b": 5.0, "c": 2.0}
-    pruned = greedy_selection(oof, y, "regression", "rmse", [], costs=costs, tolerance=0.2)
+    pruned = greedy_selection(oof, y, RMSE, costs=costs, tolerance=0.2)
     assert pruned.pruned == ("b",)
-    assert greedy_selection(oof, y, "regression", "rmse", []).pruned == ()
+    assert greedy_selection(oof, y, RMSE).pruned == ()
 
 
 def test_a_small_table_searches_its_families_in_one_task_per_core():
@@ -1190,7 +1188,8 @@ def test_pruning_a_classifier_keeps_probabilities_that_rescaled_weights_push_pas
         return {n: 1 / len(members) for n in members}
 
     costs = {"m1": 1.0, "m2": 1.0, "m3": 5.0}
-    kept = _cheaper(oof, weights, choose, y, "multiclass", "log_loss", classes, costs, 0.0, None)
+    problem = Problem("multiclass", "log_loss", tuple(classes))
+    kept = _cheaper(oof, weights, choose, y, problem, costs, 0.0, None)
     assert "m3" not in kept  # the uninformative member goes: the blend improves
 
 
@@ -1212,7 +1211,7 @@ def test_pruning_chooses_the_weights_again_once_per_pass_not_once_per_member():
 
     weights = {n: 1 / 6 for n in oof}
     # six alike members: RMSE about 0.41 with six, 0.45 with five, 0.5 with four
-    kept = _cheaper(oof, weights, choose, y, "regression", "rmse", [], costs, 0.1, None)
+    kept = _cheaper(oof, weights, choose, y, RMSE, costs, 0.1, None)
     assert set(kept) == {"a", "d", "e", "f"}  # the two dearest went
     assert calls == [["a", "d", "e", "f"]]  # one choice for two removals
 
@@ -1221,7 +1220,7 @@ def test_pruning_chooses_the_weights_again_once_per_pass_not_once_per_member():
         return {next(iter(members)): 1.0} if len(members) < 6 else choose(members)
 
     calls.clear()
-    kept = _cheaper(oof, weights, worse, y, "regression", "rmse", [], costs, 0.1, None)
+    kept = _cheaper(oof, weights, worse, y, RMSE, costs, 0.1, None)
     # both members came back, the last taken out first, until the tolerance held again
     assert calls[0] == ["a", "d", "e", "f"] and calls[1] == ["a", "c", "d", "e", "f"]
     assert set(kept) == set(oof)

@@ -50,7 +50,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelops.metrics import greater_is_better, is_better
+from modelops.metrics import is_better
+from modelops.problem import Problem
 from modelops.schema import Task
 from modelops.training.config import TrainConfig
 from modelops.training.fit import metric_of, metrics_of, scorer
@@ -71,9 +72,7 @@ class EnsembleWeights:
 def greedy_selection(
     oof: dict[str, np.ndarray],
     y: Any,
-    task: Task,
-    metric: str,
-    classes: list[Any],
+    problem: Problem,
     *,
     iterations: int = 40,
     bags: int = 1,
@@ -92,22 +91,22 @@ def greedy_selection(
     """
     if not oof:
         raise ValueError("greedy_selection needs at least one member")
-    y = np.asarray(y, dtype=float if task == "regression" else object)
+    y = problem.target(y)
 
     def choose(members: dict[str, np.ndarray]) -> dict[str, float]:
-        weights = _weights(members, y, task, metric, classes, iterations, bags, seed)
+        weights = _weights(members, y, problem, iterations, bags, seed)
         while len(weights) > 1 and min(weights.values()) < min_weight:
             top = max(weights, key=weights.__getitem__)  # never none: the heaviest stays
             members = {
                 n: p for n, p in members.items() if weights.get(n, 0.0) >= min_weight or n == top
             }
-            weights = _weights(members, y, task, metric, classes, iterations, bags, seed)
+            weights = _weights(members, y, problem, iterations, bags, seed)
         return weights
 
     chosen = weights = choose(oof)
     if costs is not None:
-        weights = _cheaper(oof, weights, choose, y, task, metric, classes, costs, tolerance, limit)
-    score = metric_of(task, y, blend(oof, weights), classes, metric)
+        weights = _cheaper(oof, weights, choose, y, problem, costs, tolerance, limit)
+    score = metric_of(problem.task, y, blend(oof, weights), list(problem.classes), problem.metric)
     return EnsembleWeights(weights, score, tuple(n for n in chosen if n not in weights))
 
 
@@ -116,9 +115,7 @@ def _cheaper(
     weights: dict[str, float],
     choose: Callable[[dict[str, np.ndarray]], dict[str, float]],
     y: np.ndarray,
-    task: Task,
-    metric: str,
-    classes: list[Any],
+    problem: Problem,
     costs: dict[str, float],
     tolerance: float,
     limit: float | None,
@@ -133,10 +130,10 @@ def _cheaper(
     lose more than `tolerance`, the members last taken out for speed come back one at a time.
     Choosing again after every removal (a bagged greedy run per member per fold) was three
     quarters of `select` on a 5,000-row binary table: 76,000 ROC AUC evaluations."""
-    sign = 1.0 if greater_is_better(task, metric) else -1.0
+    sign = 1.0 if problem.higher else -1.0
     # the greedy's own scorer: fast, and its log loss clips probabilities (weights rescaled in
     # floating point can sum to 1 + 2e-16, which scikit-learn's log loss refuses)
-    scored = scorer(task, y, classes, metric)
+    scored = scorer(problem.task, y, list(problem.classes), problem.metric)
     full = scored(blend(oof, weights))
 
     def loss(w: dict[str, float]) -> float:
@@ -189,21 +186,19 @@ def _rescaled_removals(
 def _weights(
     oof: dict[str, np.ndarray],
     y: np.ndarray,
-    task: Task,
-    metric: str,
-    classes: list[Any],
+    problem: Problem,
     iterations: int,
     bags: int,
     seed: int,
 ) -> dict[str, float]:
     """One greedy run on every row, or the mean weights of `bags` runs on bootstrap resamples."""
     if bags <= 1:
-        return _greedy(oof, y, task, metric, classes, iterations)
+        return _greedy(oof, y, problem, iterations)
     rng, totals = np.random.default_rng(seed), dict.fromkeys(oof, 0.0)
     for _ in range(bags):
         rows = rng.integers(0, len(y), len(y))
         bag = {n: p[rows] for n, p in oof.items()}
-        for n, w in _greedy(bag, y[rows], task, metric, classes, iterations).items():
+        for n, w in _greedy(bag, y[rows], problem, iterations).items():
             totals[n] += w
     return {n: w / sum(totals.values()) for n, w in totals.items() if w > 0}
 
@@ -211,19 +206,13 @@ def _weights(
 def _greedy(
     oof: dict[str, np.ndarray],
     y: np.ndarray,
-    task: Task,
-    metric: str,
-    classes: list[Any],
+    problem: Problem,
     iterations: int,
 ) -> dict[str, float]:
     """One greedy run on every row of `oof`: the best prefix's pick counts, as weights."""
     names = list(oof)
-    higher = greater_is_better(task, metric)
-
-    def better(a: float, b: float) -> bool:
-        return a > b if higher else a < b
-
-    score = scorer(task, y, classes, metric)
+    higher, better = problem.higher, problem.better
+    score = scorer(problem.task, y, list(problem.classes), problem.metric)
     total = np.zeros_like(next(iter(oof.values())), dtype=float)
     picks: list[str] = []
     best_len, best_score = 0, -np.inf if higher else np.inf
@@ -244,9 +233,7 @@ def _greedy(
 def nested_scores(
     oof: dict[str, np.ndarray],
     y: Any,
-    task: Task,
-    metric: str,
-    classes: list[Any],
+    problem: Problem,
     validation: list[np.ndarray],
     *,
     iterations: int = 40,
@@ -264,7 +251,7 @@ def nested_scores(
     score on the other folds' rows (the leaderboard ranks by the mean of fold scores instead,
     which orders members alike but for near ties).
     """
-    y = np.asarray(y, dtype=float if task == "regression" else object)
+    y = problem.target(y)
     scores = []
     for va in validation:
         rest = np.setdiff1d(np.arange(len(y)), va)
@@ -272,9 +259,7 @@ def nested_scores(
         fitted = greedy_selection(
             subset,
             y[rest],
-            task,
-            metric,
-            classes,
+            problem,
             iterations=iterations,
             bags=bags,
             seed=seed,
@@ -284,7 +269,7 @@ def nested_scores(
             limit=limit,
         )
         pred = blend({n: p[va] for n, p in oof.items()}, fitted.weights)
-        scores.append(metrics_of(task, y[va], pred, classes))
+        scores.append(metrics_of(problem.task, y[va], pred, list(problem.classes)))
     return scores
 
 
@@ -348,7 +333,7 @@ def build_ensemble(
         return None
     # OOF rows: all of them, but for forward-chaining folds (the first block is never validated)
     rows = prep.folds.scored
-    y, classes, bags = prep.split.y_train.iloc[rows], prep.classes, config.ensemble.bags
+    y, bags, problem = prep.split.y_train.iloc[rows], config.ensemble.bags, prep.problem
     oofs = {m.label: m.oof[rows] for m in members}
     # Where the CV is repeated because the ranking is noise, a light member is the bagged
     # selection's hedge, and its model is small: it stays. Wine, every row held out once over
@@ -364,12 +349,12 @@ def build_ensemble(
     for r in range(prep.folds.repeats):
         oof_r = {m.label: m.oof_by_repeat[r][rows] for m in members}
         for _, va in prep.folds.splits[r * n : (r + 1) * n]:
-            args = (oof_r, y, prep.task, prep.metric, classes, [np.searchsorted(rows, va)])
+            args = (oof_r, y, problem, [np.searchsorted(rows, va)])
             ensemble_jobs.append((nested_scores, args, greedy | {"seed": seed + r}))
             one_family_jobs.append((nested_scores, args, {"iterations": 1}))
     main_job = (
         greedy_selection,
-        (oofs, y, prep.task, prep.metric, classes),
+        (oofs, y, problem),
         greedy | {"seed": seed},
     )
     chosen, *nested = side_by_side([main_job, *ensemble_jobs, *one_family_jobs])
@@ -384,7 +369,7 @@ def build_ensemble(
         params={"weights": chosen.weights},
         cv=per_fold.mean().to_dict(),
         cv_std=per_fold.std(ddof=0).fillna(0.0).to_dict(),
-        holdout=metrics_of(prep.task, prep.split.y_test, holdout_pred, classes),
+        holdout=metrics_of(prep.task, prep.split.y_test, holdout_pred, prep.classes),
         fit_seconds=sum(m.fit_seconds for m in members if m.label in chosen.weights),
         cv_seconds=0.0,
         oof=oof,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from modelops.problem import Problem
 from modelops.schema import Schema, Task
 from modelops.training.config import DataProfile
 from modelops.training.data import Split
@@ -43,3 +44,8 @@ class Prepared:
     @property
     def classes(self) -> list[Any]:
         return list(self.schema.classes) if self.task != "regression" else []
+
+    @property
+    def problem(self) -> Problem:
+        """The task, metric and classes as one value (derived: nothing new is pickled)."""
+        return Problem(self.task, self.metric, tuple(self.classes))
