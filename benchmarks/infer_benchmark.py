@@ -64,17 +64,16 @@ def main() -> None:
 
     from modelops.estimators import EnsembleClassifier, EnsembleRegressor
     from modelops.training.config import load_config
-    from modelops.training.ensemble import greedy_selection
+    from modelops.training.ensemble import greedy_selection, speed_pruning
     from modelops.training.fit import metrics_of, predict_aligned
     from modelops.training.search import predict_cost
     from modelops.training.selection import rank
-    from modelops.training.ensemble import speed_pruning
 
     namespace(None)
     run = Run(pathspec)
     prep = run["start"].task["prepared"].data
     results = [r for t in run["search"].tasks() for r in t["results"].data]
-    members = [r for r in rank(results, prep.task, prep.metric) if r.oof is not None]
+    members = [r for r in rank(results, prep.problem) if r.oof is not None]
     if args.remeasure:
         for m in members:
             m.predict_ms = predict_cost(m.pipeline, prep.split.X_test, prep.task, prep.classes)

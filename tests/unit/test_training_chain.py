@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from modelops.errors import ConfigError
+from modelops.problem import Problem
 from modelops.registry import ANY, PRODUCTION, LocalRegistry
 from modelops.registry.packaging import load_model, signed
 from modelops.training.config import load_config
@@ -355,7 +356,7 @@ def test_ensemble_of_one_member_scores_its_cv_on_repeated_folds(tmp_path, frame)
     assert choice.score.cv["rmse"] == pytest.approx(good.cv["rmse"], rel=1e-9)
     # choosing one family, scored on folds it never saw: the same member, the same score
     assert choice.one_family_cv == pytest.approx(good.cv["rmse"], rel=1e-9)
-    assert not choice.wins("regression", "rmse")  # a tie keeps the single family
+    assert not choice.wins(Problem("regression", "rmse"))  # a tie keeps the single family
 
 
 @pytest.mark.parametrize("repeated", [False, True])

@@ -50,9 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelops.metrics import is_better
 from modelops.problem import Problem
-from modelops.schema import Task
 from modelops.training.config import TrainConfig
 from modelops.training.fit import metric_of, metrics_of, scorer
 from modelops.training.prepared import Prepared
@@ -312,9 +310,9 @@ class EnsembleChoice:
     one_family_cv: float  # choosing one family by CV, scored the same way
     pruned: list[str] = field(default_factory=list)  # members taken out for speed
 
-    def wins(self, task: Task, metric: str) -> bool:
+    def wins(self, problem: Problem) -> bool:
         """Better than picking the best family, like for like (ties keep the simpler model)."""
-        return is_better(task, metric, self.score.cv[metric], self.one_family_cv)
+        return problem.better(self.score.cv[problem.metric], self.one_family_cv)
 
 
 def build_ensemble(
@@ -328,7 +326,7 @@ def build_ensemble(
     so against it an honest ensemble score lost on small tables even where it was better on
     new rows (wine, ten splits: mean holdout log loss 0.092 before, 0.069 with this choice).
     """
-    members = [s for s in rank(scores, prep.task, prep.metric) if s.oof is not None]
+    members = [s for s in rank(scores, prep.problem) if s.oof is not None]
     if not config.ensemble.enabled or len(members) < 2:
         return None
     # OOF rows: all of them, but for forward-chaining folds (the first block is never validated)

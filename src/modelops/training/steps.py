@@ -538,8 +538,8 @@ def select(
         )
     fast = within_limit(scores, config.infer_limit_ms)
     # over the user's --infer-limit: on the leaderboard, after every candidate that may win
-    slow = rank([s for s in scores if s not in fast], prep.task, prep.metric)
-    ranked = rank(fast, prep.task, prep.metric)
+    slow = rank([s for s in scores if s not in fast], prep.problem)
+    ranked = rank(fast, prep.problem)
     choice = build_ensemble(fast, prep, config, seed=seed)
     if choice is None:
         return Selection(leaderboard([*ranked, *slow]), load(ranked[0].label), [*ranked, *slow], {})
@@ -548,13 +548,13 @@ def select(
         "ensemble_cv": choice.score.cv[prep.metric],
         "one_family_cv": choice.one_family_cv,
         "bags": config.ensemble.bags,
-        "chosen": "ensemble" if choice.wins(prep.task, prep.metric) else ranked[0].label,
+        "chosen": "ensemble" if choice.wins(prep.problem) else ranked[0].label,
         "pruned_for_speed": choice.pruned,
         "infer_limit_ms": config.infer_limit_ms,
         "over_infer_limit": [s.label for s in slow],
     }
     if comparison["chosen"] != "ensemble":
-        ranked = [ranked[0], *rank([*ranked[1:], choice.score], prep.task, prep.metric), *slow]
+        ranked = [ranked[0], *rank([*ranked[1:], choice.score], prep.problem), *slow]
         return Selection(leaderboard(ranked), load(ranked[0].label), ranked, {}, comparison)
     from modelops.estimators import EnsembleClassifier, EnsembleRegressor
 
