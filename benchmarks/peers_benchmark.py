@@ -196,7 +196,7 @@ def against(
 
     score = metrics_of(prep.task, y_te, pred, prep.classes)[prep.metric]
     gap = promotion.paired_bootstrap(
-        prep.task, prep.metric, y_te, ours, pred, prep.classes,
+        prep.problem, y_te, ours, pred,
         resamples=2000, confidence=0.9, seed=seed,
     )  # fmt: skip
     verdict = "better" if gap.low > 0 else "worse" if gap.high < 0 else "level"

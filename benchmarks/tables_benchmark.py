@@ -267,12 +267,10 @@ def run_one(
     better = max if greater_is_better(prep.task, metric) else min
     rival = better(scores, key=scores.__getitem__)
     gap = paired_bootstrap(
-        prep.task,
-        metric,
+        prep.problem,
         s.y_test,
         ours,
         base[rival],
-        prep.classes,
         resamples=1000,
         confidence=0.9,
         seed=seed,
@@ -305,6 +303,7 @@ def pooled(rows: list[Row]) -> list[Row]:
     import numpy as np
 
     from modelops.metrics import greater_is_better
+    from modelops.problem import Problem
     from modelops.training.fit import metrics_of
     from modelops.training.promotion import paired_bootstrap
 
@@ -319,12 +318,10 @@ def pooled(rows: list[Row]) -> list[Row]:
         better = max if greater_is_better(first.task, first.metric) else min
         rival = better(BASELINES, key=score.__getitem__)
         gap = paired_bootstrap(
-            first.task,
-            first.metric,
+            Problem(first.task, first.metric, tuple(classes)),
             y,
             pred["ours"],
             pred[rival],
-            classes,
             resamples=1000,
             confidence=0.9,
             seed=first.seed,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from modelops.errors import ConfigError
+from modelops.problem import Problem
 from modelops.registry import PRODUCTION, LocalRegistry
 from modelops.training.promotion import Champion, check_policy, decide, promote, threshold_failures
 
@@ -114,7 +115,7 @@ def test_a_first_model_is_promoted_when_it_beats_the_trivial_baseline_beyond_noi
     rng = np.random.default_rng(0)
     y_train, y_test = rng.normal(size=400), rng.normal(size=200)
     signal = rng.normal(size=200)
-    metrics, pred = baseline("regression", y_train, y_test, [])
+    metrics, pred = baseline(Problem("regression", "rmse"), y_train, y_test)
     assert np.all(pred == pytest.approx(y_train.mean()))
     trivial = Champion(None, metrics, pred=pred)
 
@@ -126,7 +127,7 @@ def test_a_first_model_is_promoted_when_it_beats_the_trivial_baseline_beyond_noi
             challenger=metrics_of("regression", y_test, challenger_pred, []), thresholds={},
             champion=Champion(None), trivial=trivial,
             bootstrap=lambda other: paired_bootstrap(
-                "regression", "rmse", y_test, challenger_pred, other, [],
+                Problem("regression", "rmse"), y_test, challenger_pred, other,
                 resamples=300, confidence=0.9, seed=0,
             ),
         )  # fmt: skip
@@ -141,7 +142,8 @@ def test_a_first_model_is_promoted_when_it_beats_the_trivial_baseline_beyond_noi
 def test_the_class_prior_is_the_classification_baseline():
     from modelops.training.promotion import baseline
 
-    metrics, pred = baseline("binary", ["a", "a", "a", "b"], ["a", "b"], ["a", "b"])
+    binary = Problem("binary", "roc_auc", ("a", "b"))
+    metrics, pred = baseline(binary, ["a", "a", "a", "b"], ["a", "b"])
     assert pred.tolist() == [[0.75, 0.25], [0.75, 0.25]]
     assert metrics["roc_auc"] == pytest.approx(0.5)
 

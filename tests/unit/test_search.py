@@ -931,9 +931,9 @@ def test_paired_bootstrap_separates_a_real_gain_from_noise():
     better = y + rng.normal(scale=0.7, size=2000)
     same = champion + rng.normal(scale=0.01, size=2000)
     kw = dict(resamples=300, confidence=0.9, seed=3)
-    gain = paired_bootstrap("regression", "rmse", y, better, champion, [], **kw)
+    gain = paired_bootstrap(RMSE, y, better, champion, **kw)
     assert gain.low > 0 and gain.resamples == 300 and gain.seed == 3
-    noise = paired_bootstrap("regression", "rmse", y, same, champion, [], **kw)
+    noise = paired_bootstrap(RMSE, y, same, champion, **kw)
     assert noise.low < 0 < noise.high
 
 

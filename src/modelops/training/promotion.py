@@ -17,6 +17,7 @@ import pandas as pd
 
 from modelops.errors import ConfigError, ModelOpsError
 from modelops.metrics import greater_is_better, is_better
+from modelops.problem import Problem
 from modelops.registry import PRODUCTION, AliasConflict, ModelVersion, Registry
 from modelops.schema import Schema, Task
 from modelops.training.fit import metrics_of, predict_aligned, scorer
@@ -37,20 +38,18 @@ class Champion:
     blocks: bool = False  # it could not be judged (not loadable): nothing may replace it
 
 
-def baseline(
-    task: Task, y_train: Any, y_test: Any, classes: list[Any]
-) -> tuple[dict[str, float], np.ndarray]:
+def baseline(problem: Problem, y_train: Any, y_test: Any) -> tuple[dict[str, float], np.ndarray]:
     """The trivial model's holdout metrics and predictions: the training mean (regression) or
     the training class frequencies (classification). A first model must beat it to be worth
     promoting."""
-    n = len(y_test)
-    if task == "regression":
+    n, classes = len(y_test), list(problem.classes)
+    if problem.regression:
         pred = np.full(n, float(np.mean(np.asarray(y_train, dtype=float))))
     else:
         counts = pd.Series(y_train).value_counts(normalize=True)
         prior = np.array([float(counts.get(c, 0.0)) for c in classes])
         pred = np.tile(prior, (n, 1))
-    return metrics_of(task, y_test, pred, classes), pred
+    return metrics_of(problem.task, y_test, pred, classes), pred
 
 
 @dataclass(frozen=True)
@@ -66,12 +65,10 @@ class Interval:
 
 
 def paired_bootstrap(
-    task: Task,
-    metric: str,
+    problem: Problem,
     y: Any,
     challenger: np.ndarray,
     champion: np.ndarray,
-    classes: list[Any],
     *,
     resamples: int,
     confidence: float,
@@ -85,8 +82,9 @@ def paired_bootstrap(
     """
     from scipy.stats import bootstrap
 
-    sign = 1.0 if greater_is_better(task, metric) else -1.0
-    y = np.asarray(y, dtype=object if task != "regression" else float)
+    sign = 1.0 if problem.higher else -1.0
+    y = problem.target(y)
+    task, metric, classes = problem.task, problem.metric, list(problem.classes)
 
     def gain(idx: np.ndarray) -> float:
         # the selection's scorer (tested equal to the metric): scikit-learn's input checks

@@ -674,21 +674,17 @@ class Gate:
 
     def __post_init__(self) -> None:
         prep = self.prep
-        metrics, pred = promotion.baseline(
-            prep.task, prep.split.y_train, prep.split.y_test, prep.classes
-        )
+        metrics, pred = promotion.baseline(prep.problem, prep.split.y_train, prep.split.y_test)
         self.trivial = promotion.Champion(None, metrics, pred=pred)
 
     def bootstrap(self, champion_pred: Any) -> promotion.Interval:
         """The challenger's gain over the champion on the holdout rows, resampled in pairs."""
         prep, resampling = self.prep, self.config.promotion
         return promotion.paired_bootstrap(
-            prep.task,
-            prep.metric,
+            prep.problem,
             prep.split.y_test,
             self.challenger.holdout_pred,
             champion_pred,
-            prep.classes,
             resamples=resampling.bootstrap_resamples,
             confidence=resampling.confidence,
             seed=self.seed,
