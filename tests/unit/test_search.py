@@ -284,7 +284,7 @@ def test_boosters_early_stop_on_the_stopping_rows_never_on_the_rows_they_are_sco
     assert np.isfinite(result.oof).all()
     for (tr, va), stop, (fitted, stopped) in zip(folds.splits, folds.stopping, seen, strict=True):
         assert not fitted & set(X.index[va])
-        if FAMILIES[family].boosting:
+        if FAMILIES[family].booster:
             assert stopped == set(X.index[stop]) and fitted == set(X.index[tr]) - stopped
             assert not stopped & set(X.index[va])
         else:

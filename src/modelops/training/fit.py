@@ -306,8 +306,8 @@ def cross_validate(
     scores: list[dict[str, float]] = []
     iterations, seconds, truncated = [], [], 0
     # boosters stop on rows set aside from the fold's training rows (small tables)
-    set_aside = FAMILIES[family].boosting is not None and bool(folds.stopping)
-    clocked = FAMILIES[family].clocked
+    clocked = FAMILIES[family].booster
+    set_aside = clocked and bool(folds.stopping)
     for i, (tr, va) in enumerate(folds.splits):
         t0 = time.perf_counter()
         until = truncate_at(i) if truncate_at is not None else stop_at

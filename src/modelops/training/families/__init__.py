@@ -16,7 +16,7 @@ from modelops.training.families import (
     linear,
     xgboost,
 )
-from modelops.training.families.base import Boosting, Family, FitStopping, Fold, Stopping
+from modelops.training.families.base import Family, FitStopping, Fold, Stopping
 
 # The order `--candidates all` gives them in.
 FAMILIES: dict[str, Family] = {
@@ -32,6 +32,6 @@ FAMILIES: dict[str, Family] = {
 # The families whose training the clock ends (a deadline callback, or for HistGradientBoosting
 # rounds of trees); the others' fits run to their end, and only the check after the fit can
 # prune them.
-CLOCKED = frozenset(name for name, family in FAMILIES.items() if family.clocked)
+CLOCKED = frozenset(name for name, family in FAMILIES.items() if family.booster)
 
-__all__ = ["CLOCKED", "FAMILIES", "Boosting", "Family", "FitStopping", "Fold", "Stopping"]
+__all__ = ["CLOCKED", "FAMILIES", "Family", "FitStopping", "Fold", "Stopping"]

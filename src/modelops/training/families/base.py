@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sklearn.base import BaseEstimator
 
 from modelops.features import Encoding
 from modelops.schema import Schema, Task
-
-# How a family learns its iteration count from a validation fold (None: it has none).
-Boosting = Literal["lightgbm", "xgboost", "catboost", "hist_gradient_boosting"] | None
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,6 @@ class Family:
 
     encoding: Encoding
     factory: Callable[[Task, Schema, int, int], BaseEstimator]
-    boosting: Boosting = None
     iterations: str = ""  # the parameter early stopping learns ("n_estimators", ...)
     # parameters the estimator takes through **kwargs, so not in its signature
     kwargs_parameters: frozenset[str] = frozenset()
@@ -68,6 +64,7 @@ class Family:
     label_codes: bool = False
 
     @property
-    def clocked(self) -> bool:
-        """Whether the clock can stop its training (a deadline callback, or rounds of trees)."""
+    def booster(self) -> bool:
+        """A booster: it early-stops on validation rows, and the clock can stop its training
+        (a deadline callback, or rounds of trees)."""
         return self.fit_stopping is not None

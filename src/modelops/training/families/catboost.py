@@ -50,4 +50,4 @@ def fit_stopping(est: Any, fold: Fold, stopping: Stopping) -> int:
     return int(est.get_best_iteration()) + 1
 
 
-FAMILY = Family("native", estimator, "catboost", "iterations", fit_stopping=fit_stopping)
+FAMILY = Family("native", estimator, "iterations", fit_stopping=fit_stopping)

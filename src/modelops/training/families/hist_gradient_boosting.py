@@ -92,7 +92,6 @@ def hist_gradient_boosting_until(
 FAMILY = Family(
     "ordinal",
     estimator,
-    "hist_gradient_boosting",
     "max_iter",
     fit_stopping=fit_stopping,
     refit_fixed=(("early_stopping", False),),  # the refit grows the count the folds learned

@@ -61,7 +61,6 @@ def fit_stopping(est: Any, fold: Fold, stopping: Stopping) -> int:
 FAMILY = Family(
     "category",
     estimator,
-    "lightgbm",
     "n_estimators",
     # booster parameters of the categorical splits and extremely randomised trees
     frozenset({"min_data_per_group", "cat_smooth", "cat_l2", "max_cat_threshold", "extra_trees"}),

@@ -51,7 +51,6 @@ def fit_stopping(est: Any, fold: Fold, stopping: Stopping) -> int:
 FAMILY = Family(
     "category",
     estimator,
-    "xgboost",
     "n_estimators",
     forbidden="[]<",
     fit_stopping=fit_stopping,
