@@ -65,7 +65,7 @@ def main() -> None:
     from modelops.estimators import EnsembleClassifier, EnsembleRegressor
     from modelops.training.config import load_config
     from modelops.training.ensemble import greedy_selection, speed_pruning
-    from modelops.training.fit import metrics_of, predict_aligned
+    from modelops.training.predictions import metrics_of, predict_aligned
     from modelops.training.search import predict_cost
     from modelops.training.selection import rank
 
@@ -76,10 +76,10 @@ def main() -> None:
     members = [r for r in rank(results, prep.problem) if r.oof is not None]
     if args.remeasure:
         for m in members:
-            m.predict_ms = predict_cost(m.pipeline, prep.split.X_test, prep.task, prep.classes)
+            m.predict_ms = predict_cost(m.pipeline, prep.split.X_test, prep.problem)
     print(f"{pathspec}: " + ", ".join(f"{m.label} {m.predict_ms:.0f} ms" for m in members))
     rows = prep.folds.scored
-    y, classes = prep.split.y_train.iloc[rows], prep.classes
+    y = prep.split.y_train.iloc[rows]
     oofs = {m.label: m.oof[rows] for m in members}
     by_label = {m.label: m for m in members}
     X = prep.split.X_test
@@ -114,13 +114,13 @@ def main() -> None:
             labels=list(g.weights),
             task=prep.task,
         )
-        pred = predict_aligned(model, X, prep.task, classes)
-        score = metrics_of(prep.task, prep.split.y_test, pred, classes)[prep.metric]
+        pred = predict_aligned(model, X, prep.problem)
+        score = metrics_of(prep.problem, prep.split.y_test, pred)[prep.metric]
         best = math.inf
         with threadpool_limits(limits=None):
             for _ in range(3):
                 t0 = time.perf_counter()
-                predict_aligned(model, big, prep.task, classes)
+                predict_aligned(model, big, prep.problem)
                 best = min(best, time.perf_counter() - t0)
         names = ", ".join(f"{n} {w:.2f}" for n, w in g.weights.items())
         cost = sum(by_label[n].predict_ms for n in g.weights)

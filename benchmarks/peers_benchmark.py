@@ -96,7 +96,7 @@ def main() -> None:
     from modelops.registry import LocalRegistry
     from modelops.registry.packaging import load_model
     from modelops.training.config import load_config
-    from modelops.training.fit import metrics_of, predict_aligned
+    from modelops.training.predictions import metrics_of, predict_aligned
     from modelops.training.steps import prepare_training
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -126,8 +126,8 @@ def main() -> None:
             )  # fmt: skip
             X_tr, X_te = prep.split.X_train, prep.split.X_test
             y_te = prep.split.y_test
-            ours_pred = predict_aligned(model.pipeline, X_te, prep.task, prep.classes)
-            ours = metrics_of(prep.task, y_te, ours_pred, prep.classes)[prep.metric]
+            ours_pred = predict_aligned(model.pipeline, X_te, prep.problem)
+            ours = metrics_of(prep.problem, y_te, ours_pred)[prep.metric]
             recorded = meta["metrics"]["holdout"][prep.metric]
             if not np.isclose(ours, recorded, rtol=1e-4):  # the split is the flow's, or stop
                 sys.exit(f"{name}: holdout {ours} here, {recorded} in the flow: not its split")
@@ -192,9 +192,9 @@ def against(
 ) -> tuple[float, str, object]:
     """A peer's holdout score, and ours against it (the promotion gate's paired bootstrap)."""
     from modelops.training import promotion
-    from modelops.training.fit import metrics_of
+    from modelops.training.predictions import metrics_of
 
-    score = metrics_of(prep.task, y_te, pred, prep.classes)[prep.metric]
+    score = metrics_of(prep.problem, y_te, pred)[prep.metric]
     gap = promotion.paired_bootstrap(
         prep.problem, y_te, ours, pred,
         resamples=2000, confidence=0.9, seed=seed,

@@ -1,11 +1,14 @@
 """A change that should change no behaviour, checked: TrainFlow and ScoreFlow at two commits.
 
     .venv/bin/python benchmarks/same_outputs.py --before b643e00 --after HEAD
+    .venv/bin/python benchmarks/same_outputs.py --before b643e00 --table breast_cancer
 
 Each commit is checked out in its own git worktree and run with its own `src` on PYTHONPATH,
 this environment, a fresh datastore and registry: TrainFlow on a sample of diamonds with every
 family stopped by a trial cap (`search.max_trials`, a budget the clock never reaches, so the
-machine's speed cannot change what is trained), then ScoreFlow on `data/new_diamonds.csv`. The
+machine's speed cannot change what is trained), then ScoreFlow on `data/new_diamonds.csv`;
+with `--table breast_cancer`, the bundled binary table, scored on itself (its classes, their
+order and the probabilities' columns are what a classifier's change could move). The
 registered champion's CV and holdout metrics, every candidate's leaderboard scores and the
 predictions file's bytes must match; fit times, commits and run ids may differ. Exits 1 on a
 difference, listing it.
@@ -25,9 +28,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORES = ("candidate", "cv_", "holdout_", "trials", "stopped", "parameters")  # not timings
+# what TrainFlow trains on and ScoreFlow scores, per table
+TABLES = {
+    "diamonds": ("", "", "new_diamonds.csv"),  # the flow's defaults
+    "breast_cancer": ("breast_cancer.csv", "diagnosis", "breast_cancer.csv"),
+}
 
 
-def run_at(commit: str, where: Path, rows: int, trials: int) -> dict:
+def run_at(commit: str, where: Path, rows: int, trials: int, table: str) -> dict:
     """TrainFlow then ScoreFlow at `commit`; what must not change between two commits."""
     tree = where / "tree"
     subprocess.run(
@@ -50,10 +58,13 @@ def run_at(commit: str, where: Path, rows: int, trials: int) -> dict:
         }
         flows = tree / "flows"
         train = [sys.executable, str(flows / "train_flow.py"), "--config", "config"]
+        data, target, scored = TABLES[table]
         train += [str(where / "config.json"), "run", "--sample-rows", str(rows)]
         train += ["--budget-minutes", "20"]
+        if data:
+            train += ["--data", str(tree / "data" / data), "--target", target]
         score = [sys.executable, str(flows / "score_flow.py"), "run"]
-        score += ["--input", str(tree / "data" / "new_diamonds.csv")]
+        score += ["--input", str(tree / "data" / scored)]
         score += ["--output", str(where / "predictions.csv")]
         started = time.perf_counter()
         for name, command in (("train", train), ("score", score)):
@@ -90,13 +101,14 @@ def main() -> None:
     parser.add_argument("--after", default="HEAD", help="the commit after it (default HEAD)")
     parser.add_argument("--rows", type=int, default=5000, help="diamonds rows to train on")
     parser.add_argument("--trials", type=int, default=3, help="trials per family (the cap)")
+    parser.add_argument("--table", choices=sorted(TABLES), default="diamonds", help="bundled table")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="same-outputs-") as tmp:
         got = {}
         for label in ("before", "after"):
             where = Path(tmp) / label
             where.mkdir()
-            got[label] = run_at(getattr(args, label), where, args.rows, args.trials)
+            got[label] = run_at(getattr(args, label), where, args.rows, args.trials, args.table)
     before, after = got["before"], got["after"]
     differ = [key for key in before if before[key] != after[key]]
     print(f"champion {after['champion']}, holdout {after['holdout']}")

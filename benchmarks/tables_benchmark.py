@@ -126,7 +126,7 @@ def _baselines(prep, seed: int) -> dict[str, object]:
     from lightgbm import LGBMClassifier, LGBMRegressor
 
     from modelops.features import coercer
-    from modelops.training.fit import predict_aligned
+    from modelops.training.predictions import predict_aligned
 
     s = prep.split
     cats = list(prep.schema.categorical)
@@ -154,8 +154,8 @@ def _baselines(prep, seed: int) -> dict[str, object]:
     lgb = (LGBMRegressor if regression else LGBMClassifier)(random_state=seed, n_jobs=1, verbose=-1)
     lgb.fit(as_category(X_train), s.y_train)
     return {
-        "catboost": np.asarray(predict_aligned(cb, filled(X_test), prep.task, prep.classes)),
-        "lightgbm": np.asarray(predict_aligned(lgb, as_category(X_test), prep.task, prep.classes)),
+        "catboost": np.asarray(predict_aligned(cb, filled(X_test), prep.problem)),
+        "lightgbm": np.asarray(predict_aligned(lgb, as_category(X_test), prep.problem)),
     }
 
 
@@ -237,7 +237,7 @@ def run_one(
     from modelops.metrics import greater_is_better
     from modelops.storage import atomic_output
     from modelops.training.config import load_config
-    from modelops.training.fit import metrics_of, predict_aligned
+    from modelops.training.predictions import metrics_of, predict_aligned
     from modelops.training.promotion import paired_bootstrap
     from modelops.training.steps import select
 
@@ -261,9 +261,9 @@ def run_one(
     )
     seconds = search_seconds + time.perf_counter() - t0
     s, metric = prep.split, prep.metric
-    ours = predict_aligned(sel.best.pipeline, s.X_test, prep.task, prep.classes)
+    ours = predict_aligned(sel.best.pipeline, s.X_test, prep.problem)
     base = _baselines(prep, seed)
-    scores = {k: metrics_of(prep.task, s.y_test, p, prep.classes)[metric] for k, p in base.items()}
+    scores = {k: metrics_of(prep.problem, s.y_test, p)[metric] for k, p in base.items()}
     better = max if greater_is_better(prep.task, metric) else min
     rival = better(scores, key=scores.__getitem__)
     gap = paired_bootstrap(
@@ -282,7 +282,7 @@ def run_one(
         metric=metric,
         rows=prep.n_rows,
         champion=sel.best.label,
-        ours=metrics_of(prep.task, s.y_test, ours, prep.classes)[metric],
+        ours=metrics_of(prep.problem, s.y_test, ours)[metric],
         catboost=scores["catboost"],
         lightgbm=scores["lightgbm"],
         gap=gap.mean,
@@ -302,9 +302,8 @@ def pooled(rows: list[Row]) -> list[Row]:
     each model scored on all of them, and the gap's paired bootstrap over all of them."""
     import numpy as np
 
-    from modelops.metrics import greater_is_better
     from modelops.problem import Problem
-    from modelops.training.fit import metrics_of
+    from modelops.training.predictions import metrics_of
     from modelops.training.promotion import paired_bootstrap
 
     out = []
@@ -314,11 +313,12 @@ def pooled(rows: list[Row]) -> list[Row]:
         classes = first.preds["classes"]
         y = pd.concat([r.preds["y"] for r in part])
         pred = {m: np.concatenate([r.preds[m] for r in part]) for m in ("ours", *BASELINES)}
-        score = {m: metrics_of(first.task, y, p, classes)[first.metric] for m, p in pred.items()}
-        better = max if greater_is_better(first.task, first.metric) else min
+        problem = Problem(first.task, first.metric, tuple(classes))
+        score = {m: metrics_of(problem, y, p)[first.metric] for m, p in pred.items()}
+        better = max if problem.higher else min
         rival = better(BASELINES, key=score.__getitem__)
         gap = paired_bootstrap(
-            Problem(first.task, first.metric, tuple(classes)),
+            problem,
             y,
             pred["ours"],
             pred[rival],

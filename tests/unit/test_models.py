@@ -85,13 +85,15 @@ def test_metrics_direction_and_resolution():
 
 
 def test_regression_metrics_match_hand_computation(frame):
-    from modelops.training.fit import metrics_of, predict_aligned
+    from modelops.problem import Problem
+    from modelops.training.predictions import metrics_of, predict_aligned
 
     df = frame()
     schema = infer_schema(df, "y", "regression")
     pipe = make_pipeline("linear", "regression", schema, {}, 0).fit(df.drop(columns="y"), df["y"])
-    pred = predict_aligned(pipe, df.drop(columns="y"), "regression", [])
-    m = metrics_of("regression", df["y"], pred, [])
+    rmse = Problem("regression", "rmse")
+    pred = predict_aligned(pipe, df.drop(columns="y"), rmse)
+    m = metrics_of(rmse, df["y"], pred)
     resid = pipe.predict(df.drop(columns="y")) - df["y"]
     assert m["rmse"] == pytest.approx(float(np.sqrt(np.mean(resid**2))))
     assert m["r2"] > 0.9

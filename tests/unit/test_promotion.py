@@ -9,25 +9,26 @@ from modelops.registry import PRODUCTION, LocalRegistry
 from modelops.training.promotion import Champion, check_policy, decide, promote, threshold_failures
 
 GOOD = {"rmse": 500.0, "mae": 300.0, "r2": 0.98}
+RMSE = Problem("regression", "rmse")
 
 
 def _decide(champion: Champion, thresholds=None, policy="auto", **kwargs):
     """The decision for the GOOD regression challenger (rmse) against `champion`."""
     return decide(
-        policy=policy, task="regression", metric="rmse", challenger=GOOD,
+        policy=policy, problem=RMSE, challenger=GOOD,
         thresholds=thresholds or {}, champion=champion, **kwargs,
     )  # fmt: skip
 
 
 def test_thresholds_use_metric_direction():
-    assert threshold_failures("regression", GOOD, {"r2": 0.5, "rmse": 1000}) == []
-    fails = threshold_failures("regression", GOOD, {"r2": 0.99, "rmse": 100})
+    assert threshold_failures(RMSE, GOOD, {"r2": 0.5, "rmse": 1000}) == []
+    fails = threshold_failures(RMSE, GOOD, {"r2": 0.99, "rmse": 100})
     assert fails == [
         "holdout r2=0.98 fails the threshold >= 0.99",
         "holdout rmse=500 fails the threshold <= 100",
     ]
     with pytest.raises(ConfigError, match="roc_auc"):
-        threshold_failures("regression", GOOD, {"roc_auc": 0.5})
+        threshold_failures(RMSE, GOOD, {"roc_auc": 0.5})
 
 
 def test_first_model_is_promoted_when_it_passes_thresholds():
@@ -99,14 +100,15 @@ def test_rescore_champion_on_this_holdout_or_report_why_not(tmp_path, frame):
     def load(mv):
         return load_model(reg, "m", mv.version).pipeline
 
-    champ = rescore_champion(reg, "m", schema, data.X_test, data.y_test, load)
+    champ = rescore_champion(reg, "m", schema, RMSE, data.X_test, data.y_test, load)
     expected = float(np.sqrt(np.mean((pipe.predict(data.X_test) - data.y_test) ** 2)))
     assert champ.version == 0 and champ.metrics["rmse"] == pytest.approx(expected)
 
     other = infer_schema(df.drop(columns="colour"), "y", "regression")
-    champ = rescore_champion(reg, "m", other, data.X_test, data.y_test, load)
+    champ = rescore_champion(reg, "m", other, RMSE, data.X_test, data.y_test, load)
     assert champ.metrics is None and "['colour'] are missing" in champ.problem
-    assert rescore_champion(reg, "absent", schema, data.X_test, data.y_test, load).version is None
+    absent = rescore_champion(reg, "absent", schema, RMSE, data.X_test, data.y_test, load)
+    assert absent.version is None
 
 
 def test_a_first_model_is_promoted_when_it_beats_the_trivial_baseline_beyond_noise():
@@ -120,11 +122,11 @@ def test_a_first_model_is_promoted_when_it_beats_the_trivial_baseline_beyond_noi
     trivial = Champion(None, metrics, pred=pred)
 
     def decide_for(challenger_pred):
-        from modelops.training.fit import metrics_of
+        from modelops.training.predictions import metrics_of
 
         return decide(
-            policy="auto", task="regression", metric="rmse",
-            challenger=metrics_of("regression", y_test, challenger_pred, []), thresholds={},
+            policy="auto", problem=RMSE,
+            challenger=metrics_of(RMSE, y_test, challenger_pred), thresholds={},
             champion=Champion(None), trivial=trivial,
             bootstrap=lambda other: paired_bootstrap(
                 Problem("regression", "rmse"), y_test, challenger_pred, other,

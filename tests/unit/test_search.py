@@ -23,11 +23,18 @@ from modelops.training.ensemble import greedy_selection, nested_scores
 from modelops.training.families import CLOCKED as CLOCKED_BOOSTERS
 from modelops.training.families.hist_gradient_boosting import HGB_FIRST_ROUND
 from modelops.training.fit import cross_validate, make_folds, refit
+from modelops.training.predictions import classes_of
 from modelops.training.promotion import paired_bootstrap
 from modelops.training.search import search_family
 from tests.conftest import ROOT
 
 RMSE = Problem("regression", "rmse")
+
+
+def _problem(task: str, metric: str, y: pd.Series) -> Problem:
+    """The problem a run on `y` would have: its classes in the canonical order."""
+    return Problem(task, metric, () if task == "regression" else tuple(classes_of(y)))
+
 
 FAST = json.loads((ROOT / "tests" / "integration" / "fast_config.json").read_text())
 
@@ -164,11 +171,10 @@ def test_portfolio_runs_after_the_defaults_in_order_inside_the_tier_bounds(frame
     result = search_family(
         name="random_forest",
         block=block,
-        task="regression",
+        problem=RMSE,
         schema=schema,
         data=data,
         folds=folds,
-        metric="rmse",
         seconds=60,
         seed=0,
         n_jobs=1,
@@ -213,7 +219,7 @@ def test_boosters_learn_their_iteration_count_on_validation_folds(frame, family,
     folds = make_folds(y, task, n_folds=3, repeats=1, seed=0)
     metric = "rmse" if task == "regression" else "log_loss"
     result = cross_validate(
-        pipe, family, X, y, task, folds, metric=metric, early_stopping_rounds=10
+        pipe, family, X, y, _problem(task, metric, y), folds, early_stopping_rounds=10
     )
     assert len(result.iterations) == 3 and all(0 < i < 2000 for i in result.iterations)
     assert result.oof.shape[0] == len(y) and np.isfinite(result.oof).all()
@@ -278,9 +284,7 @@ def test_boosters_early_stop_on_the_stopping_rows_never_on_the_rows_they_are_sco
     monkeypatch.setattr(fit, "fit_fold", spy)
     folds = make_folds(y, "regression", n_folds=3, repeats=1, seed=0, stopping=0.25)
     pipe = make_pipeline(family, "regression", infer_schema(df, "y", "regression"), {}, 0, 1)
-    result = cross_validate(
-        pipe, family, X, y, "regression", folds, metric="rmse", early_stopping_rounds=10
-    )
+    result = cross_validate(pipe, family, X, y, RMSE, folds, early_stopping_rounds=10)
     assert np.isfinite(result.oof).all()
     for (tr, va), stop, (fitted, stopped) in zip(folds.splits, folds.stopping, seen, strict=True):
         assert not fitted & set(X.index[va])
@@ -305,8 +309,8 @@ def test_stopping_on_the_scored_rows_flatters_a_booster_and_the_stopping_rows_do
         pipe = make_pipeline("catboost", "regression", schema, params, 0, 1)
         for stopping, out in [(0.0, flattered), (0.2, honest)]:
             folds = make_folds(y, "regression", n_folds=5, repeats=1, seed=seed, stopping=stopping)
-            kw = dict(metric="rmse", early_stopping_rounds=10)
-            out.append(cross_validate(pipe, "catboost", X, y, "regression", folds, **kw).cv["rmse"])
+            kw = dict(early_stopping_rounds=10)
+            out.append(cross_validate(pipe, "catboost", X, y, RMSE, folds, **kw).cv["rmse"])
         rmse = [np.sqrt(np.mean((y.iloc[va] - y.iloc[tr].mean()) ** 2)) for tr, va in folds.splits]
         mean.append(np.mean(rmse))
     assert all(f < h for f, h in zip(flattered, honest, strict=True))
@@ -333,9 +337,9 @@ def test_a_boosters_fold_model_is_refitted_on_every_training_row_of_the_fold(fra
     pipe = make_pipeline(
         "lightgbm", "regression", infer_schema(df, "y", "regression"), params, 0, 1
     )
-    kw = dict(metric="rmse", early_stopping_rounds=10)
+    kw = dict(early_stopping_rounds=10)
     honest = make_folds(y, "regression", n_folds=3, repeats=1, seed=0, stopping=0.2)
-    result = cross_validate(pipe, "lightgbm", X, y, "regression", honest, **kw)
+    result = cross_validate(pipe, "lightgbm", X, y, RMSE, honest, **kw)
     assert [rows for rows, _ in refits] == [set(X.index[tr]) for tr, _ in honest.splits]
     assert [its for _, its in refits] == [[i] for i in result.iterations]
     assert all(0 < i < 2000 for i in result.iterations)
@@ -345,7 +349,7 @@ def test_a_boosters_fold_model_is_refitted_on_every_training_row_of_the_fold(fra
         "lightgbm",
         X,
         y,
-        "regression",
+        RMSE,
         make_folds(y, "regression", n_folds=3, repeats=1, seed=0),
         **kw,
     )
@@ -370,9 +374,9 @@ def test_a_square_root_target_early_stops_and_answers_on_the_original_scale(fram
         family, "regression", schema, params | {"target_transform": "sqrt"}, seed=0, n_jobs=1
     )
     assert isinstance(rooted.steps[-1][1], TargetTransform)
-    kw = dict(metric="rmse", early_stopping_rounds=10)
-    a = cross_validate(plain, family, X, y, "regression", folds, **kw)
-    b = cross_validate(rooted, family, X, y, "regression", folds, **kw)
+    kw = dict(early_stopping_rounds=10)
+    a = cross_validate(plain, family, X, y, RMSE, folds, **kw)
+    b = cross_validate(rooted, family, X, y, RMSE, folds, **kw)
     # early stopping watched the square-root target (another curve, other iteration counts)
     # and the OOF predictions are back on the target's scale, as good as the plain ones
     assert all(0 < i < 2000 for i in b.iterations) and b.iterations != a.iterations
@@ -460,11 +464,10 @@ def test_search_refits_its_best_trial_with_the_configured_seeds(frame):
         return search_family(
             name="catboost",
             block=config.space("catboost", "regression", DataProfile.of(schema, 160)),
-            task="regression",
+            problem=RMSE,
             schema=schema,
             data=data,
             folds=folds,
-            metric="rmse",
             seconds=seconds,
             seed=0,
             n_jobs=1,
@@ -529,7 +532,8 @@ def test_a_log_loss_search_tempers_its_model_and_scores_another_metric_is_left_a
         return search_family(
             name="lightgbm",
             block=config.space("lightgbm", "multiclass", DataProfile.of(schema, 240)),
-            task="multiclass", schema=schema, data=data, folds=folds, metric=metric,
+            problem=_problem("multiclass", metric, data.y_train), schema=schema, data=data,
+            folds=folds,
             seconds=30, seed=0, n_jobs=1, max_trials=1, early_stopping_rounds=10,
             temperature=temperature,
         )  # fmt: skip
@@ -655,8 +659,8 @@ def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, cap
     block = slow.space("catboost", "regression", DataProfile.of(schema, 225))
     with caplog.at_level("WARNING", logger="modelops.training.search"):
         result = search_family(
-            name="catboost", block=block, task="regression", schema=schema, data=data,
-            folds=folds, metric="rmse", seconds=1.0, seed=0, n_jobs=1, max_trials=1,
+            name="catboost", block=block, problem=RMSE, schema=schema, data=data,
+            folds=folds, seconds=1.0, seed=0, n_jobs=1, max_trials=1,
             early_stopping_rounds=100_000, first_trial_grace=grace,
         )  # fmt: skip
     assert result.pipeline is not None and result.trials[0].state == "complete"
@@ -718,7 +722,7 @@ def test_failed_trials_are_recorded_and_a_fully_failed_family_is_reported(frame)
     bad = _config(search__families__random_forest__fixed={"n_estimators": -3})
     block = bad.space("random_forest", "regression", DataProfile.of(schema, 150))
     common = dict(
-        task="regression", schema=schema, data=data, folds=folds, metric="rmse", seconds=20,
+        problem=RMSE, schema=schema, data=data, folds=folds, seconds=20,
         seed=0, n_jobs=1, max_trials=3, early_stopping_rounds=5,
     )  # fmt: skip
     failed = search_family(name="random_forest", block=block, **common)
@@ -839,7 +843,7 @@ def test_one_greedy_step_scores_picking_the_best_member_on_the_other_folds():
 def test_the_selection_metric_alone_is_the_one_every_metric_computes(task):
     """Greedy selection scores one metric per blend; it must be the leaderboard's number."""
     from modelops.metrics import METRICS
-    from modelops.training.fit import metric_of, metrics_of, scorer
+    from modelops.training.predictions import metric_of, metrics_of, scorer
 
     rng = np.random.default_rng(3)
     if task == "regression":
@@ -849,31 +853,35 @@ def test_the_selection_metric_alone_is_the_one_every_metric_computes(task):
         classes = ["a", "b"] if task == "binary" else ["a", "b", "c"]
         y = rng.choice(np.array(classes, dtype=object), size=200)
         pred = rng.dirichlet(np.ones(len(classes)), size=200)
-    every = metrics_of(task, y, pred, classes)
-    assert {m: metric_of(task, y, pred, classes, m) for m in METRICS[task]} == every
+    problems = {m: Problem(task, m, tuple(classes)) for m in METRICS[task]}
+    any_one = next(iter(problems.values()))  # every metric, whichever ranks
+    every = metrics_of(any_one, y, pred)
+    assert {m: metric_of(p, y, pred) for m, p in problems.items()} == every
     # and greedy selection's own scorers, with y encoded once, give the same numbers
-    fast = {m: scorer(task, y, classes, m)(pred) for m in METRICS[task]}
+    fast = {m: scorer(p, y)(pred) for m, p in problems.items()}
     assert fast == pytest.approx(every, rel=1e-12, abs=1e-15)
     if task != "regression":  # confident probabilities of 0 and 1 are clipped as sklearn does
         hard = np.eye(len(classes))[rng.integers(0, len(classes), size=200)]
-        fast = {m: scorer(task, y, classes, m)(hard) for m in METRICS[task]}
-        assert fast == pytest.approx(metrics_of(task, y, hard, classes), rel=1e-12)
+        fast = {m: scorer(p, y)(hard) for m, p in problems.items()}
+        assert fast == pytest.approx(metrics_of(any_one, y, hard), rel=1e-12)
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_classes_coded_as_numbers_score_as_classes_named_by_text(task):
     """Metrics score labels by their position in the classes: 0/1 (int or float, as read from
     a CSV) gives the numbers that 'no'/'yes' gives."""
-    from modelops.training.fit import metrics_of
+    from modelops.training.predictions import metrics_of
 
     rng = np.random.default_rng(5)
     k = 2 if task == "binary" else 3
     codes = rng.integers(0, k, size=120)
     proba = rng.dirichlet(np.ones(k), size=120)
     named = [f"c{i}" for i in range(k)]
-    expected = metrics_of(task, np.array(named, dtype=object)[codes], proba, named)
+    expected = metrics_of(
+        Problem(task, "", tuple(named)), np.array(named, dtype=object)[codes], proba
+    )
     for classes in (list(range(k)), [float(i) for i in range(k)]):
-        got = metrics_of(task, np.asarray(classes)[codes], proba, classes)
+        got = metrics_of(Problem(task, "", tuple(classes)), np.asarray(classes)[codes], proba)
         assert got == pytest.approx(expected, rel=1e-12)
 
 
@@ -984,8 +992,8 @@ def test_a_search_that_has_converged_stops_before_its_budget(frame):
     config = _config()
     block = config.space("linear", "regression", DataProfile.of(schema, 150))
     common = dict(
-        name="linear", block=block, task="regression", schema=schema, data=data, folds=folds,
-        metric="rmse", seconds=120, seed=0, n_jobs=1, max_trials=200, early_stopping_rounds=5,
+        name="linear", block=block, problem=RMSE, schema=schema, data=data, folds=folds,
+        seconds=120, seed=0, n_jobs=1, max_trials=200, early_stopping_rounds=5,
     )  # fmt: skip
     result = search_family(**common, patience=4)
     assert result.stopped == "converged"
@@ -1030,7 +1038,7 @@ def test_the_fast_roc_auc_is_scikit_learns_with_ties():
     that are mostly ties, on a single distinct score, and on continuous ones."""
     from sklearn.metrics import roc_auc_score
 
-    from modelops.training.fit import scorer
+    from modelops.training.predictions import scorer
 
     rng = np.random.default_rng(0)
     y = rng.choice(np.array(["no", "yes"], dtype=object), size=500)
@@ -1039,7 +1047,8 @@ def test_the_fast_roc_auc_is_scikit_learns_with_ties():
         rng.integers(0, 5, size=500) / 4,  # mostly ties
         np.full(500, 0.5),
     ):
-        got = scorer("binary", y, ["no", "yes"], "roc_auc")(np.column_stack([1 - p, p]))
+        auc = Problem("binary", "roc_auc", ("no", "yes"))
+        got = scorer(auc, y)(np.column_stack([1 - p, p]))
         assert got == pytest.approx(roc_auc_score(y == "yes", p), rel=1e-12)
 
 
@@ -1244,7 +1253,7 @@ def test_predict_cost_stops_timing_a_slow_model_after_a_second(
 
     monkeypatch.setattr(search.time, "process_time", lambda: clock["now"])
     X = pd.DataFrame({"x": [1.0, 2.0]})
-    ms = search.predict_cost(Model(), X, "regression", [])
+    ms = search.predict_cost(Model(), X, RMSE)
     assert clock["calls"] == timings
     # the best timing (every one after the first is half as long) per 1,000 of 10,000 rows
     best = seconds_a_timing * (0.5 if timings > 1 else 1.0)

@@ -13,7 +13,7 @@ from modelops.problem import Problem
 from modelops.registry import ANY, PRODUCTION, LocalRegistry
 from modelops.registry.packaging import load_model, signed
 from modelops.training.config import load_config
-from modelops.training.fit import predict_aligned
+from modelops.training.predictions import predict_aligned
 from modelops.training.steps import (
     describe_choice,
     prepare_training,
@@ -87,7 +87,7 @@ def test_prepare_search_select_register_then_no_promotion_without_a_real_gain(
     # the registered model is the selected pipeline: same predictions, same contract
     model = load_model(registry, "chain", PRODUCTION)
     np.testing.assert_allclose(
-        predict_aligned(model.pipeline, prep.split.X_test, prep.task, prep.classes),
+        predict_aligned(model.pipeline, prep.split.X_test, prep.problem),
         sel.best.holdout_pred,
     )
     meta = model.version.metadata
@@ -146,7 +146,7 @@ def test_an_ensemble_is_registered_and_scored_like_any_model(tmp_path, frame):
     out = pd.read_csv(result.output)
     assert len(out) == len(prep.split.X_test) and result.accounting.balanced
     expected = sum(
-        w * predict_aligned(members[n].pipeline, prep.split.X_test, "multiclass", prep.classes)
+        w * predict_aligned(members[n].pipeline, prep.split.X_test, prep.problem)
         for n, w in weights.items()
     )
     probas = out[[f"proba_{c}" for c in prep.classes]].to_numpy()

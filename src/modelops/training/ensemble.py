@@ -52,7 +52,7 @@ import pandas as pd
 
 from modelops.problem import Problem
 from modelops.training.config import TrainConfig
-from modelops.training.fit import metric_of, metrics_of, scorer
+from modelops.training.predictions import metric_of, metrics_of, scorer
 from modelops.training.prepared import Prepared
 from modelops.training.search import CandidateScore
 from modelops.training.selection import rank
@@ -104,7 +104,7 @@ def greedy_selection(
     chosen = weights = choose(oof)
     if costs is not None:
         weights = _cheaper(oof, weights, choose, y, problem, costs, tolerance, limit)
-    score = metric_of(problem.task, y, blend(oof, weights), list(problem.classes), problem.metric)
+    score = metric_of(problem, y, blend(oof, weights))
     return EnsembleWeights(weights, score, tuple(n for n in chosen if n not in weights))
 
 
@@ -131,7 +131,7 @@ def _cheaper(
     sign = 1.0 if problem.higher else -1.0
     # the greedy's own scorer: fast, and its log loss clips probabilities (weights rescaled in
     # floating point can sum to 1 + 2e-16, which scikit-learn's log loss refuses)
-    scored = scorer(problem.task, y, list(problem.classes), problem.metric)
+    scored = scorer(problem, y)
     full = scored(blend(oof, weights))
 
     def loss(w: dict[str, float]) -> float:
@@ -210,7 +210,7 @@ def _greedy(
     """One greedy run on every row of `oof`: the best prefix's pick counts, as weights."""
     names = list(oof)
     higher, better = problem.higher, problem.better
-    score = scorer(problem.task, y, list(problem.classes), problem.metric)
+    score = scorer(problem, y)
     total = np.zeros_like(next(iter(oof.values())), dtype=float)
     picks: list[str] = []
     best_len, best_score = 0, -np.inf if higher else np.inf
@@ -267,7 +267,7 @@ def nested_scores(
             limit=limit,
         )
         pred = blend({n: p[va] for n, p in oof.items()}, fitted.weights)
-        scores.append(metrics_of(problem.task, y[va], pred, list(problem.classes)))
+        scores.append(metrics_of(problem, y[va], pred))
     return scores
 
 
@@ -367,7 +367,7 @@ def build_ensemble(
         params={"weights": chosen.weights},
         cv=per_fold.mean().to_dict(),
         cv_std=per_fold.std(ddof=0).fillna(0.0).to_dict(),
-        holdout=metrics_of(prep.task, prep.split.y_test, holdout_pred, prep.classes),
+        holdout=metrics_of(prep.problem, prep.split.y_test, holdout_pred),
         fit_seconds=sum(m.fit_seconds for m in members if m.label in chosen.weights),
         cv_seconds=0.0,
         oof=oof,

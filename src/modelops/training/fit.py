@@ -26,10 +26,12 @@ from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, Time
 from sklearn.pipeline import Pipeline
 
 from modelops.estimators import TargetTransform, temper
-from modelops.metrics import class_positions, score_metric, score_predictions
+from modelops.metrics import class_positions
+from modelops.problem import Problem
 from modelops.schema import Task
 from modelops.training.clock import check_time
 from modelops.training.families import FAMILIES, Fold, Stopping
+from modelops.training.predictions import metrics_of, predict_aligned
 
 log = logging.getLogger(__name__)
 
@@ -147,91 +149,6 @@ class CVResult:
     truncated: int = 0  # folds whose booster was stopped at its time (`truncate_at`)
 
 
-def classes_of(y: pd.Series) -> list[Any]:
-    """The canonical class order every family's probabilities are aligned to."""
-    return sorted(pd.unique(y), key=str)
-
-
-def predict_aligned(model: Any, X: Any, task: Task, classes: list[Any]) -> np.ndarray:
-    """Predictions (regression) or probabilities with columns in `classes` order."""
-    if task == "regression":
-        return np.asarray(model.predict(X), dtype=float)
-    proba = np.asarray(model.predict_proba(X), dtype=float)
-    # float32 boosters (XGBoost) sum to 1 only within 1e-7: renormalise in float64
-    proba /= proba.sum(axis=1, keepdims=True)
-    have = [str(c) for c in model.classes_]
-    return proba[:, [have.index(str(c)) for c in classes]]
-
-
-def labels_of(proba: np.ndarray, classes: list[Any]) -> np.ndarray:
-    """The predicted class of each row of aligned probabilities."""
-    return np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
-
-
-def metrics_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> dict[str, float]:
-    """Every metric of the task from predictions or aligned probabilities."""
-    return score_predictions(task, *_scored(task, y, pred, classes))
-
-
-def metric_of(task: Task, y: Any, pred: np.ndarray, classes: list[Any], metric: str) -> float:
-    """One metric, as `metrics_of` computes it (for the metrics `scorer` has no fast path
-    for, and the ensemble's final score)."""
-    return score_metric(task, metric, *_scored(task, y, pred, classes))
-
-
-def scorer(task: Task, y: Any, classes: list[Any], metric: str) -> Callable[[np.ndarray], float]:
-    """`metric_of` for these rows, as a function of the predictions alone.
-
-    Greedy selection scores thousands of blends of the same rows (bagged, for every nested
-    fold); scikit-learn's checks of `y` on each call were most of that time on small tables.
-    The common metrics are computed here with `y` encoded once (tested equal to `metric_of`);
-    the others, and degenerate rows (one class only, a constant target), go through it.
-    """
-    fallback = lambda pred: metric_of(task, y, pred, classes, metric)  # noqa: E731
-    if task == "regression":
-        t = np.asarray(y, dtype=float)
-        spread = float(np.sum((t - t.mean()) ** 2))
-        if metric == "rmse":
-            return lambda pred: float(np.sqrt(np.mean((t - pred) ** 2)))
-        if metric == "mae":
-            return lambda pred: float(np.mean(np.abs(t - pred)))
-        if metric == "r2" and spread > 0:
-            return lambda pred: float(1.0 - np.sum((t - pred) ** 2) / spread)
-        return fallback
-    idx = class_positions(y, classes)
-    if (idx < 0).any():
-        return fallback
-    rows = np.arange(len(idx))
-    if metric == "log_loss":
-        eps = np.finfo(float).eps
-        return lambda pred: float(-np.mean(np.log(np.clip(pred[rows, idx], eps, 1 - eps))))
-    if metric == "accuracy":
-        return lambda pred: float(np.mean(np.argmax(pred, axis=1) == idx))
-    positive = idx == 1
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if metric == "roc_auc" and n_pos and n_neg:
-        return lambda pred: _roc_auc(pred[:, 1], positive, n_pos * n_neg)
-    return fallback
-
-
-def _roc_auc(score: np.ndarray, positive: np.ndarray, pairs: int) -> float:
-    """The area under the ROC curve as the Mann-Whitney U: the (positive, negative) pairs
-    ordered right, ties counting half. The negatives sorted once and the positives placed
-    among them: 1.3-1.65 times faster on 5,000 rows than ranking every row (the greedy
-    ensemble selection scores about 48,000 blends per `select` on a binary table)."""
-    negatives, positives = np.sort(score[~positive]), score[positive]
-    below = np.searchsorted(negatives, positives, "left").sum()
-    not_above = np.searchsorted(negatives, positives, "right").sum()
-    return float((below + not_above) / (2 * pairs))
-
-
-def _scored(task: Task, y: Any, pred: np.ndarray, classes: list[Any]) -> tuple[Any, ...]:
-    """`score_predictions`' arguments from predictions or aligned probabilities."""
-    if task == "regression":
-        return (y, pred)
-    return (np.asarray(y, dtype=object), labels_of(pred, classes), pred, list(classes))
-
-
 def fit_fold(
     pipeline: Pipeline,
     family: str,
@@ -281,10 +198,9 @@ def cross_validate(
     family: str,
     X: pd.DataFrame,
     y: pd.Series,
-    task: Task,
+    problem: Problem,
     folds: Folds,
     *,
-    metric: str,
     early_stopping_rounds: int = 50,
     after_fold: Callable[[int, float], None] | None = None,
     stop_at: float | None = None,
@@ -300,8 +216,7 @@ def cross_validate(
     inside a fold (`fit_fold`). `truncate_at(i)` is fold i's time instead, at which a booster
     keeps its best iteration so far (`CVResult.truncated` counts those folds).
     """
-    classes = classes_of(y) if task != "regression" else []
-    shape = (len(y),) if task == "regression" else (len(y), len(classes))
+    shape = (len(y),) if problem.regression else (len(y), len(problem.classes))
     by_repeat = np.full((folds.repeats, *shape), np.nan)  # NaN: a row no fold validates
     scores: list[dict[str, float]] = []
     iterations, seconds, truncated = [], [], 0
@@ -331,13 +246,13 @@ def cross_validate(
         if set_aside and best:
             # the count learned on the set-aside rows, the model from every training row
             model, _ = refit(pipeline, family, X.iloc[tr], y.iloc[tr], [best])
-        pred = predict_aligned(model, X.iloc[va], task, classes)
+        pred = predict_aligned(model, X.iloc[va], problem)
         seconds.append(time.perf_counter() - t0)
         iterations.append(best)
         by_repeat[i // folds.n_folds][va] = pred
-        scores.append(metrics_of(task, y.iloc[va], pred, classes))
+        scores.append(metrics_of(problem, y.iloc[va], pred))
         if after_fold is not None:
-            after_fold(i, float(np.nanmean([s[metric] for s in scores])))
+            after_fold(i, float(np.nanmean([s[problem.metric] for s in scores])))
     return CVResult(
         *_mean_and_std(scores),
         oof=by_repeat.mean(axis=0),  # every `folds.scored` row is validated once per repeat
@@ -371,14 +286,12 @@ def fit_temperature(oof_by_repeat: np.ndarray, y: pd.Series, classes: list[Any])
     return float(np.exp(best.x))
 
 
-def tempered(
-    result: CVResult, y: pd.Series, task: Task, classes: list[Any], folds: Folds, t: float
-) -> CVResult:
+def tempered(result: CVResult, y: pd.Series, problem: Problem, folds: Folds, t: float) -> CVResult:
     """`result` with every OOF probability at temperature `t`, and its fold scores again."""
     by_repeat = temper(result.oof_by_repeat, t)
     scores = []
     for i, (_, va) in enumerate(folds.splits):
-        scores.append(metrics_of(task, y.iloc[va], by_repeat[i // folds.n_folds][va], classes))
+        scores.append(metrics_of(problem, y.iloc[va], by_repeat[i // folds.n_folds][va]))
     return CVResult(
         *_mean_and_std(scores),
         oof=by_repeat.mean(axis=0),
@@ -392,8 +305,7 @@ def calibrate(
     pipeline: Pipeline,
     result: CVResult,
     y: pd.Series,
-    task: Task,
-    classes: list[Any],
+    problem: Problem,
     folds: Folds,
 ) -> tuple[Pipeline, CVResult, float]:
     """The refitted `pipeline` and its CV `result` at the temperature that fits the OOF
@@ -401,10 +313,10 @@ def calibrate(
     from modelops.estimators import Tempered
 
     rows = folds.scored
-    t = fit_temperature(result.oof_by_repeat[:, rows], y.iloc[rows], classes)
+    t = fit_temperature(result.oof_by_repeat[:, rows], y.iloc[rows], list(problem.classes))
     step, est = pipeline.steps[-1]
     model = Pipeline(pipeline.steps[:-1] + [(step, Tempered.prefit(est, t))])
-    return model, tempered(result, y, task, classes, folds, t), t
+    return model, tempered(result, y, problem, folds, t), t
 
 
 def _mean_and_std(scores: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:

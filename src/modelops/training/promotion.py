@@ -19,8 +19,8 @@ from modelops.errors import ConfigError, ModelOpsError
 from modelops.metrics import greater_is_better, is_better
 from modelops.problem import Problem
 from modelops.registry import PRODUCTION, AliasConflict, ModelVersion, Registry
-from modelops.schema import Schema, Task
-from modelops.training.fit import metrics_of, predict_aligned, scorer
+from modelops.schema import Schema
+from modelops.training.predictions import metrics_of, predict_aligned, scorer
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def baseline(problem: Problem, y_train: Any, y_test: Any) -> tuple[dict[str, flo
         counts = pd.Series(y_train).value_counts(normalize=True)
         prior = np.array([float(counts.get(c, 0.0)) for c in classes])
         pred = np.tile(prior, (n, 1))
-    return metrics_of(problem.task, y_test, pred, classes), pred
+    return metrics_of(problem, y_test, pred), pred
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,11 @@ def paired_bootstrap(
 
     sign = 1.0 if problem.higher else -1.0
     y = problem.target(y)
-    task, metric, classes = problem.task, problem.metric, list(problem.classes)
 
     def gain(idx: np.ndarray) -> float:
         # the selection's scorer (tested equal to the metric): scikit-learn's input checks
         # were most of `register` on a 5,000-row binary table (2,000 resamples x 2 models)
-        value = scorer(task, y[idx], classes, metric)
+        value = scorer(problem, y[idx])
         return sign * (value(challenger[idx]) - value(champion[idx]))
 
     # SciPy resamples the row numbers (so both models' predictions, 1-D or one column per
@@ -145,10 +144,11 @@ def check_policy(policy: str) -> Policy:
 
 
 def threshold_failures(
-    task: Task, holdout: dict[str, float], thresholds: dict[str, float]
+    problem: Problem, holdout: dict[str, float], thresholds: dict[str, float]
 ) -> list[str]:
-    """Absolute gates: each `metric: bound` is a minimum when greater is better, else a maximum."""
-    failures = []
+    """Absolute gates: each `metric: bound` is a minimum when greater is better, else a maximum
+    (any metric the task reports, not only the one that ranks)."""
+    task, failures = problem.task, []
     for metric, bound in thresholds.items():
         if metric not in holdout:
             raise ConfigError(f"validation threshold on {metric!r}, which {task} does not report")
@@ -164,11 +164,13 @@ def rescore_champion(
     registry: Registry,
     name: str,
     schema: Schema,
+    problem: Problem,
     X_test: pd.DataFrame,
     y_test: pd.Series,
     load: Callable[[ModelVersion], Any],
 ) -> Champion:
-    """Score the current production model on this run's holdout, if it fits this data."""
+    """Score the current production model on this run's holdout, if it fits this data (its
+    schema compatible with `schema`, its predictions aligned to `problem`'s classes)."""
     mv = registry.find(name, PRODUCTION)
     if mv is None:
         return Champion(None)
@@ -178,9 +180,8 @@ def rescore_champion(
         return Champion(mv.version, problem="; ".join(problems))
     try:
         model = load(mv)
-        classes = list(schema.classes) if schema.task != "regression" else []
-        pred = predict_aligned(model, X_test, schema.task, classes)
-        return Champion(mv.version, metrics_of(schema.task, y_test, pred, classes), pred=pred)
+        pred = predict_aligned(model, X_test, problem)
+        return Champion(mv.version, metrics_of(problem, y_test, pred), pred=pred)
     except ModelOpsError as err:
         return Champion(mv.version, problem=f"could not be loaded: {err}", blocks=True)
 
@@ -188,8 +189,7 @@ def rescore_champion(
 def decide(
     *,
     policy: Policy,
-    task: Task,
-    metric: str,
+    problem: Problem,
     challenger: dict[str, float],
     thresholds: dict[str, float],
     champion: Champion,
@@ -206,7 +206,7 @@ def decide(
     is useful, whatever the table's best achievable score. A champion that could not be
     loaded blocks promotion: it was never judged, so it cannot be said to be worse.
     """
-    d = Decision(False, policy, metric, challenger, champion.version, champion.metrics)
+    d = Decision(False, policy, problem.metric, challenger, champion.version, champion.metrics)
     if policy == "never":
         d.reasons.append("--promotion never: registered without promoting")
         return d
@@ -214,7 +214,7 @@ def decide(
         d.promote = True
         d.reasons.append("--promotion always: promoted without comparison")
         return d
-    failures = threshold_failures(task, challenger, thresholds)
+    failures = threshold_failures(problem, challenger, thresholds)
     d.reasons += failures
     if champion.blocks:
         d.reasons.append(
@@ -226,7 +226,7 @@ def decide(
         return d
     if champion.version is not None and not champion.problem:
         better = _beats(
-            d, task, f"production v{champion.version}", champion, min_improvement, bootstrap
+            d, problem, f"production v{champion.version}", champion, min_improvement, bootstrap
         )
         d.promote = better and not failures
         return d
@@ -237,14 +237,14 @@ def decide(
         d.reasons.append(f"production v{champion.version} not compared: {champion.problem}")
     better = True
     if trivial is not None:
-        better = _beats(d, task, "the trivial baseline", trivial, 0.0, bootstrap)
+        better = _beats(d, problem, "the trivial baseline", trivial, 0.0, bootstrap)
     d.promote = better and not failures
     return d
 
 
 def _beats(
     d: Decision,
-    task: Task,
+    problem: Problem,
     label: str,
     other: Champion,
     min_improvement: float,
@@ -268,7 +268,7 @@ def _beats(
             + (f" ({min_improvement:.1%} of {label}'s {metric})" if min_improvement else "")
         )
         return better
-    better = is_better(task, metric, c, p, min_improvement)
+    better = is_better(problem.task, metric, c, p, min_improvement)
     verdict = "beats" if better else "does not beat"
     d.reasons.append(
         f"challenger {metric}={c:.4g} {verdict} {label} {metric}={p:.4g} on the same holdout "

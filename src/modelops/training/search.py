@@ -22,21 +22,15 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from modelops.metrics import greater_is_better
-from modelops.schema import Schema, Task
+from modelops.problem import Problem
+from modelops.schema import Schema
 from modelops.training.candidates import make_pipeline
 from modelops.training.clock import OutOfTime
 from modelops.training.config import FIRST_TRIAL_GRACE, Space, TaskBlock
 from modelops.training.data import Split
-from modelops.training.fit import (
-    Folds,
-    calibrate,
-    classes_of,
-    cross_validate,
-    metrics_of,
-    predict_aligned,
-)
+from modelops.training.fit import Folds, calibrate, cross_validate
 from modelops.training.fit import refit as refit_pipeline
+from modelops.training.predictions import metrics_of, predict_aligned
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +126,11 @@ class _Search:
 
     name: str
     block: TaskBlock
-    task: Task
+    problem: Problem
     schema: Schema
     X: pd.DataFrame
     y: pd.Series
     folds: Folds
-    metric: str
     seconds: float
     seed: int
     n_jobs: int
@@ -153,7 +146,6 @@ class _Search:
     stopped: str = "budget"  # why the search ended: budget, trial cap or converged
 
     def __post_init__(self) -> None:
-        self.higher = greater_is_better(self.task, self.metric)
         self.deadline = self.t_start + self.seconds
         self.first_trials = len(self.block.first_trials())
 
@@ -185,15 +177,15 @@ class _Search:
         stop_at = None if trial.number == 0 else self.deadline - self.refit_reserve()
         first = self.first_fold_deadline if trial.number == 0 else None
         try:
-            pipe = make_pipeline(self.name, self.task, self.schema, params, self.seed, self.n_jobs)
+            task = self.problem.task
+            pipe = make_pipeline(self.name, task, self.schema, params, self.seed, self.n_jobs)
             result = cross_validate(
                 pipe,
                 self.name,
                 self.X,
                 self.y,
-                self.task,
+                self.problem,
                 self.folds,
-                metric=self.metric,
                 early_stopping_rounds=self.early_stopping_rounds,
                 after_fold=after_fold,
                 stop_at=stop_at,
@@ -223,9 +215,9 @@ class _Search:
                 self.seconds,
                 self.name,
             )
-        value = result.cv[self.metric]
+        value = result.cv[self.problem.metric]
         if math.isnan(value):
-            record.state, record.error = "failed", f"cv {self.metric} is NaN"
+            record.state, record.error = "failed", f"cv {self.problem.metric} is NaN"
             raise ValueError(record.error)
         record.value = value
         self.cv_results[trial.number] = (params, result, record.seconds)
@@ -248,18 +240,18 @@ class _Search:
         return float(np.mean(best.fold_seconds)) * k / max(k - 1, 1) * self.refit_seeds
 
     def best_number(self) -> int:
-        return _best_number(self.cv_results, self.metric, self.higher)
+        return _best_number(self.cv_results, self.problem)
 
     def converged(self) -> bool:
         """`patience` trials after the portfolio without a gain beyond the CV's noise."""
         if self.patience <= 0 or len(self.trials) < self.first_trials + self.patience:
             return False
-        best, noise, since = None, 0.0, 0
+        best, noise, since, higher = None, 0.0, 0, self.problem.higher
         for t in self.trials:
             gain = None if t.value is None or best is None else t.value - best
-            if t.value is not None and (best is None or (gain if self.higher else -gain) > noise):
+            if t.value is not None and (best is None or (gain if higher else -gain) > noise):
                 best, since = t.value, 0
-                std = self.cv_results[t.number][1].cv_std.get(self.metric, 0.0)
+                std = self.cv_results[t.number][1].cv_std.get(self.problem.metric, 0.0)
                 noise = std / math.sqrt(len(self.folds.splits))
             elif t.number >= self.first_trials:
                 since += 1
@@ -294,11 +286,10 @@ def search_family(
     *,
     name: str,
     block: TaskBlock,
-    task: Task,
+    problem: Problem,
     schema: Schema,
     data: Split,
     folds: Folds,
-    metric: str,
     seconds: float,
     seed: int,
     n_jobs: int,
@@ -332,12 +323,11 @@ def search_family(
     search = _Search(
         name=name,
         block=block,
-        task=task,
+        problem=problem,
         schema=schema,
         X=data.X_train,
         y=data.y_train,
         folds=folds,
-        metric=metric,
         seconds=seconds,
         seed=seed,
         n_jobs=n_jobs,
@@ -349,7 +339,7 @@ def search_family(
         on_trial=on_trial,
     )
     study = optuna.create_study(
-        direction="maximize" if search.higher else "minimize",
+        direction="maximize" if problem.higher else "minimize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
     )
@@ -389,23 +379,22 @@ def _refit_best(
 ) -> CandidateResult:
     """The best trial refitted on every training row (a seed bag when there is time for every
     seed), calibrated when asked, scored on the holdout and timed to predict."""
-    name, task, metric, seed = search.name, search.task, search.metric, search.seed
+    name, problem, metric, seed = search.name, search.problem, search.problem.metric, search.seed
     best_number = search.best_number()
     params, result, _ = search.cv_results[best_number]
     t0 = time.perf_counter()
-    pipe = make_pipeline(name, task, search.schema, params, seed, search.n_jobs)
+    pipe = make_pipeline(name, problem.task, search.schema, params, seed, search.n_jobs)
     # The trials stopped in time for every seed's refit; only the defaults' trial, which
     # always finishes, can end past the deadline, and then one fit is all there is time for.
     in_time = time.perf_counter() < search.deadline
     seeds = tuple(seed + i for i in range(search.refit_seeds)) if in_time else ()
     pipe, learned = refit_pipeline(pipe, name, search.X, search.y, result.iterations, seeds=seeds)
-    classes = classes_of(search.y) if task != "regression" else []
-    if temperature and task != "regression" and metric == "log_loss":
-        pipe, result, scale = calibrate(pipe, result, search.y, task, classes, search.folds)
+    if temperature and not problem.regression and metric == "log_loss":
+        pipe, result, scale = calibrate(pipe, result, search.y, problem, search.folds)
         learned["temperature"] = round(scale, 4)
     fit_seconds = time.perf_counter() - t0
-    holdout_pred = predict_aligned(pipe, data.X_test, task, classes)
-    holdout = metrics_of(task, data.y_test, holdout_pred, classes)
+    holdout_pred = predict_aligned(pipe, data.X_test, problem)
+    holdout = metrics_of(problem, data.y_test, holdout_pred)
     done = [t for t in search.trials if t.state == "complete"]
     log.info(
         "%s: %d trials (%d complete) in %.0fs, stopped: %s; best #%d cv %s=%.4g, holdout %.4g",
@@ -433,14 +422,14 @@ def _refit_best(
         holdout_pred=holdout_pred,
         trials=search.trials,
         folds=search.folds.description,
-        sample=holdout_sample(data, task, holdout_pred, classes, seed),
+        sample=holdout_sample(data, problem, holdout_pred, seed),
         pipeline=pipe,
         stopped=search.stopped,
-        predict_ms=predict_cost(pipe, data.X_test, task, classes),
+        predict_ms=predict_cost(pipe, data.X_test, problem),
     )
 
 
-def predict_cost(model: Any, X: pd.DataFrame, task: Task, classes: list[Any]) -> float:
+def predict_cost(model: Any, X: pd.DataFrame, problem: Problem) -> float:
     """CPU milliseconds the model takes to predict 1,000 rows: the best of three timings of
     10,000 rows (the holdout's, repeated), one thread per library, or fewer timings once a
     second has gone on them (wine's LightGBM, 4,900 trees, took 1.2 s a timing: 3.5 s of a
@@ -457,7 +446,7 @@ def predict_cost(model: Any, X: pd.DataFrame, task: Task, classes: list[Any]) ->
     with threadpool_limits(limits=1):
         for _ in range(3):
             t0 = time.process_time()
-            predict_aligned(model, rows, task, classes)
+            predict_aligned(model, rows, problem)
             took = time.process_time() - t0
             best, spent = min(best, took), spent + took
             if spent >= 1.0:
@@ -465,19 +454,19 @@ def predict_cost(model: Any, X: pd.DataFrame, task: Task, classes: list[Any]) ->
     return best * 1000 * 1000 / len(rows)
 
 
-def _best_number(cv_results: dict[int, Any], metric: str, higher: bool) -> int:
-    sign = -1.0 if higher else 1.0
-    return min(cv_results, key=lambda n: (sign * cv_results[n][1].cv[metric], n))
+def _best_number(cv_results: dict[int, Any], problem: Problem) -> int:
+    sign = -1.0 if problem.higher else 1.0
+    return min(cv_results, key=lambda n: (sign * cv_results[n][1].cv[problem.metric], n))
 
 
 def holdout_sample(
-    data: Split, task: Task, pred: np.ndarray, classes: list[Any], seed: int, rows: int = 2000
+    data: Split, problem: Problem, pred: np.ndarray, seed: int, rows: int = 2000
 ) -> pd.DataFrame:
     """Up to `rows` holdout rows: `actual`, then `predicted` or one `proba_<class>` per class."""
     out = pd.DataFrame({"actual": data.y_test.to_numpy()})
-    if task == "regression":
+    if problem.regression:
         out["predicted"] = pred
     else:
-        for i, cls in enumerate(classes):
+        for i, cls in enumerate(problem.classes):
             out[f"proba_{cls}"] = pred[:, i]
     return out.sample(min(rows, len(out)), random_state=seed).reset_index(drop=True)
