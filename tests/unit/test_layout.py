@@ -4,9 +4,12 @@ inside functions included), so any module can be imported, and moved, on its own
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -108,3 +111,26 @@ def test_every_name_imported_from_the_package_exists():
                         missing.append(f"{path.name}:{node.lineno} {node.module}.{alias.name}")
     assert len(sources) > 10  # the walk found the files
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    "name, home",
+    [
+        ("Prepared", "modelops.training.prepared"),
+        ("Selection", "modelops.training.selection"),
+        ("Outcome", "modelops.training.registering"),
+    ],
+)
+def test_artifacts_pickled_before_a_move_still_load(name, home):
+    """TrainFlow stores these as artifacts; a run made before they left `steps` pickled them
+    as `modelops.training.steps.<name>`, and reading that run's artifacts must still work:
+    the old path resolves to the class in its new home."""
+    import pickle
+
+    old = "modelops.training.steps"
+    # PROTO 4; the module and the class name as short strings; STACK_GLOBAL; STOP
+    payload = b"\x80\x04" + b"".join(
+        b"\x8c" + bytes([len(text)]) + text.encode() + b"\x94" for text in (old, name)
+    )
+    payload += b"\x93\x94."
+    assert pickle.loads(payload) is getattr(importlib.import_module(home), name)

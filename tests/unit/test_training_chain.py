@@ -14,10 +14,10 @@ from modelops.registry import ANY, PRODUCTION, LocalRegistry
 from modelops.registry.packaging import load_model, signed
 from modelops.training.config import load_config
 from modelops.training.predictions import predict_aligned
+from modelops.training.registering import register_and_promote
 from modelops.training.steps import (
     describe_choice,
     prepare_training,
-    register_and_promote,
     search_step,
     select,
 )

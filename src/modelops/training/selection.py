@@ -1,14 +1,17 @@
-"""Rank candidates and build the leaderboard: pure functions of their scores."""
+"""Rank candidates and build the leaderboard: pure functions of their scores, and the
+`Selection` the select step leaves behind (`modelops.training.steps` re-exports it, which keeps
+the `selection` artifact of runs pickled before the move readable)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from modelops.problem import Problem
-from modelops.training.search import CandidateScore
+from modelops.training.search import CandidateResult, CandidateScore
 
 
 def rank(results: list[CandidateScore], problem: Problem) -> list[CandidateScore]:
@@ -123,3 +126,16 @@ def describe_choice(comparison: dict[str, Any]) -> str:
             else ""
         )
     )
+
+
+@dataclass
+class Selection:
+    """The leaderboard and the champion; the losers' fitted pipelines are not carried on."""
+
+    board: pd.DataFrame
+    best: CandidateResult
+    scores: list[CandidateScore]  # the champion first, then every other candidate by CV
+    ensemble: dict[str, float]  # member -> weight of the champion ({} when it is one family)
+    # the ensemble against choosing one family by CV, both scored on folds their choice never
+    # saw ({} when no ensemble was built): what decided between them
+    comparison: dict[str, Any] = field(default_factory=dict)
