@@ -577,10 +577,9 @@ def parameters_figure(sel: Selection, prep: Prepared) -> Any:
     """Each family's trials as parallel coordinates of its parameters (None: nothing to
     draw), for the card and the W&B train run."""
     from modelops.cards import parameters_figure as figure
-    from modelops.metrics import greater_is_better
 
     trials = {s.label: s.trials for s in sel.scores if s.trials}
-    return figure(trials, prep.metric, greater_is_better(prep.task, prep.metric))
+    return figure(trials, prep.metric, prep.problem.higher)
 
 
 def register_step(
@@ -676,7 +675,6 @@ def selection_card(
         selection_components,
         weights_figure,
     )
-    from modelops.metrics import greater_is_better
 
     best = sel.best
     X, y = prep.split.X_test, prep.split.y_test
@@ -684,7 +682,7 @@ def selection_card(
     figures = {
         "Candidates": leaderboard_figure(sel.board, prep.metric),
         "Search history: best CV score so far, by family": search_figure(
-            trials, prep.metric, greater_is_better(prep.task, prep.metric)
+            trials, prep.metric, prep.problem.higher
         ),
         f"{best.label}: holdout diagnostics": diagnostic_figure(
             best.pipeline, X, y, prep.task, best.label
