@@ -35,7 +35,9 @@ TABLES = {
 }
 
 
-def run_at(commit: str, where: Path, rows: int, trials: int, table: str) -> dict:
+def run_at(
+    commit: str, where: Path, rows: int, trials: int, table: str, timed_pruning: bool
+) -> dict:
     """TrainFlow then ScoreFlow at `commit`; what must not change between two commits."""
     tree = where / "tree"
     subprocess.run(
@@ -46,6 +48,8 @@ def run_at(commit: str, where: Path, rows: int, trials: int, table: str) -> dict
     try:
         config = json.loads((tree / "configs" / "train.json").read_text())
         config["search"]["max_trials"] = trials
+        if not timed_pruning:  # the ensemble's speed pruning reads measured predict times
+            config["ensemble"]["speed_tolerance"] = 0.0
         (where / "config.json").write_text(json.dumps(config))
         env = os.environ | {
             "PYTHONPATH": str(tree / "src"),
@@ -102,13 +106,24 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000, help="diamonds rows to train on")
     parser.add_argument("--trials", type=int, default=3, help="trials per family (the cap)")
     parser.add_argument("--table", choices=sorted(TABLES), default="diamonds", help="bundled table")
+    parser.add_argument(
+        "--no-speed-pruning",
+        action="store_true",
+        help="turn the ensemble's speed pruning off (ensemble.speed_tolerance 0): it ranks "
+        "members by their measured CPU time to predict, so two runs of the same commit can "
+        "prune a nested fold's blend differently (seen on full diamonds: the ensemble's nested "
+        "CV moved while its weights, holdout and predictions did not)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="same-outputs-") as tmp:
         got = {}
         for label in ("before", "after"):
             where = Path(tmp) / label
             where.mkdir()
-            got[label] = run_at(getattr(args, label), where, args.rows, args.trials, args.table)
+            commit = getattr(args, label)
+            got[label] = run_at(
+                commit, where, args.rows, args.trials, args.table, not args.no_speed_pruning
+            )
     before, after = got["before"], got["after"]
     differ = [key for key in before if before[key] != after[key]]
     print(f"champion {after['champion']}, holdout {after['holdout']}")
