@@ -1,7 +1,8 @@
-"""How a text table is written: its delimiter and decimal mark, detected or given.
+"""How a text table is written: its delimiter, decimal mark and quote, detected or given.
 
 Training (`read_table`) and scoring (ScoreFlow's start) detect them the same way, so a
-semicolon-separated European file with decimal commas is read as its writer meant, and say what
+semicolon-separated European file with decimal commas, or a header quoted with apostrophes
+(statsmodels' `anes96.csv`: `'popul'\t'TVnews'...`), is read as its writer meant, and say what
 they detected.
 """
 
@@ -20,14 +21,16 @@ DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 @dataclass(frozen=True)
 class Dialect:
-    """How a text table is written: its delimiter and decimal mark."""
+    """How a text table is written: its delimiter, decimal mark and quote character."""
 
     delimiter: str = ","
     decimal: str = "."
+    quotechar: str = '"'
 
     def describe(self) -> str:
         mark = "decimal comma" if self.decimal == "," else "decimal point"
-        return f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {mark}"
+        text = f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated, {mark}"
+        return text + (f", quoted with {self.quotechar}" if self.quotechar != '"' else "")
 
 
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
@@ -35,8 +38,10 @@ _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
 
 def sniff_dialect(head: str, delimiter: str = "") -> Dialect:
     """The delimiter (comma, semicolon, tab or pipe: the one that splits the first lines into
-    the same number of fields, most of them) and whether numbers use a decimal comma (European
-    CSV: `1,5;2,25`). `delimiter` overrides the guess; the decimal mark is still detected."""
+    the same number of fields, most of them), whether numbers use a decimal comma (European
+    CSV: `1,5;2,25`) and whether the header quotes its names with apostrophes (`'age'`: then
+    `'` is the quote character, or every column name would keep its quotes and `--target age`
+    would not be found). `delimiter` overrides the guess; the rest is still detected."""
     lines = [line for line in head.splitlines()[:50] if line.strip()]
     if len(lines) > 1 and not head.endswith("\n"):
         lines = lines[:-1]  # a line cut by the sample's end
@@ -56,7 +61,9 @@ def sniff_dialect(head: str, delimiter: str = "") -> Dialect:
             re.match(r"^-?\d+\.\d+$", c) for c in cells
         ):
             decimal = ","
-    return Dialect(delimiter, decimal)
+    names = next(csv.reader(lines[:1], delimiter=delimiter), [])
+    quoted = bool(names) and all(len(n) > 1 and n[0] == n[-1] == "'" for n in names)
+    return Dialect(delimiter, decimal, "'" if quoted else '"')
 
 
 def head_text(path: Location, size: int = 1 << 16) -> str:
@@ -93,7 +100,7 @@ def normalise_csv(src: Location, dest: Location, dialect: Dialect) -> None:
     ):
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         writer = csv.writer(out, lineterminator="\n")
-        for row in csv.reader(text, delimiter=dialect.delimiter):
+        for row in csv.reader(text, delimiter=dialect.delimiter, quotechar=dialect.quotechar):
             if dialect.decimal == ",":
                 row = [c.replace(",", ".") if _DECIMAL_COMMA.match(c.strip()) else c for c in row]
             writer.writerow(row)

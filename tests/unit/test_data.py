@@ -204,26 +204,30 @@ def test_a_holdout_too_small_for_the_table_is_a_clear_error(frame, task, size):
 
 
 @pytest.mark.parametrize(
-    "text, delimiter, decimal",
+    "text, delimiter, decimal, quote",
     [
-        ("a,b,y\n1.5,x,2\n2.5,y,3\n", ",", "."),
-        ("a;b;y\n1,5;x;2\n2,5;y;3\n", ";", ","),
-        ("a;b;y\n1.5;x;2\n2.5;y;3\n", ";", "."),
-        ("a\tb\ty\n1.5\tx\t2\n2.5\ty\t3\n", "\t", "."),
-        ("a|b|y\n1,5|x|2\n2,5|y|3\n", "|", ","),
+        ("a,b,y\n1.5,x,2\n2.5,y,3\n", ",", ".", '"'),
+        ("a;b;y\n1,5;x;2\n2,5;y;3\n", ";", ",", '"'),
+        ("a;b;y\n1.5;x;2\n2.5;y;3\n", ";", ".", '"'),
+        ("a\tb\ty\n1.5\tx\t2\n2.5\ty\t3\n", "\t", ".", '"'),
+        ("a|b|y\n1,5|x|2\n2,5|y|3\n", "|", ",", '"'),
+        # statsmodels' anes96.csv: a tab-separated header quoted with apostrophes
+        ("'a'\t'b'\t'y'\n1.5\t'x'\t2\n2.5\ty\t3\n", "\t", ".", "'"),
+        ('"a","b","y"\n1.5,"x",2\n2.5,"y",3\n', ",", ".", '"'),
     ],
 )
-def test_delimiter_and_decimal_comma_are_detected(tmp_path, text, delimiter, decimal):
+def test_delimiter_decimal_comma_and_quote_are_detected(tmp_path, text, delimiter, decimal, quote):
     from modelops.training.data import sniff_dialect
 
     assert sniff_dialect(text) == (d := sniff_dialect(text, delimiter))
-    assert (d.delimiter, d.decimal) == (delimiter, decimal)
+    assert (d.delimiter, d.decimal, d.quotechar) == (delimiter, decimal, quote)
     path = tmp_path / "t.csv"
     path.write_text(text)
     notes: list[str] = []
     df = read_table(path, notes=notes)
     assert list(df.columns) == ["a", "b", "y"] and df["a"].tolist() == [1.5, 2.5]
-    assert bool(notes) == ((delimiter, decimal) != (",", "."))
+    assert df["b"].tolist() == ["x", "y"]
+    assert bool(notes) == ((delimiter, decimal, quote) != (",", ".", '"'))
 
 
 def test_the_delimiter_can_be_forced(tmp_path):

@@ -571,14 +571,23 @@ def test_one_coercion_for_files_and_requests(tmp_path, model):
     assert http == CELLS  # and " num_b " was the num_b column, as a CSV header would be
 
 
-@pytest.mark.parametrize("sep, decimal", [(";", ","), ("\t", "."), ("|", ",")])
-def test_scoring_detects_the_delimiter_and_decimal_comma_as_training_does(
-    tmp_path, frame, sep, decimal
+@pytest.mark.parametrize(
+    "sep, decimal, quote", [(";", ",", '"'), ("\t", ".", '"'), ("|", ",", '"'), ("\t", ".", "'")]
+)
+def test_scoring_detects_the_delimiter_decimal_comma_and_quote_as_training_does(
+    tmp_path, frame, sep, decimal, quote
 ):
+    import csv
+
     reg, _, _ = register_linear(tmp_path, frame())
     X = frame(300).drop(columns="y")
     X.to_csv(tmp_path / "plain.csv", index=False)
-    X.to_csv(tmp_path / "local.csv", index=False, sep=sep, decimal=decimal)
+    # apostrophes: the header and every text cell quoted with them, as R's writers can
+    quoting = csv.QUOTE_NONNUMERIC if quote == "'" else csv.QUOTE_MINIMAL
+    X.to_csv(
+        tmp_path / "local.csv", index=False, sep=sep, decimal=decimal, quotechar=quote,
+        quoting=quoting,
+    )  # fmt: skip
     with open(tmp_path / "local.csv", "a", encoding="utf-8") as f:
         f.write(sep.join(["abc", "1", "red"]) + "\n")  # a bad row keeps its line number
     _, a = _score_with_steps(reg, tmp_path / "plain.csv", tmp_path / "a.csv")

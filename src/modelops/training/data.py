@@ -63,7 +63,9 @@ def read_table(
             notes.append(
                 f"{path.name}: read as {dialect.describe()} (--delimiter to choose another)"
             )
-        return pd.read_csv(path, sep=dialect.delimiter, decimal=dialect.decimal)
+        return pd.read_csv(
+            path, sep=dialect.delimiter, decimal=dialect.decimal, quotechar=dialect.quotechar
+        )
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path}: file is empty (no header, no rows)") from err
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as err:
