@@ -539,7 +539,7 @@ def select(
     top, ranked = choice.score, [choice.score, *ranked, *slow]
     weights = top.params["weights"]
     members = [load(label) for label in weights]
-    cls = EnsembleRegressor if prep.task == "regression" else EnsembleClassifier
+    cls = EnsembleRegressor if prep.problem.regression else EnsembleClassifier
     model = cls(
         members=[m.pipeline for m in members],
         weights=list(weights.values()),
