@@ -430,6 +430,34 @@ def test_select_takes_the_ensemble_only_when_it_beats_one_family_like_for_like(
         assert sel.board["cv_rmse"].iloc[1:].is_monotonic_increasing
 
 
+def test_an_ensemble_that_kept_one_member_is_registered_as_that_family(
+    tmp_path, frame, monkeypatch
+):
+    """On statsmodels' randhie the ensemble's nested CV beat choosing one family, but its
+    greedy selection kept XGBoost alone, weight 1: the champion was a one-member ensemble
+    wrapper named 'ensemble'. It is that family's own model now, first on the leaderboard,
+    with the ensemble's row below it and the reason in the comparison."""
+    from modelops.training import steps
+    from modelops.training.ensemble import build_ensemble
+    from modelops.training.search import CandidateResult
+
+    prep, config = _small(tmp_path, frame)
+    rng = np.random.default_rng(1)
+    a, b = _member(prep, "a", 1.0, rng), _member(prep, "b", 1.2, rng)
+    choice = build_ensemble([a, b], prep, config, seed=0)
+    # as on randhie: the ensemble wins like for like and its weights hold one member, here
+    # the one that is not first by its own CV
+    choice.score.params["weights"] = {"b": 1.0}
+    choice.score.cv = {"rmse": choice.one_family_cv - 0.5}
+    monkeypatch.setattr(steps, "build_ensemble", lambda *_, **__: choice)
+    fitted = {s.label: CandidateResult(**vars(s), pipeline=f"{s.label}'s pipeline") for s in (a, b)}
+    sel = select(scores=[a, b], load=fitted.__getitem__, prep=prep, config=config, seed=0)
+    assert sel.best.label == "b" and sel.best.pipeline == "b's pipeline" and sel.ensemble == {}
+    assert sel.comparison["chosen"] == "b" and sel.comparison["one_member"]
+    assert list(sel.board["candidate"]) == ["b", "ensemble", "a"]
+    assert "kept only b (weight 1)" in describe_choice(sel.comparison)
+
+
 @pytest.mark.parametrize("code", [{"no": 0, "yes": 1}, {"no": 0.0, "yes": 1.0}])
 def test_a_target_of_numbers_coded_as_classes_trains_and_scores(tmp_path, frame, code):
     """A 0/1 target, as most binary columns in a CSV are: every family used to fail, since

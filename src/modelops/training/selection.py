@@ -113,6 +113,12 @@ def describe_choice(comparison: dict[str, Any]) -> str:
         f"optimistic against both. Ensemble weights: the mean of {c['bags']} greedy runs on "
         f"bootstrap resamples of the OOF rows."
         + (
+            f" The ensemble won but kept only {c['chosen']} (weight 1): registered as that "
+            "family's own model, the same predictions."
+            if c.get("one_member")
+            else ""
+        )
+        + (
             f" Taken out for speed (the rest, reweighted, within the CV's noise"
             f"{' and the infer limit' if c.get('infer_limit_ms') else ''}): "
             f"{', '.join(c['pruned_for_speed'])}."

@@ -531,13 +531,19 @@ def select(
         "infer_limit_ms": config.infer_limit_ms,
         "over_infer_limit": [s.label for s in slow],
     }
+    weights = choice.score.params["weights"]
+    if comparison["chosen"] == "ensemble" and len(weights) == 1:
+        # the greedy kept one member (randhie: XGBoost, weight 1): that family's own model
+        # predicts the same without the ensemble's wrapper, and is named for what it is
+        comparison["chosen"], comparison["one_member"] = next(iter(weights)), True
     if comparison["chosen"] != "ensemble":
-        ranked = [ranked[0], *rank([*ranked[1:], choice.score], prep.problem), *slow]
-        return Selection(leaderboard(ranked), load(ranked[0].label), ranked, {}, comparison)
+        champion = next(s for s in ranked if s.label == comparison["chosen"])
+        others = [s for s in ranked if s is not champion]
+        ranked = [champion, *rank([*others, choice.score], prep.problem), *slow]
+        return Selection(leaderboard(ranked), load(champion.label), ranked, {}, comparison)
     from modelops.estimators import EnsembleClassifier, EnsembleRegressor
 
     top, ranked = choice.score, [choice.score, *ranked, *slow]
-    weights = top.params["weights"]
     members = [load(label) for label in weights]
     cls = EnsembleRegressor if prep.problem.regression else EnsembleClassifier
     model = cls(
