@@ -487,6 +487,33 @@ def test_search_refits_its_best_trial_with_the_configured_seeds(frame):
         _config(search__families__catboost__refit_seeds=0)
 
 
+def test_the_refit_gets_as_many_seeds_as_the_time_left_holds(frame):
+    """Each seed's fit costs about a fold's on k/(k-1) of its rows (here 10 s x 3/2 = 15 s):
+    three seeds with 50 s left, two with 40 s, a plain fit with 10 s or past the deadline
+    (full diamonds: CatBoost's first trial ended 16 s before its deadline and its three-seed
+    refit took 34 s)."""
+    from types import SimpleNamespace
+
+    from modelops.training.search import _Search
+
+    df = frame(n=60)
+    schema = infer_schema(df, "y", "regression")
+    folds = make_folds(df["y"], "regression", n_folds=3, repeats=1, seed=0)
+    search = _Search(
+        name="catboost",
+        block=_config().space("catboost", "regression", DataProfile.of(schema, 60)),
+        problem=RMSE, schema=schema, X=df.drop(columns="y"), y=df["y"], folds=folds,
+        seconds=100.0, seed=7, n_jobs=1, max_trials=5, early_stopping_rounds=5,
+        refit_seeds=3, patience=0, first_trial_grace=1.0, on_trial=None,
+    )  # fmt: skip
+    cv = SimpleNamespace(cv={"rmse": 1.0}, fold_seconds=[10.0, 10.0, 10.0])
+    search.cv_results = {0: ({}, cv, 30.0)}
+    assert search.refit_reserve() == pytest.approx(45.0)
+    for left, seeds in [(50.0, (7, 8, 9)), (40.0, (7, 8)), (10.0, ()), (-5.0, ())]:
+        search.deadline = time.perf_counter() + left
+        assert search.refit_seeds_in_time() == seeds
+
+
 def test_temper_rescales_confidence_and_keeps_each_rows_class():
     from modelops.estimators import temper
 
