@@ -487,6 +487,22 @@ def test_search_refits_its_best_trial_with_the_configured_seeds(frame):
         _config(search__families__catboost__refit_seeds=0)
 
 
+def _catboost_search(frame, *, n_folds: int, seed: int, refit_seeds: int):
+    """A CatBoost search's state before any trial: 100 s, a 60-row regression table."""
+    from modelops.training.search import _Search
+
+    df = frame(n=60)
+    schema = infer_schema(df, "y", "regression")
+    return _Search(
+        name="catboost",
+        block=_config().space("catboost", "regression", DataProfile.of(schema, 60)),
+        problem=RMSE, schema=schema, X=df.drop(columns="y"), y=df["y"],
+        folds=make_folds(df["y"], "regression", n_folds=n_folds, repeats=1, seed=0),
+        seconds=100.0, seed=seed, n_jobs=1, max_trials=5, early_stopping_rounds=5,
+        refit_seeds=refit_seeds, patience=0, first_trial_grace=1.0, on_trial=None,
+    )  # fmt: skip
+
+
 def test_the_refit_gets_as_many_seeds_as_the_time_left_holds(frame):
     """Each seed's fit costs about a fold's on k/(k-1) of its rows (here 10 s x 3/2 = 15 s):
     three seeds with 50 s left, two with 40 s, a plain fit with 10 s or past the deadline
@@ -494,18 +510,7 @@ def test_the_refit_gets_as_many_seeds_as_the_time_left_holds(frame):
     refit took 34 s)."""
     from types import SimpleNamespace
 
-    from modelops.training.search import _Search
-
-    df = frame(n=60)
-    schema = infer_schema(df, "y", "regression")
-    folds = make_folds(df["y"], "regression", n_folds=3, repeats=1, seed=0)
-    search = _Search(
-        name="catboost",
-        block=_config().space("catboost", "regression", DataProfile.of(schema, 60)),
-        problem=RMSE, schema=schema, X=df.drop(columns="y"), y=df["y"], folds=folds,
-        seconds=100.0, seed=7, n_jobs=1, max_trials=5, early_stopping_rounds=5,
-        refit_seeds=3, patience=0, first_trial_grace=1.0, on_trial=None,
-    )  # fmt: skip
+    search = _catboost_search(frame, n_folds=3, seed=7, refit_seeds=3)
     cv = SimpleNamespace(cv={"rmse": 1.0}, fold_seconds=[10.0, 10.0, 10.0])
     search.cv_results = {0: ({}, cv, 30.0)}
     assert search.refit_reserve() == pytest.approx(45.0)
@@ -522,20 +527,10 @@ def test_a_first_trial_cut_fold_by_fold_leaves_its_refit_the_time_it_takes(
     costs still left in the share: k/(k-1) of a fold's rows, 10% more trees (on a 54-class
     table a refit counted as one fold ran 17 s past CatBoost's share)."""
     from modelops.training import search as search_module
-    from modelops.training.search import _Search
 
-    df = frame(n=60)
-    schema = infer_schema(df, "y", "regression")
-    folds = make_folds(df["y"], "regression", n_folds=n_folds, repeats=1, seed=0)
     clock = {"now": 1000.0}
     monkeypatch.setattr(search_module.time, "perf_counter", lambda: clock["now"])
-    search = _Search(
-        name="catboost",
-        block=_config().space("catboost", "regression", DataProfile.of(schema, 60)),
-        problem=RMSE, schema=schema, X=df.drop(columns="y"), y=df["y"], folds=folds,
-        seconds=100.0, seed=0, n_jobs=1, max_trials=5, early_stopping_rounds=5,
-        refit_seeds=1, patience=0, first_trial_grace=1.0, on_trial=None,
-    )  # fmt: skip
+    search = _catboost_search(frame, n_folds=n_folds, seed=0, refit_seeds=1)
     spent = []
     for i in range(n_folds):  # every fold is cut at its deadline
         until = search.first_fold_deadline(i)
