@@ -35,6 +35,10 @@ from modelops.training.predictions import metrics_of, predict_aligned
 
 log = logging.getLogger(__name__)
 
+# The refit on every training row grows this many times the folds' mean iteration count: more
+# rows support a few more trees (`refit`; the search's clock counts it in a refit's cost).
+REFIT_ITERATIONS = 1.1
+
 
 @dataclass(frozen=True)
 class Folds:
@@ -345,7 +349,7 @@ def refit(
     learned: dict[str, Any] = {}
     est = model.steps[-1][1]
     if fam.iterations and any(iterations):
-        learned[fam.iterations] = max(1, round(float(np.mean(iterations)) * 1.1))
+        learned[fam.iterations] = max(1, round(float(np.mean(iterations)) * REFIT_ITERATIONS))
         target = getattr(est, "estimator", est)
         target.set_params(**learned)
         if fam.refit_fixed:

@@ -28,7 +28,7 @@ from modelops.training.candidates import make_pipeline
 from modelops.training.clock import OutOfTime
 from modelops.training.config import FIRST_TRIAL_GRACE, Space, TaskBlock
 from modelops.training.data import Split
-from modelops.training.fit import Folds, calibrate, cross_validate
+from modelops.training.fit import REFIT_ITERATIONS, Folds, calibrate, cross_validate
 from modelops.training.fit import refit as refit_pipeline
 from modelops.training.predictions import metrics_of, predict_aligned
 
@@ -230,8 +230,7 @@ class _Search:
         past the share by more than a fold: on a 54-class table CatBoost's two truncated
         folds took 29 s and its refit 30 s, with 13 s left, and the family after it in the
         task lost the difference."""
-        k = self.folds.n_folds
-        refit = k / max(k - 1, 1) * 1.1
+        refit = self.refit_rows * REFIT_ITERATIONS
         now, parts = time.perf_counter(), len(self.folds.splits) - i + refit
         late = self.t_start + self.first_trial_grace * self.seconds
         return now + max((late - now) / parts, self.seconds / (len(self.folds.splits) + refit))
@@ -242,8 +241,13 @@ class _Search:
         if not self.cv_results:
             return 0.0
         _, best, _ = self.cv_results[self.best_number()]
+        return float(np.mean(best.fold_seconds)) * self.refit_rows * self.refit_seeds
+
+    @property
+    def refit_rows(self) -> float:
+        """How many times a fold's training rows the refit fits on: k/(k-1)."""
         k = self.folds.n_folds
-        return float(np.mean(best.fold_seconds)) * k / max(k - 1, 1) * self.refit_seeds
+        return k / max(k - 1, 1)
 
     def refit_seeds_in_time(self) -> tuple[int, ...]:
         """The seeds the best trial is refitted with: all configured ones, or as many as the
