@@ -24,6 +24,12 @@ class Problem:
     metric: str
     classes: tuple[Any, ...] = ()
 
+    def __post_init__(self) -> None:
+        # a classifier's probabilities are aligned to its classes: with none, every prediction
+        # would silently become zero columns
+        if self.task != "regression" and len(self.classes) < 2:
+            raise ValueError(f"a {self.task} Problem needs its classes, got {self.classes!r}")
+
     @property
     def regression(self) -> bool:
         return self.task == "regression"
@@ -33,13 +39,10 @@ class Problem:
         """Whether a greater metric is better (ROC AUC) or worse (RMSE, log loss)."""
         return greater_is_better(self.task, self.metric)
 
-    @property
-    def positive(self) -> Any | None:
-        """The class a binary model's probability is of (the second, as scikit-learn orders)."""
-        return self.classes[1] if self.task == "binary" and len(self.classes) == 2 else None
-
     def better(self, a: float, b: float) -> bool:
-        """Score `a` strictly beats `b` in the metric's direction."""
+        """Score `a` strictly beats `b` in the metric's direction. Not `metrics.is_better`
+        with no margin: its margin is `abs(b) * share`, NaN when `b` is the greedy's starting
+        infinity, and then nothing would beat it."""
         return a > b if self.higher else a < b
 
     def target(self, y: Any) -> np.ndarray:

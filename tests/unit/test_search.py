@@ -23,7 +23,6 @@ from modelops.training.ensemble import greedy_selection, nested_scores
 from modelops.training.families import CLOCKED as CLOCKED_BOOSTERS
 from modelops.training.families.hist_gradient_boosting import HGB_FIRST_ROUND
 from modelops.training.fit import cross_validate, make_folds, refit
-from modelops.training.predictions import classes_of
 from modelops.training.promotion import paired_bootstrap
 from modelops.training.search import search_family
 from tests.conftest import ROOT
@@ -32,8 +31,8 @@ RMSE = Problem("regression", "rmse")
 
 
 def _problem(task: str, metric: str, y: pd.Series) -> Problem:
-    """The problem a run on `y` would have: its classes in the canonical order."""
-    return Problem(task, metric, () if task == "regression" else tuple(classes_of(y)))
+    """The problem a run on `y` would have: its classes in the schema's order (`infer_schema`)."""
+    return Problem(task, metric, () if task == "regression" else tuple(sorted(set(y), key=str)))
 
 
 FAST = json.loads((ROOT / "tests" / "integration" / "fast_config.json").read_text())
@@ -485,6 +484,15 @@ def test_search_refits_its_best_trial_with_the_configured_seeds(frame):
     assert "refit_seeds" not in late.params and len(late.trials) == 1
     with pytest.raises(ConfigError, match="refit_seeds"):
         _config(search__families__catboost__refit_seeds=0)
+
+
+def test_a_classifier_problem_without_its_classes_is_refused():
+    """Probabilities are aligned to the Problem's classes: a classifier built without them
+    would score every prediction as zero columns instead of failing."""
+    with pytest.raises(ValueError, match="binary Problem needs its classes"):
+        Problem("binary", "roc_auc")
+    assert Problem("binary", "roc_auc", ("no", "yes")).better(0.9, 0.8)
+    assert RMSE.better(1.0, float("inf"))  # the greedy starts from infinity
 
 
 def _catboost_search(frame, *, n_folds: int, seed: int, refit_seeds: int):

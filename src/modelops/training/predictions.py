@@ -12,15 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from modelops.metrics import class_positions, score_metric, score_predictions
 from modelops.problem import Problem
-
-
-def classes_of(y: pd.Series) -> list[Any]:
-    """The canonical class order every family's probabilities are aligned to."""
-    return sorted(pd.unique(y), key=str)
 
 
 def predict_aligned(model: Any, X: Any, problem: Problem) -> np.ndarray:
