@@ -20,7 +20,6 @@ from modelops.training.candidates import FAMILIES, make_pipeline
 from modelops.training.config import DataProfile, TrainConfig, load_config
 from modelops.training.data import split
 from modelops.training.ensemble import greedy_selection, nested_scores
-from modelops.training.families import CLOCKED as CLOCKED_BOOSTERS
 from modelops.training.families.hist_gradient_boosting import HGB_FIRST_ROUND
 from modelops.training.fit import cross_validate, make_folds, refit
 from modelops.training.promotion import paired_bootstrap
@@ -656,7 +655,7 @@ def test_a_fold_past_the_search_deadline_is_stopped(frame, family):
     assert best > 1
 
 
-@pytest.mark.parametrize("family", sorted(CLOCKED_BOOSTERS))
+@pytest.mark.parametrize("family", sorted(n for n, f in FAMILIES.items() if f.booster))
 def test_a_truncated_fold_keeps_its_booster_instead_of_failing(frame, family):
     """A family's first trial must give a result: past its time, the booster stops at its
     best iteration so far and the fold's model is kept and predicts."""

@@ -29,9 +29,4 @@ FAMILIES: dict[str, Family] = {
     "xgboost": xgboost.FAMILY,
 }
 
-# The families whose training the clock ends (a deadline callback, or for HistGradientBoosting
-# rounds of trees); the others' fits run to their end, and only the check after the fit can
-# prune them.
-CLOCKED = frozenset(name for name, family in FAMILIES.items() if family.booster)
-
-__all__ = ["CLOCKED", "FAMILIES", "Family", "FitStopping", "Fold", "Stopping"]
+__all__ = ["FAMILIES", "Family", "FitStopping", "Fold", "Stopping"]
