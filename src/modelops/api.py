@@ -24,6 +24,8 @@ from typing import Any
 import pandas as pd
 
 from modelops.errors import ModelOpsError
+from modelops.estimators import predict_threads
+from modelops.threads import cores
 from modelops.training.candidates import FAMILIES
 from modelops.training.config import TrainConfig, load_config
 from modelops.training.search import CandidateResult
@@ -134,7 +136,7 @@ def fit(
         group_column=group_column,
         frame=frame,
     )
-    workers = workers or min(len(prep.candidates), os.cpu_count() or 1)
+    workers = workers or min(len(prep.candidates), cores())
     if workers == 1:  # one after another in this process: about the sum of the shares
         results = {n: _search(n, prep, config, seed) for n in prep.candidates}
     else:
@@ -146,6 +148,8 @@ def fit(
         config=config,
         seed=seed,
     )
+    # fitted on one thread each, side by side; the model handed back predicts on every core
+    predict_threads(sel.best.pipeline, cores())
     review = review_champion(sel=sel, prep=prep, seed=seed)
     notes = prep.notes + ([f"WARNING: {review.warning}"] if review.warning else [])
     return FitResult(

@@ -80,15 +80,21 @@ class CategoryDtypes(TransformerMixin, BaseEstimator):
         return self.feature_names_in_
 
 
-def _one_thread(forest: Any) -> bool:
-    return forest.n_jobs in (None, 1)
+# below this many rows a forest averages its trees in one thread whatever its `n_jobs`:
+# joblib's threaded dispatch costs about 12 ms, more than it saves (diamonds' 50-tree
+# ExtraTrees, 2 cores: 100 rows 7.9 ms serial, 13.0 threaded; 1,000 rows 41 ms, 33 threaded)
+SERIAL_BELOW_ROWS = 500
+
+
+def _one_thread(forest: Any, X: Any) -> bool:
+    return forest.n_jobs in (None, 1) or getattr(X, "shape", (len(X),))[0] < SERIAL_BELOW_ROWS
 
 
 class _SerialMeanRegressor:
     """A forest regressor's predict; on one thread, the trees' mean without joblib."""
 
     def predict(self, X: Any) -> np.ndarray:
-        if not _one_thread(self):
+        if not _one_thread(self, X):
             return super().predict(X)
         check_is_fitted(self)
         X = self._validate_X_predict(X)
@@ -105,7 +111,7 @@ class _SerialMeanClassifier:
     """A forest classifier's predict_proba; on one thread, the trees' mean without joblib."""
 
     def predict_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
-        if not _one_thread(self):
+        if not _one_thread(self, X):
             return super().predict_proba(X)
         check_is_fitted(self)
         X = self._validate_X_predict(X)
@@ -529,3 +535,40 @@ class EnsembleClassifier(ClassifierMixin, Ensemble):
     @property
     def classes_(self) -> np.ndarray:
         return np.asarray(self.members[0].classes_)
+
+
+# estimators whose predict runs on `n_jobs` threads (classes from these modules, by their MRO):
+# the boosters' OpenMP loops and scikit-learn's forests. CatBoost predicts on every core
+# already; HistGradientBoosting's OpenMP takes every core unless a threadpool limit says less.
+_THREADED_PREDICT = ("xgboost", "lightgbm", "sklearn.ensemble._forest")
+
+
+def _estimators(model: Any) -> list[Any]:
+    """The fitted estimators a model predicts with: a pipeline's last step, an ensemble's
+    members', a wrapper's inner ones (a seed bag's every seed)."""
+    if isinstance(model, Ensemble):
+        return [e for member in model.members or [] for e in _estimators(member)]
+    if steps := getattr(model, "steps", None):
+        return _estimators(steps[-1][1])
+    if isinstance(model, SeedBag):
+        return [e for inner in getattr(model, "estimators_", []) for e in _estimators(inner)]
+    if isinstance(model, _Wraps):
+        inner = getattr(model, "estimator_", None)
+        return [] if inner is None else _estimators(inner)
+    return [model]
+
+
+def predict_threads(model: Any, threads: int) -> Any:
+    """Let the boosters and forests inside `model` predict on `threads` threads; returns it.
+
+    Search tasks fit every member on one thread, since they run side by side, and the
+    boosters keep that `n_jobs` in their pickle: a scoring process with two cores to itself
+    predicted the default diamonds ensemble at 38.8k rows/s, 69.8k with two (BENCHMARKS.md).
+    The boosters' predictions do not change (their threads split the rows); a threaded
+    forest adds its trees in the order they finish, which may move the last bits."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
+    for est in _estimators(model):
+        if any(c.__module__.startswith(_THREADED_PREDICT) for c in type(est).__mro__):
+            est.set_params(n_jobs=threads)
+    return model

@@ -198,9 +198,37 @@ def test_serial_forest_predicts_exactly_as_scikit_learn(frame, task, family):
         np.testing.assert_array_equal(forest.predict_proba(Z), expected)
         np.testing.assert_array_equal(forest.predict(Z), Classifier.predict(forest, Z))
     score = pipe.predict if task == "regression" else pipe.predict_proba
-    one_thread = score(X[:5])
+    many = pd.concat([X] * 3, ignore_index=True)  # 600 rows: enough for the threaded path
+    one_thread = score(many)
     pipe.set_params(model__n_jobs=2)  # scikit-learn's parallel path (sums in thread order)
-    np.testing.assert_allclose(score(X[:5]), one_thread, rtol=1e-12)
+    np.testing.assert_allclose(score(many), one_thread, rtol=1e-12)
+
+
+@pytest.mark.parametrize("family", ["random_forest", "extra_trees"])
+def test_a_threaded_forest_averages_a_small_batch_on_one_thread(frame, family, monkeypatch):
+    """joblib's dispatch costs more than it saves on a few hundred rows (an online request):
+    below SERIAL_BELOW_ROWS a forest set to two threads never reaches it; above, it does."""
+    from sklearn.ensemble import _forest
+
+    from modelops.estimators import SERIAL_BELOW_ROWS
+
+    df = frame(200)
+    pipe = make_pipeline(family, "regression", infer_schema(df, "y", "regression"), {}, 0, 2)
+    X = df.drop(columns="y")
+    pipe.set_params(model__n_estimators=5).fit(X, df["y"])
+    big = pd.concat([X] * (SERIAL_BELOW_ROWS // len(X) + 1), ignore_index=True)
+    expected = pipe.set_params(model__n_jobs=1).predict(big)
+    pipe.set_params(model__n_jobs=2)
+
+    def no_joblib(*args, **kwargs):
+        raise AssertionError("joblib dispatch")
+
+    monkeypatch.setattr(_forest, "Parallel", no_joblib)
+    np.testing.assert_array_equal(
+        pipe.predict(big[: SERIAL_BELOW_ROWS - 1]), expected[: SERIAL_BELOW_ROWS - 1]
+    )
+    with pytest.raises(AssertionError, match="joblib dispatch"):
+        pipe.predict(big[:SERIAL_BELOW_ROWS])
 
 
 @pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
@@ -314,6 +342,54 @@ def test_ensemble_shares_alike_steps_and_predicts_as_its_members(frame):
     loaded = pickle.loads(pickle.dumps(model))
     assert loaded._keys == keys  # rebuilt on loading
     np.testing.assert_array_equal(loaded.predict(new), model.predict(new))
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_predict_threads_reaches_every_booster_and_forest_and_changes_no_prediction(frame, task):
+    """Search tasks fit members on one thread and the boosters keep it in their pickle; a
+    scoring process sets its own: through ensembles, seed bags and label or target wrappers,
+    the estimators whose predict is threaded get `n_jobs`, and nothing else changes."""
+    from modelops.estimators import (
+        EnsembleClassifier,
+        EnsembleRegressor,
+        SeedBagClassifier,
+        SeedBagRegressor,
+        _estimators,
+        predict_threads,
+    )
+
+    df = frame(300, task)
+    schema = infer_schema(df, "y", task)
+    X, y = df.drop(columns="y"), df["y"]
+    names = ["extra_trees", "xgboost", "lightgbm", "catboost", "linear"]
+    members = [make_pipeline(n, task, schema, FAST.get(n, {}), 0, 1) for n in names]
+    Bag = SeedBagRegressor if task == "regression" else SeedBagClassifier
+    members[1].steps[-1] = ("model", Bag(members[1].steps[-1][1], seeds=(0, 1)))
+    members = [m.fit(X, y) for m in members]
+    Ensemble = EnsembleRegressor if task == "regression" else EnsembleClassifier
+    model = Ensemble(members=members, weights=[0.2] * 5, labels=names, task=task).fit()
+    many = pd.concat([X] * 2, ignore_index=True)
+    score = model.predict if task == "regression" else model.predict_proba
+    before = score(many)
+
+    def jobs() -> list[tuple[str, object]]:
+        return [
+            (type(e).__name__, e.get_params(deep=False).get("n_jobs")) for e in _estimators(model)
+        ]
+
+    was = jobs()
+    assert predict_threads(model, 2) is model
+    changed = {name for (name, old), (_, new) in zip(was, jobs(), strict=True) if new != old}
+    kind = "Regressor" if task == "regression" else "Classifier"
+    # the bag's two XGBoost seeds, the forest, LightGBM; CatBoost and the linear model as they were
+    assert changed == {f"SerialExtraTrees{kind}", f"CodesXGB{kind}", f"CodesLGBM{kind}"}
+    assert [n for n, _ in was].count(f"CodesXGB{kind}") == 2
+    assert all(j == 2 for n, j in jobs() if n in changed)
+    coercers = [m.steps[0][1] for m in members]
+    assert all(getattr(c, "n_jobs", None) in (None, 1) for c in coercers)  # encoders untouched
+    np.testing.assert_allclose(score(many), before, rtol=1e-12)
+    with pytest.raises(ValueError, match="at least 1"):
+        predict_threads(model, 0)
 
 
 @pytest.mark.parametrize("task", ["regression", "classification"])

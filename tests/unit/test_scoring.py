@@ -66,6 +66,41 @@ def test_load_model_refuses_a_tampered_model(tmp_path, frame):
         load_model(reg, "m", PRODUCTION)
 
 
+def test_a_loaded_model_predicts_on_the_threads_its_process_has(tmp_path, frame, monkeypatch):
+    """Every core of the process by default; a ScoreFlow shard its share of the machine's."""
+    from modelops.registry import packaging
+
+    reg, _, _ = _registered(tmp_path, frame)
+    seen = []
+    monkeypatch.setattr(packaging, "predict_threads", lambda model, n: seen.append(n))
+    monkeypatch.setattr(packaging, "cores", lambda: 6)
+    load_model(reg, "m", PRODUCTION)
+    load_model(reg, "m", PRODUCTION, threads=1)
+    assert seen == [6, 1]
+
+
+@pytest.mark.parametrize(
+    "runtime, shards, cores, threads",
+    [
+        ("local", 1, 2, 2),  # one shard: both cores
+        ("local", 2, 2, 1),  # two side by side: one each
+        ("local", 7, 2, 1),
+        ("local", 2, 8, 4),
+        ("kubernetes", 7, 2, 2),  # a worker each: all of its cores
+        ("aws-batch", 3, 4, 4),
+    ],
+)
+def test_a_shard_predicts_on_its_share_of_the_cores(monkeypatch, runtime, shards, cores, threads):
+    from modelops import threads as t
+
+    monkeypatch.setattr(t, "cores", lambda: cores)
+    monkeypatch.setenv(t.RUNTIME_ENV, runtime)
+    assert t.shard_threads(shards) == threads
+    if runtime == "local":
+        monkeypatch.delenv(t.RUNTIME_ENV)  # the local runtime does not set it
+        assert t.shard_threads(shards) == threads
+
+
 @pytest.mark.parametrize(
     "name, expected",
     [

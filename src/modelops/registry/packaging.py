@@ -22,10 +22,11 @@ from sklearn.pipeline import Pipeline
 
 from modelops import paths
 from modelops.errors import ConfigError, RegistryError
-from modelops.estimators import Ensemble
+from modelops.estimators import Ensemble, predict_threads
 from modelops.registry import signing
 from modelops.registry.base import ModelVersion, Registry, sha256_file
 from modelops.schema import Schema
+from modelops.threads import cores
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +170,12 @@ def check_library_versions(mv: ModelVersion) -> list[str]:
     return majors + minors
 
 
-def load_model(registry: Registry, name: str, ref: str | int) -> LoadedModel:
+def load_model(
+    registry: Registry, name: str, ref: str | int, *, threads: int | None = None
+) -> LoadedModel:
     """Resolve `ref`, check its signature (with a key), download and digest-check the files,
-    then unpickle the pipeline.
+    then unpickle the pipeline, set to predict on `threads` threads (default: every core this
+    process may use; its search tasks fitted it on one).
 
     The download lives in a temporary folder that is gone when this returns.
     """
@@ -180,6 +184,7 @@ def load_model(registry: Registry, name: str, ref: str | int) -> LoadedModel:
         check_library_versions(mv)
         pipeline = joblib.load(Path(tmp) / MODEL_FILE)
     check_model_type(mv, pipeline)
+    predict_threads(pipeline, threads or cores())
     return LoadedModel(mv, pipeline, Schema.from_dict(mv.metadata["schema"]))
 
 

@@ -27,6 +27,7 @@ from modelops.scoring.outputs import (
     remove_stale,
 )
 from modelops.scoring.reader import Shard, check_input, plan_shards
+from modelops.threads import shard_threads
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,11 @@ def plan_scoring(
 def score_shard_step(
     *, registry: Registry, plan: ScorePlan, shard: Shard, drift_sample: int
 ) -> ShardResult:
-    """Score one shard with the planned version (its digest is checked again on this worker)."""
-    loaded = load_model(registry, plan.model_name, plan.version)
+    """Score one shard with the planned version (its digest is checked again on this worker),
+    on this task's share of the machine's cores (all of a remote worker's)."""
+    loaded = load_model(
+        registry, plan.model_name, plan.version, threads=shard_threads(len(plan.shards))
+    )
     try:
         return score_shard(
             loaded,

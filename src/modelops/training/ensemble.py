@@ -42,7 +42,6 @@ too, `nested_scores` with one greedy step, and that is its fair comparison.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.problem import Problem
+from modelops.threads import cores
 from modelops.training.config import TrainConfig
 from modelops.training.predictions import metric_of, metrics_of, scorer
 from modelops.training.prepared import Prepared
@@ -274,14 +274,6 @@ def nested_scores(
 def blend(preds: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """The weighted average of members' predictions (or aligned probabilities)."""
     return sum(w * np.asarray(preds[n], dtype=float) for n, w in weights.items())
-
-
-def cores() -> int:
-    """The cores this process may run on (a container's or a Metaflow `@resources` limit)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def side_by_side(jobs: list[tuple[Callable[..., Any], tuple, dict[str, Any]]]) -> list[Any]:

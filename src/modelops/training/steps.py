@@ -22,6 +22,7 @@ from modelops.errors import ConfigError, DataError, TrainingError
 from modelops.metrics import resolve_metric
 from modelops.registry import PRODUCTION, Registry, signing
 from modelops.schema import DATE_PARTS, id_columns, infer_schema
+from modelops.threads import cores
 from modelops.training import promotion
 from modelops.training.candidates import check_feature_names, parse_candidates
 from modelops.training.config import DataProfile, TrainConfig
@@ -35,7 +36,7 @@ from modelops.training.data import (
     split,
     validate_training_data,
 )
-from modelops.training.ensemble import build_ensemble, cores
+from modelops.training.ensemble import build_ensemble
 from modelops.training.fit import Folds, make_folds
 from modelops.training.prepared import Prepared
 from modelops.training.registering import Outcome, Review, register_and_promote
