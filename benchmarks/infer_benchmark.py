@@ -8,8 +8,10 @@ folder) unless `--run` names one, then takes its search tasks' candidates (their
 holdout predictions, measured costs and fitted pipelines) and, for each setting of the
 pruning (`ensemble.speed_tolerance` as a share of the best member's CV standard error, and
 `--infer-limit`s), chooses the ensemble as `select` does on all OOF rows. Each ensemble is
-then timed predicting `--rows` rows in this process on every core (best of three), and scored
-on the holdout. The first line (tolerance 0, no limit) is the ensemble without pruning.
+then timed predicting `--rows` rows in this process on every core (best of three), with
+its members' threads set as loading it for scoring sets them (`--threads`, default every
+core), and scored on the holdout. The first line (tolerance 0, no limit) is the ensemble
+without pruning.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def main() -> None:
     ap.add_argument("--tolerances", default="0,0.25,0.5,1,2")
     ap.add_argument("--limits", default="", help="comma-separated ms per 1,000 rows")
     ap.add_argument(
+        "--threads", type=int, default=0, help="threads each member predicts on (0: every core)"
+    )
+    ap.add_argument(
         "--remeasure", action="store_true", help="time each member here, not in its task"
     )
     args = ap.parse_args()
@@ -62,7 +67,8 @@ def main() -> None:
     from metaflow import Run, namespace
     from threadpoolctl import threadpool_limits
 
-    from modelops.estimators import EnsembleClassifier, EnsembleRegressor
+    from modelops.estimators import EnsembleClassifier, EnsembleRegressor, predict_threads
+    from modelops.threads import cores
     from modelops.training.config import load_config
     from modelops.training.ensemble import greedy_selection, speed_pruning
     from modelops.training.predictions import metrics_of, predict_aligned
@@ -114,6 +120,7 @@ def main() -> None:
             labels=list(g.weights),
             task=prep.task,
         )
+        predict_threads(model, args.threads or cores())
         pred = predict_aligned(model, X, prep.problem)
         score = metrics_of(prep.problem, prep.split.y_test, pred)[prep.metric]
         best = math.inf
