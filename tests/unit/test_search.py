@@ -702,6 +702,80 @@ def test_hist_gradient_boosting_under_the_clock_grows_the_trees_of_one_fit(frame
     assert rounds.get_params() == est.get_params()
 
 
+@pytest.mark.parametrize("family", ["random_forest", "extra_trees"])
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_a_forest_under_the_clock_grows_the_trees_of_one_fit(frame, family, task):
+    """Grown in rounds so that the clock can stop it, a forest with time to spare is the
+    forest of one fit, tree for tree; past its time it stops after a round (a first trial,
+    `truncate`) or gives up (`OutOfTime`)."""
+    from sklearn.base import clone
+
+    from modelops.training.clock import OutOfTime
+    from modelops.training.families.base import Stopping
+    from modelops.training.families.forests import FOREST_ROUNDS, grow_until
+
+    df = frame(n=300)
+    if task != "regression":
+        df["y"] = np.where(df["y"] > df["y"].median(), "high", "low")
+    schema = infer_schema(df, "y", task)
+    X, y = df.drop(columns="y"), df["y"]
+    pipe = make_pipeline(family, task, schema, {"n_estimators": 25}, seed=3, n_jobs=1)
+    Z = Pipeline(pipe.steps[:-1]).fit_transform(X, y)
+    est = pipe.steps[-1][1]
+    one = clone(est).fit(Z, y)
+    rounds = clone(est)
+    assert grow_until(rounds, Z, y, Stopping(50, time.perf_counter() + 600)) == 25
+    method = "predict" if task == "regression" else "predict_proba"
+    np.testing.assert_array_equal(getattr(rounds, method)(Z), getattr(one, method)(Z))
+    assert rounds.get_params() == est.get_params()  # warm_start off again, 25 trees
+    late = time.perf_counter() - 1
+    cut = clone(est)
+    grown = grow_until(cut, Z, y, Stopping(50, late, truncate=True))
+    assert grown == len(cut.estimators_) == cut.n_estimators == -(-25 // FOREST_ROUNDS)
+    assert not cut.warm_start and np.isfinite(getattr(cut, method)(Z)).all()
+    with pytest.raises(OutOfTime):
+        grow_until(clone(est), Z, y, Stopping(50, late))
+
+
+@pytest.mark.parametrize("family", ["random_forest", "extra_trees"])
+def test_a_forest_first_trial_past_its_share_is_cut_and_refitted_with_its_trees(
+    frame, caplog, family
+):
+    """A forest's one trial cannot be stopped by a pruner; on a table too large for its share
+    its trees are cut fold by fold, the refit grows the count the folds reached (no more: more
+    rows do not call for more trees in a forest), and the log says so."""
+    df = frame(n=400)
+    schema = infer_schema(df, "y", "regression")
+    data = split(df, "y", "regression", 0.25, 0)
+    folds = make_folds(data.y_train, "regression", n_folds=2, repeats=1, seed=0)
+    slow = _config(**{f"search__families__{family}__fixed": {"n_estimators": 20_000}})
+    block = slow.space(family, "regression", DataProfile.of(schema, 300))
+    with caplog.at_level("WARNING", logger="modelops.training.search"):
+        result = search_family(
+            name=family, block=block, problem=RMSE, schema=schema, data=data,
+            folds=folds, seconds=1.0, seed=0, n_jobs=1, max_trials=1,
+            early_stopping_rounds=50,
+        )  # fmt: skip
+    assert result.trials[0].state == "complete"
+    trees = result.params["n_estimators"]
+    assert 1 <= trees < 20_000
+    assert len(result.pipeline.steps[-1][1].estimators_) == trees
+    assert "first trial's trees were cut in 2 of 2 folds" in caplog.text
+
+
+def test_a_forest_the_clock_never_cut_is_refitted_with_the_trees_it_was_given(frame):
+    """Counting trees changes nothing for a forest with time enough: the folds' count is the
+    configured one, and the refit is not given 10% more as a booster's is."""
+    df = frame(n=300)
+    schema = infer_schema(df, "y", "regression")
+    X, y = df.drop(columns="y"), df["y"]
+    pipe = make_pipeline("extra_trees", "regression", schema, {"n_estimators": 20}, 0, 1)
+    model, learned = refit(pipe, "extra_trees", X, y, [20, 20, 20])
+    assert learned == {"n_estimators": 20} and len(model.steps[-1][1].estimators_) == 20
+    model, learned = refit(pipe, "extra_trees", X, y, [0, 0])  # no clock: as configured
+    assert learned == {} and len(model.steps[-1][1].estimators_) == 20
+
+
 @pytest.mark.parametrize("grace", [1.0, 2.0])
 def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, caplog, grace):
     """The defaults' trial always finishes, but a slow one (CatBoost's MultiClass on 54
@@ -725,7 +799,7 @@ def test_a_first_trial_far_past_its_share_is_cut_short_not_waited_for(frame, cap
         )  # fmt: skip
     assert result.pipeline is not None and result.trials[0].state == "complete"
     assert result.params["iterations"] < 100_000  # the refit learnt the truncated count
-    assert "first trial's boosting was stopped in 2 of 2 folds" in caplog.text
+    assert "first trial's trees were cut in 2 of 2 folds" in caplog.text
     assert f"at {grace:g} times its share" in caplog.text
 
 

@@ -183,13 +183,15 @@ def fit_fold(
     if wrapper is not None:  # the booster early-stops on the transformed validation target
         est = clone(wrapper.estimator)
         y_tr, y_va = wrapper.forward(y_tr), wrapper.forward(y_va)
-    stopping = FAMILIES[family].fit_stopping
-    if stopping is None:
+    fam = FAMILIES[family]
+    clock = Stopping(early_stopping_rounds, stop_at, truncate)
+    if fam.fit_stopping is not None:
+        best = fam.fit_stopping(est, Fold(Z_tr, y_tr, Z_va, y_va), clock)
+    elif fam.fit_rounds is not None and stop_at is not None:
+        best = fam.fit_rounds(est, Z_tr, y_tr, clock)
+    else:
         est.fit(Z_tr, y_tr)
         best = 0
-    else:
-        fold = Fold(Z_tr, y_tr, Z_va, y_va)
-        best = stopping(est, fold, Stopping(early_stopping_rounds, stop_at, truncate))
     if not truncate:
         check_time(stop_at)
     if wrapper is not None:
@@ -227,6 +229,8 @@ def cross_validate(
     # boosters stop on rows set aside from the fold's training rows (small tables)
     clocked = FAMILIES[family].booster
     set_aside = clocked and bool(folds.stopping)
+    # a forest grown in rounds: the trees it is to grow (fewer in a fold: the clock cut it)
+    grown = FAMILIES[family].fit_rounds is not None and pipeline.steps[-1][1].n_estimators
     for i, (tr, va) in enumerate(folds.splits):
         t0 = time.perf_counter()
         until = truncate_at(i) if truncate_at is not None else stop_at
@@ -247,6 +251,7 @@ def cross_validate(
         )
         # stopped by the clock: read before the refit below, whose time is not the booster's
         truncated += truncate_at is not None and clocked and time.perf_counter() > until
+        truncated += truncate_at is not None and bool(grown) and 0 < best < grown
         if set_aside and best:
             # the count learned on the set-aside rows, the model from every training row
             model, _ = refit(pipeline, family, X.iloc[tr], y.iloc[tr], [best])
@@ -339,9 +344,11 @@ def refit(
     seeds: tuple[int, ...] = (),
 ) -> tuple[Pipeline, dict[str, Any]]:
     """Fit on every training row; a booster gets its folds' mean best iteration (+10%: more
-    rows support a few more trees). Two or more `seeds`: the estimator is fitted once per seed,
-    behind encoders fitted once, and the fits averaged (`SeedBag`). Returns the pipeline and
-    the parameters it was given (`refit_seeds`: how many fits were averaged)."""
+    rows support a few more trees), a forest its folds' mean tree count (fewer than it was
+    given only when the clock cut a first trial). Two or more `seeds`: the estimator is
+    fitted once per seed, behind encoders fitted once, and the fits averaged (`SeedBag`).
+    Returns the pipeline and the parameters it was given (`refit_seeds`: how many fits were
+    averaged)."""
     from modelops.estimators import SeedBagClassifier, SeedBagRegressor
 
     fam = FAMILIES[family]
@@ -349,8 +356,13 @@ def refit(
     learned: dict[str, Any] = {}
     est = model.steps[-1][1]
     if fam.iterations and any(iterations):
-        learned[fam.iterations] = max(1, round(float(np.mean(iterations)) * REFIT_ITERATIONS))
-        target = getattr(est, "estimator", est)
+        more = REFIT_ITERATIONS if fam.booster else 1.0  # a forest's trees are not stopped
+        learned[fam.iterations] = max(1, round(float(np.mean(iterations)) * more))
+        # inside a wrapper (TargetTransform, EncodedLabels), else on the estimator itself;
+        # a forest's own `estimator` is its tree, so the parameter's owner decides
+        inner = getattr(est, "estimator", None)
+        own = inner is None or fam.iterations in est.get_params(deep=False)
+        target = est if own else inner
         target.set_params(**learned)
         if fam.refit_fixed:
             target.set_params(**dict(fam.refit_fixed))

@@ -205,9 +205,10 @@ class _Search:
             record.seconds = time.perf_counter() - t0
         if result.truncated:
             log.warning(
-                "%s: its first trial's boosting was stopped in %d of %d folds at %g times its "
-                "share of the budget (%.0f s), with fewer trees than early stopping would "
-                "choose; a larger --budget-minutes or search.families.%s.share gives it more",
+                "%s: its first trial's trees were cut in %d of %d folds at %g times its "
+                "share of the budget (%.0f s), fewer than early stopping would choose or the "
+                "forest was to grow; a larger --budget-minutes or search.families.%s.share "
+                "gives it more",
                 self.name,
                 result.truncated,
                 len(self.folds.splits),

@@ -37,6 +37,9 @@ class Stopping:
 
 # Fit the estimator on `fold` as `stopping` says; return the iteration count it learned.
 FitStopping = Callable[[Any, Fold, Stopping], int]
+# Fit the estimator on a fold's training rows (encoded) and target in rounds under the clock
+# (`stopping.stop_at`, `stopping.truncate`); return how many trees it grew.
+FitRounds = Callable[[Any, Any, Any, Stopping], int]
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class Family:
     # characters its library refuses in a feature name (every trial would fail on them)
     forbidden: str = ""
     fit_stopping: FitStopping | None = None
+    # a forest: its trees grown in rounds under the search's clock (None: one plain `fit`);
+    # when a first trial's clock cut it, the refit grows the count its folds reached
+    fit_rounds: FitRounds | None = None
     # set with the learned iteration count when the best trial is refitted on every row
     refit_fixed: tuple[tuple[str, Any], ...] = ()
     # classifiers learn on label codes 0..K-1 (`EncodedLabels` answers in the labels)
