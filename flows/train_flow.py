@@ -198,6 +198,7 @@ class TrainFlow(FlowSpec):
         from modelops import configure_logging
         from modelops.registry.signing import withhold_key
         from modelops.training import steps
+        from modelops.training.clock import process_started
 
         withhold_key()  # only `register` signs
         configure_logging()
@@ -207,6 +208,7 @@ class TrainFlow(FlowSpec):
             config=self.train_config,
             seed=self.seed,
             group=current.run_id,
+            started=process_started(),  # the task's start counts in its share
         )
         self.scores = [r.score() for r in self.results]
         for score in self.scores:

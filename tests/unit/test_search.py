@@ -1314,6 +1314,51 @@ def test_a_group_gives_each_family_its_share_of_what_is_left(monkeypatch):
     assert given["catboost"] == pytest.approx(60 * 1 / 2.4)
 
 
+def test_a_tasks_own_start_counts_in_its_time_up_to_half(monkeypatch):
+    """Seven tasks starting at once on two cores spent ~12 s before their clocks started and
+    the search step ran that much past the budget: the time since the task's process started
+    comes off its family's time (a group's wall), never more than half of it."""
+    from types import SimpleNamespace
+
+    from modelops.training import steps
+
+    clock = {"now": 100.0}
+    given = {}
+
+    def fake_search(*, name, seconds, **_):
+        given[name] = seconds
+        clock["now"] += 1.0
+        return name
+
+    monkeypatch.setattr(steps, "search_logged", fake_search)
+    monkeypatch.setattr(steps.time, "perf_counter", lambda: clock["now"])
+    config = load_config()
+    prep = SimpleNamespace(limits={"xgboost": 60.0, "extra_trees": 24.0, "catboost": 60.0})
+    run = dict(prep=prep, config=config, seed=0, group="g")
+    steps.search_group(names=["xgboost"], started=88.0, **run)
+    assert given["xgboost"] == pytest.approx(60 - 12)
+    steps.search_group(names=["xgboost"], started=0.0, **run)  # 100 s starting: half is left
+    assert given["xgboost"] == pytest.approx(30)
+    steps.search_group(names=["xgboost"], **run)  # modelops.fit's workers: no start counted
+    assert given["xgboost"] == pytest.approx(60)
+    steps.search_group(names=["extra_trees", "catboost"], started=clock["now"] - 12, **run)
+    assert given["extra_trees"] == pytest.approx((60 - 12) * 0.4 / 1.4)  # of the wall left
+    assert given["catboost"] == pytest.approx(60 - 12 - 1)
+
+
+def test_process_started_is_when_the_process_began():
+    import subprocess
+    import sys
+
+    code = (
+        "import time; time.sleep(1.0)\n"
+        "from modelops.training.clock import process_started\n"
+        "print(time.perf_counter() - process_started())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 1.0 <= float(out.stdout) < 5.0
+
+
 def test_pruning_a_classifier_keeps_probabilities_that_rescaled_weights_push_past_one():
     """Wine, multiclass: greedy weights 0.1/0.1/0.8 without the 0.8 member rescale (by
     1 - 0.8) to a sum of 1 + 2e-16, a blend of certain probabilities went past 1 and

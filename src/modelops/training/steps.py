@@ -441,31 +441,42 @@ def search_group(
     seed: int,
     group: str,
     search: Callable[..., CandidateResult] | None = None,
+    started: float | None = None,
 ) -> list[CandidateResult]:
     """The families of one search task (the unit the flow's foreach runs), each in its W&B
     run. Alone, a family has its share of the budget; in a group (a small table) the task has
     the budget's wall and each family, when it starts, the share of what is left that its
     share is of the families left, so what a family that converged did not use goes to the
     ones after it (the boosters come last), and what one overran is not taken from the next.
-    `search` replaces `search_logged` (`modelops.fit` searches without W&B)."""
+    `search` replaces `search_logged` (`modelops.fit` searches without W&B).
+
+    `started` (a `time.perf_counter()` value: the task's process start) counts the task's own
+    start in its time, up to half of it: on full diamonds seven tasks starting at once on two
+    cores (imports, the prepared data, a W&B run each) spent about 12 s before their clocks
+    started, and the search step ran that much past the budget."""
 
     def run(name: str, seconds: float | None) -> CandidateResult:
         kwargs = {"name": name, "prep": prep, "config": config, "seed": seed, "seconds": seconds}
         return search(**kwargs) if search else search_logged(group=group, **kwargs)
 
+    spent = 0.0 if started is None else max(time.perf_counter() - started, 0.0)
     if len(names) == 1:
-        return [run(names[0], None)]
+        limit = prep.limits[names[0]]
+        if spent:
+            log.info("%s: %.0f s of its %.0f s spent starting the task", names[0], spent, limit)
+        return [run(names[0], max(limit - spent, limit / 2))]
     wall = max(prep.limits[n] / config.family(n).share for n in names)
     shares = {n: config.family(n).share for n in names}
-    start, results = time.perf_counter(), []
+    counted = min(spent, wall / 2)
+    start, results = time.perf_counter() - counted, []
     for i, name in enumerate(names):
         left = wall - (time.perf_counter() - start)
         share = shares[name] / sum(shares[n] for n in names[i:])
-        # never less than its share of the task's wall: a family before it that ran over (a
-        # first trial may take twice its time; the forests are not stopped by the clock)
-        # makes the task longer rather than leave the next one nothing (wine: CatBoost's
-        # first trial took 25 s of a 12 s share, and XGBoost was left 3 s for one trial)
-        seconds = max(left * share, wall * shares[name] / sum(shares.values()))
+        # never less than its share of the task's wall (less its start): a family before it
+        # that ran over (a first trial may take twice its time) makes the task longer rather
+        # than leave the next one nothing (wine: CatBoost's first trial took 25 s of a 12 s
+        # share, and XGBoost was left 3 s for one trial)
+        seconds = max(left * share, (wall - counted) * shares[name] / sum(shares.values()))
         log.info("%s: %.0f s of the task's %.0f s left", name, seconds, max(left, 0.0))
         results.append(run(name, seconds))
     return results
