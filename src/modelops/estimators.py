@@ -563,7 +563,8 @@ def predict_threads(model: Any, threads: int) -> Any:
 
     Search tasks fit every member on one thread, since they run side by side, and the
     boosters keep that `n_jobs` in their pickle: a scoring process with two cores to itself
-    predicted the default diamonds ensemble at 38.8k rows/s, 69.8k with two (BENCHMARKS.md).
+    predicted the default diamonds ensemble at 42.5-42.9k rows/s, 55.5-60.9k with two
+    (BENCHMARKS.md, session 25).
     The boosters' predictions do not change (their threads split the rows); a threaded
     forest adds its trees in the order they finish, which may move the last bits."""
     if threads < 1:

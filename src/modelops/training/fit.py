@@ -230,7 +230,7 @@ def cross_validate(
     clocked = FAMILIES[family].booster
     set_aside = clocked and bool(folds.stopping)
     # a forest grown in rounds: the trees it is to grow (fewer in a fold: the clock cut it)
-    grown = FAMILIES[family].fit_rounds is not None and pipeline.steps[-1][1].n_estimators
+    trees = FAMILIES[family].fit_rounds is not None and pipeline.steps[-1][1].n_estimators
     for i, (tr, va) in enumerate(folds.splits):
         t0 = time.perf_counter()
         until = truncate_at(i) if truncate_at is not None else stop_at
@@ -251,7 +251,7 @@ def cross_validate(
         )
         # stopped by the clock: read before the refit below, whose time is not the booster's
         truncated += truncate_at is not None and clocked and time.perf_counter() > until
-        truncated += truncate_at is not None and bool(grown) and 0 < best < grown
+        truncated += truncate_at is not None and bool(trees) and 0 < best < trees
         if set_aside and best:
             # the count learned on the set-aside rows, the model from every training row
             model, _ = refit(pipeline, family, X.iloc[tr], y.iloc[tr], [best])
