@@ -54,9 +54,14 @@ def load_example(name: str) -> ModuleType:
 
 
 def linear_version(
-    df: pd.DataFrame, folder: Path, task: str = "regression", run: str = "TrainFlow/1"
+    df: pd.DataFrame,
+    folder: Path,
+    task: str = "regression",
+    run: str = "TrainFlow/1",
+    family: str = "linear",
 ):
-    """Fit a linear pipeline on `df` (target `y`) and write its files into `folder`.
+    """Fit a linear pipeline (or `family`'s, on one thread as a search task fits it) on `df`
+    (target `y`) and write its files into `folder`.
     Returns (files, metadata, schema, fitted pipeline), ready for `Registry.register`."""
     from modelops.registry.packaging import model_metadata, write_model_files
     from modelops.schema import infer_schema
@@ -64,12 +69,12 @@ def linear_version(
 
     X, y = df.drop(columns="y"), df["y"]
     schema = infer_schema(df, "y", task)
-    pipe = make_pipeline("linear", task, schema, {}, 0).fit(X, y)
+    pipe = make_pipeline(family, task, schema, {}, 0, n_jobs=1).fit(X, y)
     files = write_model_files(pipe, X.head(50), folder)
     meta = model_metadata(
         schema=schema,
         metric="rmse" if task == "regression" else "log_loss",
-        candidate="linear",
+        candidate=family,
         params={},
         metrics={},
         data_digest="digest",

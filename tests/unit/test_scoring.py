@@ -67,16 +67,24 @@ def test_load_model_refuses_a_tampered_model(tmp_path, frame):
 
 
 def test_a_loaded_model_predicts_on_the_threads_its_process_has(tmp_path, frame, monkeypatch):
-    """Every core of the process by default; a ScoreFlow shard its share of the machine's."""
-    from modelops.registry import packaging
+    """A booster fitted on one thread (as search tasks fit it, and as its pickle keeps it)
+    predicts on every core of the process that loads it by default, or on the threads asked
+    for (a ScoreFlow shard's share); its predictions are the same."""
+    from modelops.registry import LocalRegistry, packaging
+    from modelops.registry.packaging import signed
+    from tests.conftest import linear_version
 
-    reg, _, _ = _registered(tmp_path, frame)
-    seen = []
-    monkeypatch.setattr(packaging, "predict_threads", lambda model, n: seen.append(n))
-    monkeypatch.setattr(packaging, "cores", lambda: 6)
-    load_model(reg, "m", PRODUCTION)
-    load_model(reg, "m", PRODUCTION, threads=1)
-    assert seen == [6, 1]
+    df = frame()
+    files, meta, _, pipe = linear_version(df, tmp_path / "files", family="xgboost")
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register("m", files, signed("m", files, meta), aliases=(PRODUCTION,))
+    assert pipe.steps[-1][1].n_jobs == 1
+    monkeypatch.setattr(packaging, "cores", lambda: 3)
+    default = load_model(reg, "m", PRODUCTION).pipeline
+    asked = load_model(reg, "m", PRODUCTION, threads=1).pipeline
+    assert default.steps[-1][1].n_jobs == 3 and asked.steps[-1][1].n_jobs == 1
+    X = df.drop(columns="y")
+    np.testing.assert_array_equal(default.predict(X), pipe.predict(X))
 
 
 @pytest.mark.parametrize(
