@@ -55,10 +55,10 @@ class TrainFlow(FlowSpec):
     budget_minutes = Parameter(
         "budget-minutes",
         default="auto",
-        help="Wall-clock minutes for the search, or auto (the default: from 0.5 minutes for a "
-        "small table to 1.5 for diamonds, growing with rows x columns x classes; printed at "
-        "the start; a family whose share cannot hold one trial is left out with a note). "
-        "Each family task searches for its share of it "
+        help="Wall-clock minutes for the search, or auto (the default: from 0.4 minutes for a "
+        "small table to 1.2 for diamonds and 1.5 at most, growing with rows x columns x "
+        "classes; printed at the start; a family whose share cannot hold one trial is left "
+        "out with a note). Each family task searches for its share of it "
         "(search.families.<name>.share in the config) and refits its best trial inside it; "
         "the tasks run side by side, so more workers (--with kubernetes) mean more trials, "
         "not a longer run.",
@@ -213,17 +213,21 @@ class TrainFlow(FlowSpec):
         self.scores = [r.score() for r in self.results]
         for score in self.scores:
             print(score.summary())
-        self.next(self.select)
+        self.next(self.register)
 
+    @card(type="blank", id="selection")
     @step
     @user_errors
-    def select(self, inputs):
-        """Rank families, build the greedy ensemble from OOF predictions, keep the champion."""
-        from modelops.registry.signing import withhold_key
+    def register(self, inputs):
+        """Rank the families and build the greedy ensemble from their OOF predictions (the
+        join), then register the champion and promote it if it beats production: one task,
+        so the ensemble is not saved by one step and loaded again by the next."""
+        from modelops import configure_logging
+        from modelops.registry import open_registry
         from modelops.training import steps
         from modelops.training.selection import readable_leaderboard
 
-        withhold_key()  # only `register` signs
+        configure_logging()
         # the same objects in every branch (taken from one: their pickles may differ in caches)
         self.prepared, self.train_config = inputs[0].prepared, inputs[0].train_config
         self.selection = steps.select(
@@ -236,18 +240,6 @@ class TrainFlow(FlowSpec):
         board = readable_leaderboard(self.selection.scores, self.prepared.metric)
         print(board.to_string(index=False, max_colwidth=72))
         print(steps.describe_choice(self.selection.comparison))
-        self.next(self.register)
-
-    @card(type="blank", id="selection")
-    @step
-    @user_errors
-    def register(self):
-        """Log the run to W&B, register the best candidate, promote it if it beats production."""
-        from modelops import configure_logging
-        from modelops.registry import open_registry
-        from modelops.training import steps
-
-        configure_logging()
         review = steps.review_champion(sel=self.selection, prep=self.prepared, seed=self.seed)
         if review.warning:
             print(f"WARNING: {review.warning}")

@@ -7,9 +7,10 @@
     modelops.register(result)          # the same gate as TrainFlow's register step
 
 `fit` runs what TrainFlow's `start`, `search` (one worker process per family, side by side as
-the flow's foreach tasks run) and `select` steps run, and `register` what its `register` step
-runs (W&B offline without credentials, the registry, the champion/baseline gate). Flows stay
-the way to run it in production: resumable, scaled out, with cards.
+the flow's foreach tasks run) and the ranking and ensemble of its `register` step run, and
+`register` the rest of that step (W&B offline without credentials, the registry, the
+champion/baseline gate). Flows stay the way to run it in production: resumable, scaled out,
+with cards.
 """
 
 from __future__ import annotations

@@ -58,13 +58,13 @@ def test_trainflow_compiles_to_a_scheduled_workflow_template(s3_server: S3Server
     wf = _compile("train_flow.py", s3_server)
     assert wf["kind"] == "WorkflowTemplate"
     steps = _templates(wf)
-    assert {"start", "search", "select", "register", "end"} <= set(steps)
+    assert {"start", "search", "register", "end"} <= set(steps)
     assert _requests(steps["search"]) == (2.0, 8000.0)  # @resources on the foreach
     assert {"data", "target", "candidates", "promotion", "sample-rows", "model-name"} <= (
         _parameters(wf)
     )
     assert "@sha256:" in IMAGE  # pinned by digest, not a moving tag
-    for name in ("start", "search", "select", "register", "end"):
+    for name in ("start", "search", "register", "end"):
         assert steps[name]["container"]["image"] == IMAGE, name  # every pod runs the image
     cron = json.loads(wf["metadata"]["annotations"]["metaflow/cron"])
     assert cron["schedule"] == "0 0 ? * SUN"  # @schedule(weekly=True): Sundays, 00:00 UTC

@@ -1149,7 +1149,9 @@ def test_the_automatic_budget_grows_with_the_table():
     assert small == pytest.approx(auto.min_minutes, abs=0.01)
     assert small < medium < diamonds <= auto.max_minutes
     assert many > medium  # more classes, more work per trial
-    assert diamonds == pytest.approx(1.47, abs=0.01)
+    # diamonds' 71 s of search keep the champion's quality (holdout RMSE 509.2 as at 88 s) and
+    # its whole run within AutoGluon medium's 92 s (BENCHMARKS.md, session 26)
+    assert diamonds == pytest.approx(1.18, abs=0.01)
 
 
 def test_an_automatic_budget_leaves_out_a_family_that_cannot_fit_one_trial():

@@ -189,9 +189,9 @@ def test_the_key_is_withheld_from_tasks_that_do_not_sign(monkeypatch):
     )
     assert child.stdout.strip() == "None"  # nor do the processes a booster starts
     source = (Path(__file__).resolve().parents[2] / "flows" / "train_flow.py").read_text()
-    for step in ("def search", "def select"):
-        body = source.split(step, 1)[1].split("@step", 1)[0]
-        assert "withhold_key()" in body, step
+    # the search tasks fit what the join registers; only the join (`register`) signs
+    body = source.split("def search", 1)[1].split("@step", 1)[0]
+    assert "withhold_key()" in body
 
 
 def _with_libraries(reg: LocalRegistry, libraries: dict[str, str]) -> None:

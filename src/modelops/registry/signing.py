@@ -108,7 +108,7 @@ def writer_key() -> bytes:
 
 def withhold_key() -> None:
     """Drop the key from this process's environment (and its children's): TrainFlow's search
-    and select tasks run third-party model code and never sign or verify anything."""
+    tasks run third-party model code and never sign or verify anything."""
     os.environ.pop(KEY_ENV, None)
 
 

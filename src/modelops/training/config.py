@@ -173,7 +173,7 @@ class AutoBudget(_Strict):
 
     min_minutes: float = Field(default=0.4, gt=0)
     max_minutes: float = Field(default=1.5, gt=0)
-    minutes_per_mcell: float = Field(default=2.75, ge=0)
+    minutes_per_mcell: float = Field(default=2.0, ge=0)
 
     def minutes(self, profile: DataProfile, classes: int) -> float:
         work = profile.rows * max(profile.columns, 1) * max(classes - 1, 1) / 1e6

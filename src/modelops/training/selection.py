@@ -1,5 +1,5 @@
 """Rank candidates and build the leaderboard: pure functions of their scores, and the
-`Selection` the select step leaves behind (`modelops.training.steps` re-exports it, which keeps
+`Selection` the `register` step keeps (`modelops.training.steps` re-exports it, which keeps
 the `selection` artifact of runs pickled before the move readable)."""
 
 from __future__ import annotations

@@ -483,9 +483,9 @@ def search_group(
 
 
 def result_loader(tasks: list[Any]) -> Callable[[str], CandidateResult]:
-    """`select`'s `load` over the search tasks (anything with `scores` and `results`): a
-    candidate's fitted result from the task that searched it, reading that task's `results`
-    (its fitted pipelines) only when the champion needs one of them."""
+    """`select`'s `load` over the search tasks (the `register` join's inputs, or anything
+    with `scores` and `results`): a candidate's fitted result from the task that searched it,
+    reading that task's `results` (its fitted pipelines) only when the champion needs one."""
     task_of = {s.label: t for t in tasks for s in t.scores}
     return lambda label: next(r for r in task_of[label].results if r.label == label)
 
