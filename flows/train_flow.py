@@ -55,7 +55,7 @@ class TrainFlow(FlowSpec):
     budget_minutes = Parameter(
         "budget-minutes",
         default="auto",
-        help="Wall-clock minutes for the search, or auto (the default: from 0.3 minutes for a "
+        help="Wall-clock minutes for the search, or auto (the default: from 0.2 minutes for a "
         "small table to 1.2 for diamonds and 1.5 at most, growing with rows x columns x "
         "classes; printed at the start; a family whose share cannot hold one trial is left "
         "out with a note). Each family task searches for its share of it "

@@ -1151,7 +1151,7 @@ def test_the_automatic_budget_grows_with_the_table():
     assert many > medium  # more classes, more work per trial
     # diamonds' 71 s of search keep the champion's quality (holdout RMSE 509.2 as at 88 s) and
     # its whole run within AutoGluon medium's 92 s (BENCHMARKS.md, session 26)
-    assert diamonds == pytest.approx(1.18, abs=0.01)
+    assert diamonds == pytest.approx(1.17, abs=0.01)
 
 
 def test_an_automatic_budget_leaves_out_a_family_that_cannot_fit_one_trial():

@@ -171,9 +171,9 @@ class DataProfile(_Strict):
 class AutoBudget(_Strict):
     """`--budget-minutes auto`: minutes that grow with the work (rows x columns x classes)."""
 
-    min_minutes: float = Field(default=0.3, gt=0)
+    min_minutes: float = Field(default=0.2, gt=0)
     max_minutes: float = Field(default=1.5, gt=0)
-    minutes_per_mcell: float = Field(default=2.25, ge=0)
+    minutes_per_mcell: float = Field(default=2.5, ge=0)
 
     def minutes(self, profile: DataProfile, classes: int) -> float:
         work = profile.rows * max(profile.columns, 1) * max(classes - 1, 1) / 1e6
