@@ -225,7 +225,6 @@ class TrainFlow(FlowSpec):
         from modelops import configure_logging
         from modelops.registry import open_registry
         from modelops.training import steps
-        from modelops.training.selection import readable_leaderboard
 
         configure_logging()
         # the same objects in every branch (taken from one: their pickles may differ in caches)
@@ -237,9 +236,7 @@ class TrainFlow(FlowSpec):
             config=self.train_config,
             seed=self.seed,
         )
-        board = readable_leaderboard(self.selection.scores, self.prepared.metric)
-        print(board.to_string(index=False, max_colwidth=72))
-        print(steps.describe_choice(self.selection.comparison))
+        print(steps.selection_report(self.selection, self.prepared.metric))
         review = steps.review_champion(sel=self.selection, prep=self.prepared, seed=self.seed)
         if review.warning:
             print(f"WARNING: {review.warning}")
@@ -260,10 +257,7 @@ class TrainFlow(FlowSpec):
             parameters={name: getattr(self, name) for name in current.parameter_names},
         )
         o = self.outcome
-        verdict = "promoted to production" if o.decision.promote else "not promoted"
-        print(f"{o.model_name} v{o.version} ({self.selection.best.label}) {verdict}:")
-        for reason in o.decision.reasons:
-            print(f"  - {reason}")
+        print(steps.outcome_report(o, self.selection.best.label))
         self.registered_version = o.version
         self.promoted = o.decision.promote
         self.production_version = o.production_version

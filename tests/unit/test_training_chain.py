@@ -17,9 +17,11 @@ from modelops.training.predictions import predict_aligned
 from modelops.training.registering import register_and_promote
 from modelops.training.steps import (
     describe_choice,
+    outcome_report,
     prepare_training,
     search_step,
     select,
+    selection_report,
 )
 from tests.conftest import ROOT
 
@@ -84,6 +86,13 @@ def test_prepare_search_select_register_then_no_promotion_without_a_real_gain(
     assert len(sel.board) >= 3 and sel.best.pipeline is not None
     first = _register(registry, prep, sel, config)
     assert first.version == 0 and first.decision.promote and first.production_version == 0
+    # what TrainFlow's join prints: every candidate's row, why it chose, then the verdict
+    shown = selection_report(sel, prep.metric)
+    assert all(s.label in shown for s in sel.scores)
+    assert shown.endswith(describe_choice(sel.comparison))
+    verdict, *reasons = outcome_report(first, sel.best.label).splitlines()
+    assert verdict == f"chain v0 ({sel.best.label}) promoted to production:"
+    assert reasons == [f"  - {r}" for r in first.decision.reasons] and reasons
     # the registered model is the selected pipeline: same predictions, same contract
     model = load_model(registry, "chain", PRODUCTION)
     np.testing.assert_allclose(
@@ -99,6 +108,9 @@ def test_prepare_search_select_register_then_no_promotion_without_a_real_gain(
     prep2, sel2, _ = _train(csv, "linear,hist_gradient_boosting,lightgbm", task)
     second = _register(registry, prep2, sel2, config)
     assert second.version == 1 and not second.decision.promote
+    assert outcome_report(second, sel2.best.label).startswith(
+        f"chain v1 ({sel2.best.label}) not promoted:\n  - "
+    )
     assert second.decision.improvement is not None and second.decision.improvement.low <= 0
     assert registry.find("chain", PRODUCTION).version == 0
     # ...unless the policy says always

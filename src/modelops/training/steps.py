@@ -47,6 +47,7 @@ from modelops.training.selection import (
     leaderboard,
     leakage_warning,
     rank,
+    readable_leaderboard,
 )
 
 log = logging.getLogger(__name__)
@@ -679,6 +680,21 @@ def review_champion(*, sel: Selection, prep: Prepared, seed: int) -> Review:
     importance = feature_importance(best.pipeline, prep.split.X_test, prep.split.y_test, seed)
     # the caller shows the warning (the flow prints it, fit() adds it to its notes): once
     return Review(importance, leakage_warning(best.holdout, importance))
+
+
+def selection_report(sel: Selection, metric: str) -> str:
+    """What the terminal shows once the join has chosen: the leaderboard (long parameter
+    lists cut at 72 characters, so a row stays a line) and how ensemble and family were weighed."""
+    board = readable_leaderboard(sel.scores, metric).to_string(index=False, max_colwidth=72)
+    return f"{board}\n{describe_choice(sel.comparison)}"
+
+
+def outcome_report(outcome: Outcome, label: str) -> str:
+    """The gate's verdict on the registered version, then each reason on a line of its own
+    (the benchmarks read the first line from the flow's log)."""
+    verdict = "promoted to production" if outcome.decision.promote else "not promoted"
+    head = f"{outcome.model_name} v{outcome.version} ({label}) {verdict}:"
+    return "\n".join([head] + [f"  - {reason}" for reason in outcome.decision.reasons])
 
 
 def selection_card(
